@@ -1,0 +1,65 @@
+"""The torch engine: exact, batched, differentiable simulation of Qiskit circuits.
+
+Compile a circuit once (``compile``) and run whole batches with few, large tensor operations;
+or call the one-shot functions ``statevector``, ``density_matrix`` and ``expval``. Precision
+follows ``values`` (float32 -> complex64, float64 -> complex128) and so does the device.
+See ``_schedule.py`` for what the compiler does.
+"""
+
+from __future__ import annotations
+
+from qrnn.sim._errors import (
+    SimulationError,
+    SimulationMemoryError,
+    UnboundParameterError,
+    UnsupportedGateError,
+    UnsupportedNoiseError,
+)
+from qrnn.sim._lowering import SUPPORTED_GATES
+from qrnn.sim._observables import ObservableError
+from qrnn.sim._program import BoundProgram, Program
+
+
+def compile(
+    circuit, observables=None, *, noise_model=None, weight_params=(), max_fused_qubits=5
+) -> Program:
+    """Compile ``circuit`` for repeated batched runs; see ``Program``."""
+    return Program(
+        circuit,
+        observables,
+        noise_model=noise_model,
+        weight_params=weight_params,
+        max_fused_qubits=max_fused_qubits,
+    )
+
+
+def statevector(circuit, values=None):
+    """Final statevectors, (batch, 2**n) complex; ``values``: (batch, n_params) or (n_params,)."""
+    return Program(circuit).statevector(values)
+
+
+def density_matrix(circuit, values=None, noise_model=None):
+    """Final density matrices, (batch, 2**n, 2**n) complex, with ``noise_model``'s errors."""
+    return Program(circuit, noise_model=noise_model).density_matrix(values)
+
+
+def expval(circuit, values, observables, noise_model=None):
+    """Expectation values, (batch, n_obs) real; the density-matrix path with a noise model."""
+    return Program(circuit, observables, noise_model=noise_model).expval(values)
+
+
+__all__ = [
+    "SUPPORTED_GATES",
+    "BoundProgram",
+    "ObservableError",
+    "Program",
+    "SimulationError",
+    "SimulationMemoryError",
+    "UnboundParameterError",
+    "UnsupportedGateError",
+    "UnsupportedNoiseError",
+    "compile",
+    "density_matrix",
+    "expval",
+    "statevector",
+]

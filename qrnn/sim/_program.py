@@ -1,0 +1,600 @@
+"""Compiled programs: the run-time half of the engine.
+
+``Program`` holds what was derived from the circuit once (angle table, schedules, observable
+tables); ``Program.bind(weights)`` computes everything that depends only on the weights (gate
+matrices of weight-only blocks, the leading part of the circuit that has no inputs) and
+returns a ``BoundProgram`` whose ``expval(inputs)`` runs only the input-dependent work. Every
+kernel is batched; weight-only matrices have batch size 1 and broadcast.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from qiskit.circuit import QuantumCircuit
+
+from qrnn.sim._errors import SimulationMemoryError, UnboundParameterError
+from qrnn.sim._lowering import (
+    U1Q,
+    Channel,
+    Dense,
+    Lowered,
+    PauliRotation,
+    lower,
+    virtualize,
+)
+from qrnn.sim._observables import Terms, parse
+from qrnn.sim._schedule import (
+    BlockKernel,
+    GatherKernel,
+    Schedule,
+    fold_suffix,
+    physical_to_logical,
+    schedule,
+)
+
+DEFAULT_MAX_FUSED = 5
+
+
+@dataclass
+class _Readout:
+    """Observable tables in physical order: E = Re(state-products[:, index] @ coefficients)."""
+
+    index: np.ndarray  # (n_terms_total,)
+    coefficients: np.ndarray  # (n_terms_total, n_obs) complex
+    real: bool  # all coefficients real and index is the identity (statevector: probabilities)
+
+
+class Program:
+    """A circuit compiled for repeated batched runs.
+
+    Args:
+        circuit: a ``QuantumCircuit`` on n qubits, possibly with ``Parameter``s.
+        observables: Pauli labels or ``SparsePauliOp``s (n characters, little-endian), or None
+            when only states are wanted.
+        noise_model: a ``qiskit_aer.noise.NoiseModel``; its quantum errors run on the
+            density-matrix path, its readout errors apply to Z-type observables.
+        weight_params: parameters given once per forward through ``bind`` (trainable weights);
+            the rest are per-sample inputs.
+        max_fused_qubits: largest dense block the fuser builds.
+    """
+
+    def __init__(
+        self,
+        circuit: QuantumCircuit,
+        observables=None,
+        *,
+        noise_model=None,
+        weight_params=(),
+        max_fused_qubits: int = DEFAULT_MAX_FUSED,
+    ):
+        if not isinstance(circuit, QuantumCircuit):
+            raise TypeError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit)}")
+        self.circuit = circuit
+        self.n_qubits = circuit.num_qubits
+        self.parameters = list(circuit.parameters)
+        index = {p: i for i, p in enumerate(self.parameters)}
+        weight_params = list(weight_params)
+        missing = [p for p in weight_params if p not in index]
+        if missing:
+            raise UnboundParameterError(
+                f"weight parameter {missing[0]} is not a parameter of the circuit"
+            )
+        self.weight_index = [index[p] for p in weight_params]
+        weight_set = set(self.weight_index)
+        self.input_index = [i for i in range(len(self.parameters)) if i not in weight_set]
+        self.max_fused = max_fused_qubits
+        self._lowered: Lowered = lower(circuit, noise_model)
+        self.density = any(isinstance(op, Channel) for op in self._lowered.ops)
+        self.observables = None if observables is None else parse(observables, self.n_qubits)
+        coefficients, offsets = self._lowered.table.matrices()
+        self._input_coefficients = coefficients[:, self.input_index]
+        self._weight_coefficients = coefficients[:, self.weight_index]
+        self._offsets = offsets
+        self._dynamic_rows = np.abs(self._input_coefficients).sum(axis=1) > 0
+        self._plans: dict[str, tuple[Schedule, _Readout | None]] = {}
+        self._tensor_cache: dict = {}
+
+    # -- public runs ------------------------------------------------------------------------
+
+    @property
+    def num_parameters(self) -> int:
+        return len(self.parameters)
+
+    def bind(self, weights: torch.Tensor) -> BoundProgram:
+        """Hoist weight-only work. ``weights``: (n_weight,) or (batch, n_weight)."""
+        weights = _as_values(weights, len(self.weight_index), "weights")
+        return BoundProgram(self, weights)
+
+    def expval(self, values) -> torch.Tensor:
+        """Expectation values, (batch, n_obs) real. ``values``: (batch, n_params) or (n_params,)."""
+        return self._split(values).expval(self._inputs(values))
+
+    def statevector(self, values=None) -> torch.Tensor:
+        """Final states, (batch, 2**n) complex, index bit k = qubit k."""
+        return self._split(values).statevector(self._inputs(values))
+
+    def density_matrix(self, values=None) -> torch.Tensor:
+        """Final density matrices, (batch, 2**n, 2**n) complex."""
+        return self._split(values).density_matrix(self._inputs(values))
+
+    def _split(self, values) -> BoundProgram:
+        values = self._values(values)
+        return BoundProgram(self, values[:, self.weight_index])
+
+    def _inputs(self, values) -> torch.Tensor:
+        return self._values(values)[:, self.input_index]
+
+    def _values(self, values) -> torch.Tensor:
+        if values is None:
+            if self.parameters:
+                names = ", ".join(str(p) for p in self.parameters[:5])
+                raise UnboundParameterError(
+                    f"the circuit has {len(self.parameters)} unbound parameters ({names}"
+                    f"{', ...' if len(self.parameters) > 5 else ''}); pass values of shape "
+                    f"(batch, {len(self.parameters)})"
+                )
+            values = torch.zeros(1, 0, dtype=torch.float64)
+        return _as_values(values, len(self.parameters), "values")
+
+    # -- plans ------------------------------------------------------------------------------
+
+    def plan(self, mode: str) -> tuple[Schedule, _Readout | None]:
+        """mode: "expval", "statevector" or "density"."""
+        if mode not in self._plans:
+            self._plans[mode] = self._build_plan(mode)
+        return self._plans[mode]
+
+    def _build_plan(self, mode):
+        lowered = self._lowered
+        ops = list(lowered.ops)
+        density = self.density or mode == "density"
+        terms = None
+        if mode == "expval":
+            if self.observables is None:
+                raise ValueError("this program was compiled without observables")
+            terms = Terms.from_paulis(self.observables, self.n_qubits, lowered.readout)
+            ops = fold_suffix(ops, terms, lowered.table)
+        n_wires = 2 * self.n_qubits if density else self.n_qubits
+        if density:
+            ops = virtualize(ops, self.n_qubits)
+        plan = schedule(ops, n_wires, self._is_dynamic, self.max_fused)
+        readout = None
+        if terms is not None:
+            readout = _readout_tables(terms, plan.order, self.n_qubits, density)
+        return plan, readout
+
+    def _is_dynamic(self, op) -> bool:
+        if isinstance(op, U1Q):
+            return bool(self._dynamic_rows[list(op.rows)].any())
+        if isinstance(op, PauliRotation):
+            return bool(self._dynamic_rows[op.row])
+        return False
+
+    # -- constants per (device, dtype) ------------------------------------------------------
+
+    def constant(self, key, builder, device, dtype):
+        cache_key = (key, device, dtype)
+        if cache_key not in self._tensor_cache:
+            self._tensor_cache[cache_key] = builder().to(device=device, dtype=dtype)
+        return self._tensor_cache[cache_key]
+
+
+def _readout_tables(terms: Terms, order, n_qubits, density) -> _Readout:
+    indices, blocks = [], []
+    if density:
+        # E = sum_i c[i] rho[src[i], i]; rho[r, c] sits at virtual index r * 2**n + c, and
+        # virtual wire q is the column copy of qubit q, wire q + n its row copy.
+        to_logical = physical_to_logical(order, 2 * n_qubits)
+        to_physical = np.empty_like(to_logical)
+        to_physical[to_logical] = np.arange(len(to_logical))
+        for source, coefficients in terms.grouped():
+            virtual = source * 2**n_qubits + np.arange(2**n_qubits)
+            indices.append(to_physical[virtual])
+            blocks.append(coefficients)
+        return _Readout(np.concatenate(indices), np.concatenate(blocks), False)
+    to_logical = physical_to_logical(order, n_qubits)
+    to_physical = np.empty_like(to_logical)
+    to_physical[to_logical] = np.arange(len(to_logical))
+    identity = np.arange(2**n_qubits)
+    groups = terms.grouped()
+    if len(groups) == 1 and np.array_equal(groups[0][0], identity):
+        coefficients = groups[0][1][to_logical]
+        if np.allclose(coefficients.imag, 0):
+            return _Readout(identity, coefficients.real.astype(float), True)
+    for source, coefficients in groups:
+        indices.append(to_physical[source[to_logical]])
+        blocks.append(coefficients[to_logical])
+    return _Readout(np.concatenate(indices), np.concatenate(blocks), False)
+
+
+def _as_values(values, width: int, name: str) -> torch.Tensor:
+    if not isinstance(values, torch.Tensor):
+        values = torch.as_tensor(np.asarray(values, dtype=np.float64))
+    if values.is_complex() or not values.is_floating_point():
+        values = values.to(torch.float64)
+    if values.dim() == 1:
+        values = values.unsqueeze(0)
+    if values.dim() != 2 or values.shape[1] != width:
+        raise UnboundParameterError(
+            f"{name} has shape {tuple(values.shape)}; expected (batch, {width}) or ({width},)"
+        )
+    if values.numel() and not bool(torch.isfinite(values).all()):
+        bad = torch.nonzero(~torch.isfinite(values))[0].tolist()
+        raise UnboundParameterError(
+            f"{name} contains NaN or inf (first at index {tuple(bad)}); expected finite angles"
+        )
+    return values
+
+
+def _complex_dtype(dtype):
+    return (
+        torch.complex64
+        if dtype in (torch.float32, torch.float16, torch.bfloat16)
+        else (torch.complex128)
+    )
+
+
+def _check_memory(batch, n_wires, dtype, device):
+    itemsize = 8 if dtype == torch.complex64 else 16
+    need = 4 * batch * (2**n_wires) * itemsize  # state, a permuted copy, autograd saves
+    if device.type == "cuda":
+        available = torch.cuda.mem_get_info(device)[0]
+    else:
+        available = _available_host_memory()
+    if need > available:
+        raise SimulationMemoryError(
+            f"simulating a batch of {batch} on {n_wires} wires (2**{n_wires} amplitudes each) "
+            f"needs about {need / 2**30:.1f} GiB; {available / 2**30:.1f} GiB is available. "
+            "Use fewer qubits or a smaller batch."
+        )
+
+
+def _available_host_memory() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+class BoundProgram:
+    """A program with its weights bound; runs batches of inputs."""
+
+    def __init__(self, program: Program, weights: torch.Tensor):
+        self.program = program
+        self.weights = weights
+        self.device = weights.device
+        self.real_dtype = weights.dtype
+        self.complex_dtype = _complex_dtype(weights.dtype)
+        table = program
+        offsets = torch.as_tensor(table._offsets, dtype=weights.dtype, device=self.device)
+        if weights.shape[1]:
+            coefficients = program.constant(
+                "weight_coefficients",
+                lambda: torch.as_tensor(table._weight_coefficients),
+                self.device,
+                weights.dtype,
+            )
+            self.static_angles = weights @ coefficients.T + offsets  # (b_w, n_rows)
+        else:
+            self.static_angles = offsets.unsqueeze(0)
+        self._heads: dict[str, tuple] = {}
+        self._static_blocks: dict[int, torch.Tensor] = {}
+
+    # -- gate matrices ------------------------------------------------------------------
+
+    def _angles(self, inputs):
+        if inputs is None or inputs.shape[1] == 0:
+            return self.static_angles
+        coefficients = self.program.constant(
+            "input_coefficients",
+            lambda: torch.as_tensor(self.program._input_coefficients),
+            self.device,
+            self.real_dtype,
+        )
+        return self.static_angles + inputs @ coefficients.T
+
+    def _u1q(self, ops, angles):
+        """(b, len(ops), 2, 2) matrices of one-wire gates."""
+        rows = torch.as_tensor([op.rows for op in ops], device=self.device)
+        sign = torch.as_tensor(
+            [-1.0 if op.conjugate else 1.0 for op in ops],
+            dtype=self.real_dtype,
+            device=self.device,
+        )
+        values = angles[:, rows]  # (b, n_ops, 4)
+        theta, phi, lam, gamma = values.unbind(-1)
+        phi, lam, gamma = phi * sign, lam * sign, gamma * sign
+        c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+        m00 = torch.polar(torch.ones_like(c), gamma) * c
+        m01 = -torch.polar(torch.ones_like(c), lam + gamma) * s
+        m10 = torch.polar(torch.ones_like(c), phi + gamma) * s
+        m11 = torch.polar(torch.ones_like(c), phi + lam + gamma) * c
+        return torch.stack((m00, m01, m10, m11), -1).view(*values.shape[:2], 2, 2)
+
+    def _op_matrix(self, op, angles):
+        if isinstance(op, U1Q):
+            return self._u1q([op], angles)[:, 0]
+        if isinstance(op, PauliRotation):
+            theta = angles[:, op.row]
+            c = torch.cos(theta / 2).to(self.complex_dtype)[:, None, None]
+            s = torch.sin(theta / 2).to(self.complex_dtype)[:, None, None]
+            pauli = torch.as_tensor(op.pauli, dtype=self.complex_dtype, device=self.device)
+            identity = torch.eye(len(op.pauli), dtype=self.complex_dtype, device=self.device)
+            sign = 1j if op.conjugate else -1j
+            return c * identity + sign * s * pauli
+        if isinstance(op, Dense):
+            return torch.as_tensor(op.matrix, dtype=self.complex_dtype, device=self.device)[None]
+        raise TypeError(f"no matrix for {type(op).__name__}")
+
+    def _block_matrix(self, kernel: BlockKernel, angles) -> torch.Tensor:
+        """(b, d, d) matrix of a fused block, local bit j = kernel.local_wires[j]."""
+        local = {w: j for j, w in enumerate(kernel.local_wires)}
+        m = len(local)
+        # fuse runs of one-wire gates first: a layer of rotations becomes a Kronecker product
+        pending: dict[int, torch.Tensor] = {}
+        matrix = None
+
+        def flush(wires):
+            nonlocal matrix
+            for wire in wires:
+                if wire in pending:
+                    matrix = _apply_local(matrix, pending.pop(wire), (local[wire],), m, self)
+
+        u1q_ops = [op for op in kernel.ops if isinstance(op, U1Q)]
+        u1q_matrices = self._u1q(u1q_ops, angles) if u1q_ops else None
+        position = 0
+        for op in kernel.ops:
+            if isinstance(op, U1Q):
+                gate = u1q_matrices[:, position]
+                position += 1
+                wire = op.wires[0]
+                pending[wire] = gate if wire not in pending else gate @ pending[wire]
+            else:
+                flush(op.wires)
+                matrix = _apply_local(
+                    matrix, self._op_matrix(op, angles), tuple(local[w] for w in op.wires), m, self
+                )
+        if matrix is None:  # only one-wire gates: Kronecker product, wire order MSB first
+            result = None
+            for j in range(m - 1, -1, -1):
+                wire = kernel.local_wires[j]
+                gate = pending.get(wire)
+                if gate is None:
+                    gate = torch.eye(2, dtype=self.complex_dtype, device=self.device)[None]
+                result = gate if result is None else _kron(result, gate)
+            return result
+        flush(list(pending))
+        return matrix
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def _run(self, mode: str, inputs):
+        program = self.program
+        plan, readout = program.plan(mode)
+        if inputs is not None:
+            inputs = _as_values(inputs, len(program.input_index), "inputs")
+            inputs = inputs.to(device=self.device, dtype=self.real_dtype)
+            if self.weights.shape[0] not in (1, inputs.shape[0]):
+                raise UnboundParameterError(
+                    f"weights have batch {self.weights.shape[0]} but inputs have batch "
+                    f"{inputs.shape[0]}; expected equal batches or unbatched weights"
+                )
+        batch = max(self.weights.shape[0], inputs.shape[0] if inputs is not None else 1)
+        _check_memory(batch, plan.n_wires, self.complex_dtype, self.device)
+        state, start = self._head(mode, plan)
+        angles = self._angles(inputs)
+        if state is None:
+            state = self._prefix_state(plan, angles)
+        for kernel in plan.kernels[start:]:
+            state = self._apply_kernel(kernel, state, angles, plan.n_wires)
+        return state, plan, readout
+
+    def _head(self, mode, plan):
+        """(state, next kernel) after the leading input-free part, computed once per bind;
+        (None, 0) when the prefix itself depends on inputs."""
+        if mode not in self._heads:
+            prefix_ops = [op for ops in plan.prefix.values() for op in ops]
+            if any(self.program._is_dynamic(op) for op in prefix_ops):
+                self._heads[mode] = (None, 0)
+            else:
+                state = self._prefix_state(plan, self.static_angles)
+                start = 0
+                for kernel in plan.kernels:
+                    if isinstance(kernel, BlockKernel) and kernel.dynamic:
+                        break
+                    state = self._apply_kernel(kernel, state, self.static_angles, plan.n_wires)
+                    start += 1
+                self._heads[mode] = (state, start)
+        return self._heads[mode]
+
+    def _prefix_state(self, plan: Schedule, angles) -> torch.Tensor:
+        """Product state of the prefix: one 2-vector per wire, Kronecker-multiplied."""
+        wires_with_gates = [w for w, ops in plan.prefix.items() if ops]
+        vectors: dict[int, torch.Tensor] = {}
+        if wires_with_gates:
+            all_ops = [op for w in wires_with_gates for op in plan.prefix[w]]
+            matrices = self._u1q(all_ops, angles)  # (b, n_ops, 2, 2)
+            depth = max(len(plan.prefix[w]) for w in wires_with_gates)
+            # chain products, all wires at once: position j holds each wire's j-th gate
+            starts = np.cumsum([0] + [len(plan.prefix[w]) for w in wires_with_gates])
+            column = None
+            for j in range(depth):
+                gather = [
+                    starts[k] + j if j < len(plan.prefix[w]) else -1
+                    for k, w in enumerate(wires_with_gates)
+                ]
+                if column is None:
+                    column = matrices[:, gather, :, 0]  # gate applied to |0>
+                    continue
+                if all(g >= 0 for g in gather):
+                    step = matrices[:, gather]
+                else:
+                    identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
+                    padded = torch.cat(
+                        [matrices, identity.expand(matrices.shape[0], 1, 2, 2)], dim=1
+                    )
+                    step = padded[:, [g if g >= 0 else -1 for g in gather]]
+                column = (step @ column.unsqueeze(-1)).squeeze(-1)
+            for k, w in enumerate(wires_with_gates):
+                vectors[w] = column[:, k]
+        zero = torch.tensor([[1.0, 0.0]], dtype=self.complex_dtype, device=self.device)
+        state = None
+        for wire in plan_order_initial(plan.n_wires):
+            vector = vectors.get(wire, zero)
+            if state is None:
+                state = vector
+            else:
+                state = (state.unsqueeze(-1) * vector.unsqueeze(-2)).reshape(
+                    max(state.shape[0], vector.shape[0]), -1
+                )
+        return state
+
+    def _apply_kernel(self, kernel, state, angles, n_wires):
+        if kernel.permute is not None:
+            batch = state.shape[0]
+            state = (
+                state.view(batch, *([2] * n_wires))
+                .permute(0, *(a + 1 for a in kernel.permute))
+                .reshape(batch, -1)
+            )
+        if isinstance(kernel, GatherKernel):
+            source = self.program.constant(
+                ("gather", id(kernel)),
+                lambda: torch.as_tensor(kernel.source),
+                self.device,
+                torch.int64,
+            )
+            state = state.index_select(1, source)
+            if kernel.phase is not None:
+                phase = self.program.constant(
+                    ("phase", id(kernel)),
+                    lambda: torch.as_tensor(kernel.phase),
+                    self.device,
+                    self.complex_dtype,
+                )
+                state = state * phase
+            return state
+        matrix = self._kernel_matrix(kernel, angles)
+        batch = state.shape[0]
+        d = matrix.shape[-1]
+        if kernel.side == "left":
+            out = matrix @ state.view(batch, d, -1)
+        elif matrix.shape[0] == 1:
+            out = state.reshape(-1, d) @ matrix[0].transpose(0, 1)
+        else:
+            out = state.view(batch, -1, d) @ matrix.transpose(1, 2)
+        return out.reshape(max(batch, matrix.shape[0]), -1)
+
+    def _kernel_matrix(self, kernel: BlockKernel, angles):
+        if kernel.dynamic:
+            return self._block_matrix(kernel, angles)
+        key = id(kernel)
+        if key not in self._static_blocks:
+            self._static_blocks[key] = self._block_matrix(kernel, self.static_angles)
+        return self._static_blocks[key]
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def expval(self, inputs=None) -> torch.Tensor:
+        """(batch, n_obs) real expectation values. ``inputs``: (batch, n_inputs)."""
+        mode = "expval"
+        state, plan, readout = self._run(mode, inputs)
+        index = self.program.constant(
+            ("readout_index",), lambda: torch.as_tensor(readout.index), self.device, torch.int64
+        )
+        if readout.real:
+            coefficients = self.program.constant(
+                ("readout_real",),
+                lambda: torch.as_tensor(readout.coefficients),
+                self.device,
+                self.real_dtype,
+            )
+            probabilities = torch.view_as_real(state).square().sum(-1)
+            return probabilities @ coefficients
+        coefficients = self.program.constant(
+            ("readout_complex",),
+            lambda: torch.as_tensor(readout.coefficients),
+            self.device,
+            self.complex_dtype,
+        )
+        if self.program.density:
+            return (state.index_select(1, index) @ coefficients).real
+        n_groups = len(readout.index) // state.shape[1]
+        products = state.conj().repeat(1, n_groups) * state.index_select(1, index)
+        return (products @ coefficients).real
+
+    def statevector(self, inputs=None) -> torch.Tensor:
+        """(batch, 2**n) complex final states (index bit k = qubit k)."""
+        if self.program.density:
+            raise ValueError(
+                "the circuit has resets or noise, so its state is mixed; use density_matrix"
+            )
+        state, plan, _ = self._run("statevector", inputs)
+        state = _to_standard_order(state, plan.order, plan.n_wires)
+        phase = self._global_phase(inputs)
+        return state * phase
+
+    def density_matrix(self, inputs=None) -> torch.Tensor:
+        """(batch, 2**n, 2**n) complex final density matrices."""
+        state, plan, _ = self._run("density", inputs)
+        state = _to_standard_order(state, plan.order, plan.n_wires)
+        dim = 2**self.program.n_qubits
+        return state.reshape(-1, dim, dim)
+
+    def _global_phase(self, inputs):
+        rows = self.program._lowered.global_phase_rows
+        angles = self._angles(
+            None
+            if inputs is None
+            else _as_values(inputs, len(self.program.input_index), "inputs").to(
+                device=self.device, dtype=self.real_dtype
+            )
+        )
+        phase = angles[:, rows].sum(-1, keepdim=True)
+        return torch.polar(torch.ones_like(phase), phase)
+
+
+def plan_order_initial(n_wires):
+    return range(n_wires - 1, -1, -1)
+
+
+def _to_standard_order(state, order, n_wires):
+    standard = tuple(range(n_wires - 1, -1, -1))
+    if tuple(order) == standard:
+        return state
+    batch = state.shape[0]
+    axes = [order.index(w) + 1 for w in standard]
+    return state.view(batch, *([2] * n_wires)).permute(0, *axes).reshape(batch, -1)
+
+
+def _kron(a, b):
+    """Batched Kronecker product of (b1, p, p) and (b2, q, q)."""
+    batch = max(a.shape[0], b.shape[0])
+    p, q = a.shape[-1], b.shape[-1]
+    return (a[:, :, None, :, None] * b[:, None, :, None, :]).reshape(batch, p * q, p * q)
+
+
+def _apply_local(matrix, gate, positions, m, bound: BoundProgram):
+    """gate (b, 2**g, 2**g) on local bits ``positions`` of matrix (b, 2**m, 2**m) (rows)."""
+    d = 2**m
+    if matrix is None:
+        matrix = torch.eye(d, dtype=bound.complex_dtype, device=bound.device)[None]
+    batch = max(matrix.shape[0], gate.shape[0])
+    g = len(positions)
+    # row index of the block as m binary axes, MSB (local bit m-1) first
+    axes = [m - 1 - p for p in reversed(positions)]  # axes of local bits g-1..0
+    others = [a for a in range(m) if a not in axes]
+    tensor = matrix.reshape(matrix.shape[0], *([2] * m), d)
+    permuted = tensor.permute(0, *(a + 1 for a in axes), *(a + 1 for a in others), m + 1)
+    flat = permuted.reshape(matrix.shape[0], 2**g, -1)
+    result = (gate @ flat).reshape(batch, *([2] * m), d)
+    inverse = np.argsort([*axes, *others])
+    return result.permute(0, *(int(a) + 1 for a in inverse), m + 1).reshape(batch, d, d)

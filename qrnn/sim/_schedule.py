@@ -1,0 +1,171 @@
+"""Scheduling: wire operations become a few large tensor kernels.
+
+Done once per circuit, independent of values:
+
+1. trailing permutation/diagonal gates are folded into the observables (``fold_suffix``);
+2. one-wire gates before a wire's first multi-wire gate form a product-state prefix;
+3. the rest is fused into stages: dense blocks on at most ``max_fused`` wires (gates may join
+   an earlier block when no later stage touches their wires, so commuting layers fuse) and
+   gather stages that apply runs of permutation-with-phase gates (CNOT rings, CZ, SWAP) as
+   one index permutation of the whole state;
+4. the state's axis order is tracked at compile time, so a block whose wires are already the
+   leading or trailing axes is applied as one matrix product with no copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qrnn.sim._lowering import U1Q, Channel, Monomial, Op, is_diagonal
+from qrnn.sim._observables import Terms, expand_monomial
+
+
+def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
+    """Remove trailing ops that the observables can absorb; return the remaining ops."""
+    blocked: set[int] = set()
+    kept: list[Op] = []
+    for op in reversed(ops):
+        wires = set(op.wires)
+        if not wires & blocked:
+            if isinstance(op, Monomial):
+                terms.fold(op)
+                continue
+            if terms.all_diagonal() and is_diagonal(op, table):
+                continue  # commutes with every Z-type observable
+        blocked |= wires
+        kept.append(op)
+    kept.reverse()
+    return kept
+
+
+@dataclass
+class Stage:
+    kind: str  # "block" or "gather"
+    wires: set[int]
+    ops: list[Op] = field(default_factory=list)
+    dynamic: bool = False
+
+
+@dataclass
+class BlockKernel:
+    ops: list[Op]
+    local_wires: tuple[int, ...]  # local bit j of the block matrix is wire local_wires[j]
+    side: str  # "left": U @ state(B, d, R); "right": state(B, R, d) @ U^T
+    permute: tuple[int, ...] | None  # axis permutation applied first (over wire axes)
+    dynamic: bool
+
+
+@dataclass
+class GatherKernel:
+    source: np.ndarray  # physical indices
+    phase: np.ndarray | None
+    permute: tuple[int, ...] | None = None
+
+
+@dataclass
+class Schedule:
+    n_wires: int
+    prefix: dict[int, list[U1Q]]  # wire -> its one-wire gates before any multi-wire gate
+    kernels: list  # BlockKernel | GatherKernel
+    order: tuple[int, ...]  # final axis order (most significant first)
+
+
+def schedule(ops: list[Op], n_wires: int, dynamic_op, max_fused: int) -> Schedule:
+    prefix: dict[int, list[U1Q]] = {w: [] for w in range(n_wires)}
+    entangled: set[int] = set()
+    rest: list[Op] = []
+    for op in ops:
+        if isinstance(op, U1Q) and op.wires[0] not in entangled:
+            prefix[op.wires[0]].append(op)
+        else:
+            entangled |= set(op.wires)
+            rest.append(op)
+    stages = _fuse(rest, dynamic_op, max_fused)
+    order = list(range(n_wires - 1, -1, -1))
+    kernels = []
+    for stage in stages:
+        if stage.kind == "gather":
+            kernels.append(_gather_kernel(stage.ops, order, n_wires))
+        else:
+            kernels.append(_block_kernel(stage, order))
+    return Schedule(n_wires, prefix, kernels, tuple(order))
+
+
+def _fuse(ops: list[Op], dynamic_op, max_fused: int) -> list[Stage]:
+    stages: list[Stage] = []
+    last_stage: dict[int, int] = {}
+    for op in ops:
+        earliest = max((last_stage.get(w, -1) for w in op.wires), default=-1)
+        kind = "gather" if isinstance(op, Monomial) else "block"
+        dynamic = dynamic_op(op)
+        chosen = None
+        best_size = None
+        for i in range(len(stages) - 1, max(earliest, 0) - 1, -1):
+            stage = stages[i]
+            if stage.kind != kind or i < earliest:
+                continue
+            size = len(stage.wires | set(op.wires))
+            if kind == "block" and (size > max_fused or stage.dynamic != dynamic):
+                continue
+            if best_size is None or size < best_size:
+                chosen, best_size = i, size
+        if chosen is None:
+            stages.append(Stage(kind, set(), dynamic=dynamic))
+            chosen = len(stages) - 1
+        stage = stages[chosen]
+        stage.wires |= set(op.wires)
+        stage.ops.append(op)
+        for w in op.wires:
+            last_stage[w] = chosen
+    return stages
+
+
+def physical_to_logical(order, n_wires) -> np.ndarray:
+    """Logical index of each physical index for axis order ``order`` (MSB first)."""
+    physical = np.arange(2**n_wires)
+    logical = np.zeros_like(physical)
+    for axis, wire in enumerate(order):
+        bit = (physical >> (n_wires - 1 - axis)) & 1
+        logical |= bit << wire
+    return logical
+
+
+def _gather_kernel(ops: list[Monomial], order, n_wires) -> GatherKernel:
+    source = np.arange(2**n_wires)
+    phase = np.ones(2**n_wires, complex)
+    for op in ops:  # compose: (B A psi)[i] = b[i] a[sb[i]] psi[sa[sb[i]]]
+        op_source, op_phase = expand_monomial(op, n_wires)
+        phase = op_phase * phase[op_source]
+        source = source[op_source]
+    to_logical = physical_to_logical(order, n_wires)
+    to_physical = np.empty_like(to_logical)
+    to_physical[to_logical] = np.arange(len(to_logical))
+    physical_source = to_physical[source[to_logical]]
+    physical_phase = phase[to_logical]
+    if np.allclose(physical_phase, 1.0):
+        physical_phase = None
+    return GatherKernel(physical_source, physical_phase)
+
+
+def _block_kernel(stage: Stage, order: list[int]) -> BlockKernel:
+    wires = stage.wires
+    m = len(wires)
+    permute = None
+    if set(order[:m]) == wires:
+        side, local = "left", tuple(reversed(order[:m]))
+    elif set(order[-m:]) == wires:
+        side, local = "right", tuple(reversed(order[-m:]))
+    else:
+        others = [w for w in order if w not in wires]
+        moved = [w for w in order if w in wires]
+        new_order = others + moved
+        permute = tuple(order.index(w) for w in new_order)
+        order[:] = new_order
+        side, local = "right", tuple(reversed(moved))
+    return BlockKernel(stage.ops, local, side, permute, stage.dynamic)
+
+
+def is_channel(op: Op) -> bool:
+    return isinstance(op, Channel)
