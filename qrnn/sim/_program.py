@@ -121,6 +121,10 @@ class Program:
         """Final density matrices, (batch, 2**n, 2**n) complex."""
         return self._split(values).density_matrix(self._inputs(values))
 
+    def unitary(self, values=None) -> torch.Tensor:
+        """The circuit's unitary, (2**n, 2**n) complex, for one set of ``values`` (n_params,)."""
+        return self._split(values).unitary(self._inputs(values))
+
     def _split(self, values) -> BoundProgram:
         values = self._values(values)
         return BoundProgram(self, values[:, self.weight_index])
@@ -143,7 +147,7 @@ class Program:
     # -- plans ------------------------------------------------------------------------------
 
     def plan(self, mode: str) -> tuple[Schedule, _Readout | None]:
-        """mode: "expval", "statevector" or "density"."""
+        """mode: "expval", "statevector", "density" or "unitary"."""
         if mode not in self._plans:
             self._plans[mode] = self._build_plan(mode)
         return self._plans[mode]
@@ -161,7 +165,11 @@ class Program:
         n_wires = 2 * self.n_qubits if density else self.n_qubits
         if density:
             ops = virtualize(ops, self.n_qubits)
-        plan = schedule(ops, n_wires, self._is_dynamic, self.max_fused)
+        if mode == "unitary" and self.density:
+            raise ValueError("the circuit has resets or noise, so it has no unitary")
+        plan = schedule(
+            ops, n_wires, self._is_dynamic, self.max_fused, product_prefix=mode != "unitary"
+        )
         readout = None
         if terms is not None:
             readout = _readout_tables(terms, plan.order, self.n_qubits, density)
@@ -265,7 +273,11 @@ def _available_host_memory() -> int:
 
 
 class BoundProgram:
-    """A program with its weights bound; runs batches of inputs."""
+    """A program with its weights bound; runs batches of inputs.
+
+    Internally states are stored batch-last, (2**n_wires, batch), with the wire axes in the
+    order the schedule tracked; public outputs are batch-first and in Qiskit's order.
+    """
 
     def __init__(self, program: Program, weights: torch.Tensor):
         self.program = program
@@ -273,65 +285,71 @@ class BoundProgram:
         self.device = weights.device
         self.real_dtype = weights.dtype
         self.complex_dtype = _complex_dtype(weights.dtype)
-        table = program
-        offsets = torch.as_tensor(table._offsets, dtype=weights.dtype, device=self.device)
+        offsets = self._constant("offsets", lambda: program._offsets, self.real_dtype)
         if weights.shape[1]:
-            coefficients = program.constant(
-                "weight_coefficients",
-                lambda: torch.as_tensor(table._weight_coefficients),
-                self.device,
-                weights.dtype,
+            coefficients = self._constant(
+                "weight_coefficients", lambda: program._weight_coefficients.T, self.real_dtype
             )
-            self.static_angles = weights @ coefficients.T + offsets  # (b_w, n_rows)
+            self.static_angles = weights @ coefficients + offsets  # (b_w, n_rows)
         else:
             self.static_angles = offsets.unsqueeze(0)
         self._heads: dict[str, tuple] = {}
         self._static_blocks: dict[int, torch.Tensor] = {}
+        self._prefix_factors: dict[str, tuple] = {}
 
-    # -- gate matrices ------------------------------------------------------------------
+    def _constant(self, key, builder, dtype):
+        return self.program.constant(
+            key, lambda: torch.as_tensor(np.array(builder())), self.device, dtype
+        )
+
+    # -- gate matrices --------------------------------------------------------------------
 
     def _angles(self, inputs):
         if inputs is None or inputs.shape[1] == 0:
             return self.static_angles
-        coefficients = self.program.constant(
-            "input_coefficients",
-            lambda: torch.as_tensor(self.program._input_coefficients),
-            self.device,
+        coefficients = self._constant(
+            "input_coefficients", lambda: self.program._input_coefficients.T, self.real_dtype
+        )
+        return self.static_angles + inputs @ coefficients
+
+    def _u1q(self, ops, angles, key):
+        """(b, len(ops), 2, 2) matrices of one-wire gates; ``key`` names the op list."""
+        rows = self._constant(("rows", key), lambda: np.array([op.rows for op in ops]), torch.int64)
+        sign = self._constant(
+            ("sign", key),
+            lambda: np.array([[-1.0 if op.conjugate else 1.0] for op in ops]),
             self.real_dtype,
         )
-        return self.static_angles + inputs @ coefficients.T
-
-    def _u1q(self, ops, angles):
-        """(b, len(ops), 2, 2) matrices of one-wire gates."""
-        rows = torch.as_tensor([op.rows for op in ops], device=self.device)
-        sign = torch.as_tensor(
-            [-1.0 if op.conjugate else 1.0 for op in ops],
-            dtype=self.real_dtype,
-            device=self.device,
-        )
         values = angles[:, rows]  # (b, n_ops, 4)
-        theta, phi, lam, gamma = values.unbind(-1)
-        phi, lam, gamma = phi * sign, lam * sign, gamma * sign
-        c, s = torch.cos(theta / 2), torch.sin(theta / 2)
-        m00 = torch.polar(torch.ones_like(c), gamma) * c
-        m01 = -torch.polar(torch.ones_like(c), lam + gamma) * s
-        m10 = torch.polar(torch.ones_like(c), phi + gamma) * s
-        m11 = torch.polar(torch.ones_like(c), phi + lam + gamma) * c
-        return torch.stack((m00, m01, m10, m11), -1).view(*values.shape[:2], 2, 2)
+        theta = values[..., 0]
+        phases = values[..., 1:] * sign  # phi, lam, gamma; negated for conjugate copies
+        phi, lam, gamma = phases.unbind(-1)
+        half = theta / 2
+        magnitude = torch.stack(
+            (torch.cos(half), -torch.sin(half), torch.sin(half), torch.cos(half)), -1
+        )
+        angle = torch.stack((gamma, lam + gamma, phi + gamma, phi + lam + gamma), -1)
+        return (
+            torch.polar(torch.ones_like(angle), angle).mul_(magnitude).view(*values.shape[:2], 2, 2)
+            if not angle.requires_grad
+            else (torch.polar(torch.ones_like(angle), angle) * magnitude).view(
+                *values.shape[:2], 2, 2
+            )
+        )
 
     def _op_matrix(self, op, angles):
         if isinstance(op, U1Q):
-            return self._u1q([op], angles)[:, 0]
+            return self._u1q([op], angles, ("op", id(op)))[:, 0]
         if isinstance(op, PauliRotation):
             theta = angles[:, op.row]
             c = torch.cos(theta / 2).to(self.complex_dtype)[:, None, None]
             s = torch.sin(theta / 2).to(self.complex_dtype)[:, None, None]
-            pauli = torch.as_tensor(op.pauli, dtype=self.complex_dtype, device=self.device)
+            pauli = self._constant(("pauli", id(op)), lambda: op.pauli, self.complex_dtype)
             identity = torch.eye(len(op.pauli), dtype=self.complex_dtype, device=self.device)
             sign = 1j if op.conjugate else -1j
             return c * identity + sign * s * pauli
         if isinstance(op, Dense):
-            return torch.as_tensor(op.matrix, dtype=self.complex_dtype, device=self.device)[None]
+            return self._constant(("dense", id(op)), lambda: op.matrix, self.complex_dtype)[None]
         raise TypeError(f"no matrix for {type(op).__name__}")
 
     def _block_matrix(self, kernel: BlockKernel, angles) -> torch.Tensor:
@@ -349,7 +367,7 @@ class BoundProgram:
                     matrix = _apply_local(matrix, pending.pop(wire), (local[wire],), m, self)
 
         u1q_ops = [op for op in kernel.ops if isinstance(op, U1Q)]
-        u1q_matrices = self._u1q(u1q_ops, angles) if u1q_ops else None
+        u1q_matrices = self._u1q(u1q_ops, angles, ("block", id(kernel))) if u1q_ops else None
         position = 0
         for op in kernel.ops:
             if isinstance(op, U1Q):
@@ -359,14 +377,12 @@ class BoundProgram:
                 pending[wire] = gate if wire not in pending else gate @ pending[wire]
             else:
                 flush(op.wires)
-                matrix = _apply_local(
-                    matrix, self._op_matrix(op, angles), tuple(local[w] for w in op.wires), m, self
-                )
+                gate = self._op_matrix(op, angles)
+                matrix = _apply_local(matrix, gate, tuple(local[w] for w in op.wires), m, self)
         if matrix is None:  # only one-wire gates: Kronecker product, wire order MSB first
             result = None
             for j in range(m - 1, -1, -1):
-                wire = kernel.local_wires[j]
-                gate = pending.get(wire)
+                gate = pending.get(kernel.local_wires[j])
                 if gate is None:
                     gate = torch.eye(2, dtype=self.complex_dtype, device=self.device)[None]
                 result = gate if result is None else _kron(result, gate)
@@ -377,6 +393,7 @@ class BoundProgram:
     # -- runs -----------------------------------------------------------------------------
 
     def _run(self, mode: str, inputs):
+        """Final internal state (2**n_wires, batch) and the plan."""
         program = self.program
         plan, readout = program.plan(mode)
         if inputs is not None:
@@ -392,9 +409,11 @@ class BoundProgram:
         state, start = self._head(mode, plan)
         angles = self._angles(inputs)
         if state is None:
-            state = self._prefix_state(plan, angles)
+            state = self._prefix_state(mode, plan, angles)
         for kernel in plan.kernels[start:]:
             state = self._apply_kernel(kernel, state, angles, plan.n_wires)
+        if state.shape[1] != batch:  # nothing depended on the inputs
+            state = state.expand(-1, batch)
         return state, plan, readout
 
     def _head(self, mode, plan):
@@ -405,7 +424,7 @@ class BoundProgram:
             if any(self.program._is_dynamic(op) for op in prefix_ops):
                 self._heads[mode] = (None, 0)
             else:
-                state = self._prefix_state(plan, self.static_angles)
+                state = self._prefix_state(mode, plan, self.static_angles)
                 start = 0
                 for kernel in plan.kernels:
                     if isinstance(kernel, BlockKernel) and kernel.dynamic:
@@ -415,83 +434,125 @@ class BoundProgram:
                 self._heads[mode] = (state, start)
         return self._heads[mode]
 
-    def _prefix_state(self, plan: Schedule, angles) -> torch.Tensor:
-        """Product state of the prefix: one 2-vector per wire, Kronecker-multiplied."""
-        wires_with_gates = [w for w, ops in plan.prefix.items() if ops]
-        vectors: dict[int, torch.Tensor] = {}
-        if wires_with_gates:
-            all_ops = [op for w in wires_with_gates for op in plan.prefix[w]]
-            matrices = self._u1q(all_ops, angles)  # (b, n_ops, 2, 2)
-            depth = max(len(plan.prefix[w]) for w in wires_with_gates)
-            # chain products, all wires at once: position j holds each wire's j-th gate
-            starts = np.cumsum([0] + [len(plan.prefix[w]) for w in wires_with_gates])
-            column = None
-            for j in range(depth):
-                gather = [
-                    starts[k] + j if j < len(plan.prefix[w]) else -1
-                    for k, w in enumerate(wires_with_gates)
-                ]
-                if column is None:
-                    column = matrices[:, gather, :, 0]  # gate applied to |0>
-                    continue
-                if all(g >= 0 for g in gather):
-                    step = matrices[:, gather]
+    def _prefix_plan(self, mode, plan: Schedule):
+        """Per wire, its prefix gates as factors: weight-only runs pre-multiplied here (once
+        per bind), input-dependent gates left for each run. Returns (wires, positions,
+        dynamic ops) where positions[j] = (kind, data) for every wire's j-th factor."""
+        if mode in self._prefix_factors:
+            return self._prefix_factors[mode]
+        wires = [w for w, ops in plan.prefix.items() if ops]
+        dynamic_ops: list[U1Q] = []
+        factors: dict[int, list] = {}
+        static_all = [
+            op for w in wires for op in plan.prefix[w] if not self.program._is_dynamic(op)
+        ]
+        static_matrices = (
+            self._u1q(static_all, self.static_angles, ("prefix-static", mode))
+            if static_all
+            else None
+        )
+        k = 0
+        for w in wires:
+            factors[w] = []
+            run = None
+            for op in plan.prefix[w]:
+                if self.program._is_dynamic(op):
+                    if run is not None:
+                        factors[w].append(("static", run))
+                        run = None
+                    factors[w].append(("dynamic", len(dynamic_ops)))
+                    dynamic_ops.append(op)
                 else:
-                    identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
-                    padded = torch.cat(
-                        [matrices, identity.expand(matrices.shape[0], 1, 2, 2)], dim=1
-                    )
-                    step = padded[:, [g if g >= 0 else -1 for g in gather]]
-                column = (step @ column.unsqueeze(-1)).squeeze(-1)
-            for k, w in enumerate(wires_with_gates):
-                vectors[w] = column[:, k]
-        zero = torch.tensor([[1.0, 0.0]], dtype=self.complex_dtype, device=self.device)
-        state = None
-        for wire in plan_order_initial(plan.n_wires):
-            vector = vectors.get(wire, zero)
-            if state is None:
-                state = vector
+                    gate = static_matrices[:, k]
+                    k += 1
+                    run = gate if run is None else gate @ run
+            if run is not None:
+                factors[w].append(("static", run))
+        depth = max((len(f) for f in factors.values()), default=0)
+        identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)[None]
+        positions = []
+        for j in range(depth):
+            entries = [
+                factors[w][j] if j < len(factors[w]) else ("static", identity) for w in wires
+            ]
+            if all(kind == "static" for kind, _ in entries):
+                tensors = [data for _, data in entries]
+                batch = max(t.shape[0] for t in tensors)
+                stacked = torch.stack([t.expand(batch, 2, 2) for t in tensors], dim=1)
+                positions.append(("static", stacked))
+            elif all(kind == "dynamic" for kind, _ in entries):
+                positions.append(("dynamic", torch.as_tensor([d for _, d in entries])))
             else:
-                state = (state.unsqueeze(-1) * vector.unsqueeze(-2)).reshape(
-                    max(state.shape[0], vector.shape[0]), -1
-                )
-        return state
+                positions.append(("mixed", entries))
+        result = (wires, positions, dynamic_ops)
+        self._prefix_factors[mode] = result
+        return result
+
+    def _prefix_state(self, mode, plan: Schedule, angles) -> torch.Tensor:
+        """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out."""
+        wires, positions, dynamic_ops = self._prefix_plan(mode, plan)
+        vectors: dict[int, torch.Tensor] = {}
+        if wires:
+            dynamic = (
+                self._u1q(dynamic_ops, angles, ("prefix-dynamic", mode)) if dynamic_ops else None
+            )
+            column = None  # (b, n_wires_with_gates, 2)
+            for kind, data in positions:
+                if kind == "static":
+                    step = data
+                elif kind == "dynamic":
+                    step = dynamic[:, data]
+                else:
+                    batch = dynamic.shape[0]
+                    step = torch.stack(
+                        [
+                            dynamic[:, d] if kind_ == "dynamic" else d.expand(batch, 2, 2)
+                            for kind_, d in data
+                        ],
+                        dim=1,
+                    )
+                if column is None:
+                    column = step[..., 0]  # the first factor applied to |0>
+                else:
+                    column = (step @ column.unsqueeze(-1)).squeeze(-1)
+            column = column.permute(1, 2, 0)  # (n_wires_with_gates, 2, b)
+            for k, w in enumerate(wires):
+                vectors[w] = column[k]
+        zero = self._constant("zero", lambda: np.array([[1.0], [0.0]]), self.complex_dtype)
+        factors = [vectors.get(w, zero) for w in range(plan.n_wires - 1, -1, -1)]
+        return _kron_vectors(factors)
 
     def _apply_kernel(self, kernel, state, angles, n_wires):
+        batch = state.shape[1]
         if kernel.permute is not None:
-            batch = state.shape[0]
             state = (
-                state.view(batch, *([2] * n_wires))
-                .permute(0, *(a + 1 for a in kernel.permute))
-                .reshape(batch, -1)
+                state.view(*([2] * n_wires), batch)
+                .permute(*kernel.permute, n_wires)
+                .reshape(-1, batch)
             )
         if isinstance(kernel, GatherKernel):
-            source = self.program.constant(
-                ("gather", id(kernel)),
-                lambda: torch.as_tensor(kernel.source),
-                self.device,
-                torch.int64,
-            )
-            state = state.index_select(1, source)
+            source = self._constant(("gather", id(kernel)), lambda: kernel.source, torch.int64)
+            state = state.index_select(0, source)
             if kernel.phase is not None:
-                phase = self.program.constant(
-                    ("phase", id(kernel)),
-                    lambda: torch.as_tensor(kernel.phase),
-                    self.device,
-                    self.complex_dtype,
+                phase = self._constant(
+                    ("phase", id(kernel)), lambda: kernel.phase[:, None], self.complex_dtype
                 )
                 state = state * phase
             return state
         matrix = self._kernel_matrix(kernel, angles)
-        batch = state.shape[0]
         d = matrix.shape[-1]
-        if kernel.side == "left":
-            out = matrix @ state.view(batch, d, -1)
-        elif matrix.shape[0] == 1:
-            out = state.reshape(-1, d) @ matrix[0].transpose(0, 1)
-        else:
-            out = state.view(batch, -1, d) @ matrix.transpose(1, 2)
-        return out.reshape(max(batch, matrix.shape[0]), -1)
+        leading = 2**kernel.start
+        if matrix.shape[0] == 1:  # one matrix for the whole batch: plain matrix products
+            if leading == 1:
+                return (matrix[0] @ state.reshape(d, -1)).view(-1, batch)
+            # bmm over an expanded matrix: matmul would fold the batch axes with a copy
+            blocks = state.reshape(leading, d, -1)
+            return torch.bmm(matrix.expand(leading, d, d), blocks).view(-1, batch)
+        # per-sample matrices: out[l, i, r, b] = sum_j U[b, i, j] state[l, j, r, b]
+        out_batch = max(batch, matrix.shape[0])
+        view = state.reshape(leading, d, -1, batch)
+        out = torch.einsum("bij,ljrb->lirb", matrix, view.expand(-1, -1, -1, out_batch))
+        return out.reshape(-1, out_batch)
 
     def _kernel_matrix(self, kernel: BlockKernel, angles):
         if kernel.dynamic:
@@ -505,31 +566,22 @@ class BoundProgram:
 
     def expval(self, inputs=None) -> torch.Tensor:
         """(batch, n_obs) real expectation values. ``inputs``: (batch, n_inputs)."""
-        mode = "expval"
-        state, plan, readout = self._run(mode, inputs)
-        index = self.program.constant(
-            ("readout_index",), lambda: torch.as_tensor(readout.index), self.device, torch.int64
-        )
+        state, _plan, readout = self._run("expval", inputs)
+        index = self._constant("readout_index", lambda: readout.index, torch.int64)
         if readout.real:
-            coefficients = self.program.constant(
-                ("readout_real",),
-                lambda: torch.as_tensor(readout.coefficients),
-                self.device,
-                self.real_dtype,
+            coefficients = self._constant(
+                "readout_real", lambda: readout.coefficients.T, self.real_dtype
             )
-            probabilities = torch.view_as_real(state).square().sum(-1)
-            return probabilities @ coefficients
-        coefficients = self.program.constant(
-            ("readout_complex",),
-            lambda: torch.as_tensor(readout.coefficients),
-            self.device,
-            self.complex_dtype,
+            probabilities = torch.view_as_real(state).square().sum(-1)  # (2**n, batch)
+            return (coefficients @ probabilities).T
+        coefficients = self._constant(
+            "readout_complex", lambda: readout.coefficients.T, self.complex_dtype
         )
         if self.program.density:
-            return (state.index_select(1, index) @ coefficients).real
-        n_groups = len(readout.index) // state.shape[1]
-        products = state.conj().repeat(1, n_groups) * state.index_select(1, index)
-        return (products @ coefficients).real
+            return (coefficients @ state.index_select(0, index)).real.T
+        n_groups = len(readout.index) // state.shape[0]
+        products = state.conj().repeat(n_groups, 1) * state.index_select(0, index)
+        return (coefficients @ products).real.T
 
     def statevector(self, inputs=None) -> torch.Tensor:
         """(batch, 2**n) complex final states (index bit k = qubit k)."""
@@ -539,8 +591,28 @@ class BoundProgram:
             )
         state, plan, _ = self._run("statevector", inputs)
         state = _to_standard_order(state, plan.order, plan.n_wires)
-        phase = self._global_phase(inputs)
-        return state * phase
+        return state * self._global_phase(inputs)
+
+    def unitary(self, inputs=None) -> torch.Tensor:
+        """(2**n, 2**n) complex unitary of the circuit for unbatched weights and inputs."""
+        if inputs is not None:
+            inputs = _as_values(inputs, len(self.program.input_index), "inputs")
+        batches = {self.weights.shape[0], 1 if inputs is None else inputs.shape[0]}
+        if batches != {1}:
+            raise UnboundParameterError(
+                "unitary() takes one set of parameter values, not a batch; got batch sizes "
+                f"{sorted(batches)}"
+            )
+        plan, _ = self.program.plan("unitary")
+        angles = self._angles(
+            None if inputs is None else inputs.to(device=self.device, dtype=self.real_dtype)
+        )
+        dim = 2**self.program.n_qubits
+        state = torch.eye(dim, dtype=self.complex_dtype, device=self.device)  # columns: inputs
+        for kernel in plan.kernels:
+            state = self._apply_kernel(kernel, state, angles, plan.n_wires)
+        matrix = _to_standard_order(state, plan.order, plan.n_wires).T  # rows: outputs
+        return matrix * self._global_phase(inputs)[0]
 
     def density_matrix(self, inputs=None) -> torch.Tensor:
         """(batch, 2**n, 2**n) complex final density matrices."""
@@ -551,28 +623,34 @@ class BoundProgram:
 
     def _global_phase(self, inputs):
         rows = self.program._lowered.global_phase_rows
-        angles = self._angles(
-            None
-            if inputs is None
-            else _as_values(inputs, len(self.program.input_index), "inputs").to(
-                device=self.device, dtype=self.real_dtype
-            )
-        )
-        phase = angles[:, rows].sum(-1, keepdim=True)
+        if inputs is not None:
+            inputs = _as_values(inputs, len(self.program.input_index), "inputs")
+            inputs = inputs.to(device=self.device, dtype=self.real_dtype)
+        phase = self._angles(inputs)[:, rows].sum(-1, keepdim=True)
         return torch.polar(torch.ones_like(phase), phase)
 
 
-def plan_order_initial(n_wires):
-    return range(n_wires - 1, -1, -1)
-
-
 def _to_standard_order(state, order, n_wires):
+    """Internal (2**n_wires, batch) in axis ``order`` -> (batch, 2**n_wires), Qiskit order."""
+    batch = state.shape[1]
     standard = tuple(range(n_wires - 1, -1, -1))
-    if tuple(order) == standard:
-        return state
-    batch = state.shape[0]
-    axes = [order.index(w) + 1 for w in standard]
-    return state.view(batch, *([2] * n_wires)).permute(0, *axes).reshape(batch, -1)
+    axes = [order.index(w) for w in standard]
+    tensor = state.view(*([2] * n_wires), batch).permute(n_wires, *axes)
+    return tensor.reshape(batch, -1)
+
+
+def _kron_vectors(vectors):
+    """Kronecker product of (2**k_i, b_i) column blocks, first = most significant, pairing
+    neighbours level by level so the number of operations grows like log2(len)."""
+    while len(vectors) > 1:
+        paired = []
+        for left, right in zip(vectors[0::2], vectors[1::2], strict=False):
+            batch = max(left.shape[1], right.shape[1])
+            paired.append((left[:, None, :] * right[None, :, :]).reshape(-1, batch))
+        if len(vectors) % 2:
+            paired.append(vectors[-1])
+        vectors = paired
+    return vectors[0]
 
 
 def _kron(a, b):

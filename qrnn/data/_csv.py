@@ -1,0 +1,287 @@
+"""Reading a time series from a CSV file (csv module only, no pandas)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qrnn.data._series import Series
+
+__all__ = ["CSVFormatError", "load_csv", "parse_csv_text"]
+
+# ISO 8601 dates as numpy parses them: YYYY, YYYY-MM, YYYY-MM-DD, optional [T ]hh:mm[:ss[.f]].
+_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$")
+_META = re.compile(r"^#\s*([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+
+
+class CSVFormatError(ValueError):
+    """A CSV file that cannot be read as a time series; the message names file, line and text."""
+
+
+Column = str | int
+
+
+def load_csv(
+    path: str | os.PathLike[str],
+    column: Column | Sequence[Column] | None = None,
+    date_column: Column | None = None,
+    *,
+    delimiter: str = ",",
+) -> Series:
+    """Read a time series from a CSV file with a header row.
+
+    Args:
+        path: the file. Lines starting with ``#`` are comments; comment lines of the form
+            ``# source: ...`` and ``# licence: ...`` (or ``license``) above the header become the
+            series' ``source`` and ``licence`` (else the path and ``"unspecified"``).
+        column: which value column(s): a header name, a 0-based index, or a sequence of them for a
+            multivariate series. ``None`` picks the only column other than ``date_column``, or,
+            when there are several, the only one whose every value is a number; anything else is
+            an error that lists the columns.
+        date_column: a header name or index of ISO 8601 dates (``1949-01``, ``2001-12-29``,
+            ``2001-12-29T10:00``), parsed to ``datetime64``; they must be strictly increasing.
+        delimiter: the field separator.
+
+    Returns:
+        ``Series`` with ``values`` ``(time,)`` for one column or ``(time, k)`` for a sequence of
+        ``k`` columns (float64), ``times`` ``(time,)`` ``datetime64`` or ``None``, and ``name``
+        the file's stem (or a ``# name:`` comment).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CSVFormatError (a ValueError): empty file, no data rows, a missing, non-numeric or
+            non-finite value, a bad date, a wrong number of fields; the message names the line
+            number and the offending text.
+        KeyError: an unknown column name; IndexError: a column index out of range.
+    """
+    p = Path(path)
+    if not p.is_file():
+        if p.exists():
+            raise CSVFormatError(f"{str(p)!r} is not a file")
+        raise FileNotFoundError(f"no such CSV file: {str(p)!r}")
+    text = p.read_text(encoding="utf-8-sig")
+    return parse_csv_text(
+        text,
+        origin=str(p),
+        default_name=p.stem,
+        column=column,
+        date_column=date_column,
+        delimiter=delimiter,
+    )
+
+
+def parse_csv_text(
+    text: str,
+    *,
+    origin: str,
+    default_name: str,
+    column: Column | Sequence[Column] | None = None,
+    date_column: Column | None = None,
+    delimiter: str = ",",
+) -> Series:
+    """Parse CSV ``text`` as :func:`load_csv` does; ``origin`` names the text in messages."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
+    meta: dict[str, str] = {}
+    header: list[str] | None = None
+    header_line = 0
+    rows: list[tuple[int, list[str]]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            m = _META.match(line.strip())
+            if header is None and m:
+                meta.setdefault(m.group(1).lower(), m.group(2))
+            continue
+        if header is None:
+            if not line.strip():
+                continue  # blank lines before the header carry nothing
+            header = [h.strip() for h in _split(line, delimiter)]
+            header_line = lineno
+            continue
+        rows.append((lineno, _split(line, delimiter)))
+    while rows and not "".join(rows[-1][1]).strip():
+        rows.pop()  # trailing blank lines
+
+    if header is None:
+        raise CSVFormatError(f"{origin}: the file is empty (no header row, no data)")
+    _check_header(header, origin, header_line)
+    if not rows:
+        raise CSVFormatError(
+            f"{origin}: header on line {header_line} ({delimiter.join(header)!r}) but no data rows"
+        )
+    for lineno, row in rows:
+        if len(row) != len(header) and not (len(header) == 1 and row == []):
+            raise CSVFormatError(
+                f"{origin}, line {lineno}: expected {len(header)} fields "
+                f"({', '.join(header)}), found {len(row)}: {delimiter.join(row)!r}"
+            )
+    cells = [[c.strip() for c in row] if row else [""] for _, row in rows]
+    linenos = [lineno for lineno, _ in rows]
+
+    date_index = None if date_column is None else _resolve(date_column, header, origin)
+    if column is None:
+        value_indices = [_default_column(header, cells, linenos, date_index, origin)]
+        single = True
+    elif isinstance(column, (str, int)) and not isinstance(column, bool):
+        value_indices = [_resolve(column, header, origin)]
+        single = True
+    elif isinstance(column, Sequence) and len(column) > 0:
+        value_indices = [_resolve(c, header, origin) for c in column]
+        single = False
+        if len(set(value_indices)) != len(value_indices):
+            raise ValueError(f"{origin}: column {list(column)!r} names a column twice")
+    else:
+        raise TypeError(
+            f"column must be a name, an index, a non-empty sequence of them, or None; "
+            f"got {column!r}"
+        )
+    if date_index is not None and date_index in value_indices:
+        raise ValueError(
+            f"{origin}: column {header[date_index]!r} cannot be both a value column and the "
+            f"date_column"
+        )
+
+    values = np.empty((len(cells), len(value_indices)), dtype=np.float64)
+    for j, ci in enumerate(value_indices):
+        for i, row in enumerate(cells):
+            values[i, j] = _parse_number(row[ci], origin, linenos[i], header[ci])
+    times = None
+    if date_index is not None:
+        times = _parse_dates(
+            [row[date_index] for row in cells], linenos, origin, header, date_index
+        )
+
+    return Series(
+        values=values[:, 0] if single else values,
+        name=meta.get("name", default_name),
+        source=meta.get("source", origin),
+        licence=meta.get("licence", meta.get("license", "unspecified")),
+        times=times,
+    )
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    # One physical line = one record; quoted fields may contain the delimiter but not newlines.
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _check_header(header: list[str], origin: str, lineno: int) -> None:
+    if any(not h for h in header):
+        raise CSVFormatError(f"{origin}, line {lineno}: header has an empty column name: {header}")
+    if all(_is_number(h) for h in header):
+        raise CSVFormatError(
+            f"{origin}, line {lineno}: expected a header row of column names, got data "
+            f"{header}; add a header line such as 'value'"
+        )
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise CSVFormatError(f"{origin}, line {lineno}: duplicate column name {h!r}")
+        seen.add(h)
+
+
+def _resolve(column: Column, header: list[str], origin: str) -> int:
+    if isinstance(column, bool) or not isinstance(column, (str, int)):
+        raise TypeError(f"a column is a header name (str) or 0-based index (int), got {column!r}")
+    if isinstance(column, str):
+        if column not in header:
+            raise KeyError(f"{origin}: no column {column!r}; columns are {header}")
+        return header.index(column)
+    if not -len(header) <= column < len(header):
+        raise IndexError(
+            f"{origin}: column index {column} out of range for {len(header)} columns {header}"
+        )
+    return column % len(header)
+
+
+def _default_column(
+    header: list[str],
+    cells: list[list[str]],
+    linenos: list[int],
+    date_index: int | None,
+    origin: str,
+) -> int:
+    candidates = [i for i in range(len(header)) if i != date_index]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ValueError(f"{origin}: no value column besides the date column {header}")
+    first_bad: dict[int, tuple[int, str]] = {}
+    for i in candidates:
+        for row, lineno in zip(cells, linenos, strict=True):
+            if not _is_number(row[i]):
+                first_bad[i] = (lineno, row[i])
+                break
+    numeric = [i for i in candidates if i not in first_bad]
+    if len(numeric) == 1:
+        return numeric[0]
+    if numeric:
+        names = [header[i] for i in numeric]
+        raise ValueError(
+            f"{origin}: several numeric columns {names}; choose one with column=<name or index>, "
+            f"or pass a list for a multivariate series"
+        )
+    why = "; ".join(
+        f"{header[i]!r} (line {lineno}: {text!r})" for i, (lineno, text) in first_bad.items()
+    )
+    raise CSVFormatError(f"{origin}: no column is entirely numeric: {why}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_number(text: str, origin: str, lineno: int, name: str) -> float:
+    if text == "":
+        raise CSVFormatError(f"{origin}, line {lineno}, column {name!r}: missing value")
+    try:
+        value = float(text)
+    except ValueError:
+        raise CSVFormatError(
+            f"{origin}, line {lineno}, column {name!r}: {text!r} is not a number"
+        ) from None
+    if not math.isfinite(value):
+        raise CSVFormatError(
+            f"{origin}, line {lineno}, column {name!r}: {text!r} is not a finite number"
+        )
+    return value
+
+
+def _parse_dates(
+    texts: list[str], linenos: list[int], origin: str, header: list[str], index: int
+) -> np.ndarray:
+    name = header[index]
+    stamps = []
+    for text, lineno in zip(texts, linenos, strict=True):
+        if text == "":
+            raise CSVFormatError(f"{origin}, line {lineno}, column {name!r}: missing date")
+        if not _ISO_DATE.match(text):
+            raise CSVFormatError(
+                f"{origin}, line {lineno}, column {name!r}: {text!r} is not an ISO 8601 date "
+                f"(expected e.g. 1949-01, 1949-01-31 or 1949-01-31T12:00)"
+            )
+        try:
+            stamps.append(np.datetime64(text))
+        except ValueError:
+            raise CSVFormatError(
+                f"{origin}, line {lineno}, column {name!r}: {text!r} is not a valid date"
+            ) from None
+    times = np.array(stamps)  # numpy picks the finest unit present
+    for k in range(1, len(times)):
+        if times[k] <= times[k - 1]:
+            raise CSVFormatError(
+                f"{origin}, line {linenos[k]}, column {name!r}: date {texts[k]!r} does not come "
+                f"after {texts[k - 1]!r} on line {linenos[k - 1]}; dates must be strictly "
+                f"increasing"
+            )
+    return times

@@ -1,0 +1,201 @@
+"""Synthetic series: determinism by seed, and each checked against an independent reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+from scipy.integrate import solve_ivp
+
+from qrnn.data import Series, UnknownSeriesError, load, names
+
+SYNTHETIC = [
+    "sine",
+    "damped_oscillator",
+    "bessel_j2",
+    "narma5",
+    "narma10",
+    "mackey_glass",
+    "lorenz63",
+]
+
+
+def test_names_lists_generators_and_shipped_series():
+    assert names() == sorted(names())
+    assert set(SYNTHETIC) | {"airline", "sunspots"} == set(names())
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_generators_are_deterministic_and_documented(name):
+    a, b = load(name, seed=3), load(name, seed=3)
+    assert isinstance(a, Series) and a.name == name
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.values.dtype == np.float64 and np.isfinite(a.values).all()
+    assert a.times is None
+    assert f"qrnn.data.load({name!r}" in a.source and "seed=3" in a.source
+    assert a.licence
+
+
+@pytest.mark.parametrize(
+    "name", ["sine", "damped_oscillator", "bessel_j2", "mackey_glass", "lorenz63"]
+)
+def test_noise_option_is_seeded_gaussian_observation_noise(name):
+    clean = load(name).values
+    noisy = load(name, noise=0.01, seed=1)
+    again = load(name, noise=0.01, seed=1)
+    other = load(name, noise=0.01, seed=2)
+    np.testing.assert_array_equal(noisy.values, again.values)
+    assert not np.array_equal(noisy.values, other.values)
+    residual = noisy.values - clean
+    assert 0.007 < residual.std() < 0.013
+    np.testing.assert_array_equal(load(name, seed=5).values, clean)  # no noise: seed unused
+
+
+def test_sine_is_the_sine_formula():
+    s = load("sine", length=50, period=7.5, amplitude=2.0, phase=0.3)
+    t = np.arange(50)
+    np.testing.assert_allclose(
+        s.values, 2.0 * np.sin(2 * np.pi * t / 7.5 + 0.3), rtol=0, atol=1e-15
+    )
+
+
+def test_bessel_j2_is_scipy_jv_on_the_qlstm_grid():
+    s = load("bessel_j2")
+    assert len(s) == 256
+    expected = scipy.special.jv(2, np.linspace(2, 100, 256))
+    np.testing.assert_array_equal(s.values, expected)
+
+
+def test_damped_oscillator_matches_an_adaptive_reference_solver():
+    s = load("damped_oscillator", observable="both")
+    assert s.values.shape == (240, 2)
+    np.testing.assert_array_equal(s.values[0], [0.0, 3.0])  # QLSTM set-up starts at (0, 3)
+
+    def rhs(_t, y):
+        return [y[1], -0.15 * y[1] - 9.81 * math.sin(y[0])]
+
+    t = np.linspace(0, 20, 240)
+    ref = solve_ivp(rhs, (0, 20), [0.0, 3.0], t_eval=t, method="DOP853", rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(s.values, ref.y.T, atol=1e-6)
+    np.testing.assert_array_equal(load("damped_oscillator").values, s.values[:, 1])
+    np.testing.assert_array_equal(
+        load("damped_oscillator", observable="angle").values, s.values[:, 0]
+    )
+
+
+def test_damped_oscillator_energy_decays():
+    theta, omega = load("damped_oscillator", observable="both").values.T
+    energy = 0.5 * omega**2 + 9.81 * (1 - np.cos(theta))
+    assert (np.diff(energy) < 0).all()
+    assert energy[-1] < 0.2 * energy[0]
+    undamped = load("damped_oscillator", observable="both", damping=0.0).values
+    e0 = 0.5 * undamped[:, 1] ** 2 + 9.81 * (1 - np.cos(undamped[:, 0]))
+    np.testing.assert_allclose(e0, e0[0], rtol=1e-6)  # RK4 conserves it to high accuracy
+
+
+@pytest.mark.parametrize("order", [5, 10])
+def test_narma_follows_the_recurrence(order):
+    s = load(f"narma{order}", include_input=True, length=400, seed=7)
+    u, y = s.values.T
+    assert s.values.shape == (400, 2)
+    assert u.min() >= 0.0 and u.max() <= 0.5
+    # recompute y(t+1) from the returned u and y, term by term
+    for t in range(order - 1, len(y) - 1):
+        expected = (
+            0.3 * y[t]
+            + 0.05 * y[t] * sum(y[t - i] for i in range(order))
+            + 1.5 * u[t - (order - 1)] * u[t]
+            + 0.1
+        )
+        assert y[t + 1] == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_array_equal(load(f"narma{order}", length=400, seed=7).values, y)
+    assert not np.array_equal(load(f"narma{order}", seed=8).values, load(f"narma{order}").values)
+
+
+def test_narma_from_zero_state_without_washout():
+    y = load("narma5", washout=0, length=20).values
+    np.testing.assert_array_equal(y[:5], 0.0)  # y = 0 until the recurrence starts
+    assert y[5] > 0.1
+
+
+def test_narma10_divergence_is_an_error_naming_the_seed():
+    with pytest.raises(ValueError, match=r"NARMA-10 diverged for seed=262"):
+        load("narma10", seed=262)
+
+
+def test_mackey_glass_matches_a_fine_euler_reference():
+    s = load("mackey_glass", transient=0.0, length=151)
+    # forward Euler with a 100x smaller step; the delay is then a whole number of its steps
+    dt, delay = 0.001, 17000
+    xs = [1.2] * 150_001
+    for k in range(150_000):
+        xd = 1.2 if k < delay else xs[k - delay]
+        xs[k + 1] = xs[k] + dt * (0.2 * xd / (1 + xd**10) - 0.1 * xs[k])
+    np.testing.assert_allclose(s.values, xs[::1000], atol=2e-3)
+
+
+def test_mackey_glass_is_fourth_order_and_stays_in_its_attractor_band():
+    coarse = load("mackey_glass", transient=0.0, length=101, dt=0.2).values
+    fine = load("mackey_glass", transient=0.0, length=101, dt=0.1).values
+    finer = load("mackey_glass", transient=0.0, length=101, dt=0.05).values
+    ratio = np.abs(coarse - finer).max() / np.abs(fine - finer).max()
+    assert 12 < ratio < 20  # 2**4 = 16 for a fourth-order scheme
+    s = load("mackey_glass").values
+    assert s.min() > 0.2 and s.max() < 1.5
+
+
+def test_lorenz63_matches_an_adaptive_reference_and_stays_on_the_attractor():
+    s = load("lorenz63", transient=0.0, length=41, coordinates="xyz")
+    assert s.values.shape == (41, 3)
+
+    def rhs(_t, v):
+        return [10 * (v[1] - v[0]), v[0] * (28 - v[2]) - v[1], v[0] * v[1] - 8 / 3 * v[2]]
+
+    t = np.arange(41) * 0.05
+    ref = solve_ivp(rhs, (0, 2), [1, 1, 1], t_eval=t, method="DOP853", rtol=1e-13, atol=1e-12).y.T
+    error = np.abs(s.values - ref).max()
+    assert error < 2e-3  # chaos amplifies the RK4 step error of the fast first loop
+    half = load("lorenz63", transient=0.0, length=41, coordinates="xyz", dt=0.005).values
+    assert 12 < error / np.abs(half - ref).max() < 20  # fourth order: 2**4 = 16
+
+    x, y, z = load("lorenz63", coordinates="xyz", length=2000).values.T
+    assert np.abs(x).max() < 25 and np.abs(y).max() < 32 and z.min() > 0 and z.max() < 55
+    assert (x > 0).mean() > 0.2 and (x < 0).mean() > 0.2  # visits both wings
+    zx = load("lorenz63", coordinates="zx", length=2000).values
+    np.testing.assert_array_equal(zx, np.stack([z, x], axis=1))
+    np.testing.assert_array_equal(load("lorenz63", length=2000).values, x)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "error", "match"),
+    [
+        ("sine", {"length": 1}, ValueError, r"length must be >= 2, got 1"),
+        ("sine", {"length": 10.0}, TypeError, r"length must be an int"),
+        ("sine", {"period": 0}, ValueError, r"period must be > 0"),
+        ("sine", {"noise": -0.1}, ValueError, r"noise must be >= 0"),
+        ("sine", {"seed": -1}, ValueError, r"seed must be >= 0, got -1"),
+        ("sine", {"seed": 1.5}, TypeError, r"seed must be an int"),
+        ("sine", {"lenght": 10}, TypeError, r"unknown option\(s\) \['lenght'\].*'length'"),
+        ("damped_oscillator", {"observable": "speed"}, ValueError, r"observable must be one of"),
+        ("bessel_j2", {"start": 5, "stop": 5}, ValueError, r"stop must be greater than start"),
+        ("mackey_glass", {"tau": 17.05}, ValueError, r"tau=17.05 must be a positive whole"),
+        ("mackey_glass", {"sample_interval": 0.25}, ValueError, r"sample_interval=0.25"),
+        ("lorenz63", {"coordinates": "xw"}, ValueError, r"coordinates must be distinct letters"),
+        ("lorenz63", {"coordinates": "xx"}, ValueError, r"coordinates must be distinct letters"),
+        ("lorenz63", {"initial": (1, 2)}, ValueError, r"initial must be three numbers"),
+        ("lorenz63", {"dt": float("nan")}, ValueError, r"dt must be finite"),
+        ("narma5", {"include_input": 1}, TypeError, r"include_input must be a bool"),
+        ("airline", {"length": 10}, TypeError, r"takes no options"),
+    ],
+)
+def test_bad_options_are_clear_errors(name, options, error, match):
+    with pytest.raises(error, match=match):
+        load(name, **options)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(KeyError, match=r"no built-in series 'air'.*'airline'") as info:
+        load("air")
+    assert isinstance(info.value, UnknownSeriesError)
