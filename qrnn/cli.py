@@ -23,8 +23,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     torch.manual_seed(args.seed)
     n_qubits = args.qubits
-    circuit, inputs = encoding.angle_encoding(n_qubits)
-    body, weights = ansatz.hardware_efficient(n_qubits, n_layers=2)
+    circuit, _inputs = encoding.angle_encoding(n_qubits)
+    body, _weights = ansatz.hardware_efficient(n_qubits, n_layers=2)
     circuit.compose(body, inplace=True)
     observables = ["I" * (n_qubits - 1 - q) + "Z" + "I" * q for q in range(n_qubits)]
     values = torch.rand(args.batch, circuit.num_parameters, dtype=torch.float64) * torch.pi
@@ -41,6 +41,161 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- train / evaluate
+
+# `qrnn train` flag -> RunConfig key; a flag overrides the config file only when given.
+_TRAIN_FLAGS = {
+    "model": ("--model", str, "model: {models} (default: {default_model})"),
+    "dataset": ("--dataset", str, "built-in series: {datasets} (default: {default_dataset})"),
+    "csv": ("--csv", str, "your own series: a CSV file (overrides --dataset)"),
+    "column": ("--column", str, "value column of the CSV file"),
+    "qubits": ("--qubits", int, "qubits of a quantum model"),
+    "layers": ("--layers", int, "ansatz layers of a quantum model"),
+    "ansatz": ("--ansatz", str, "ansatz of a quantum model"),
+    "backend": ("--backend", str, "executor of a quantum model (torch, aer, ...)"),
+    "hidden_size": ("--hidden-size", int, "hidden size of the model"),
+    "baseline": ("--baseline", str, "matched classical baseline: lstm, gru, esn or none"),
+    "epochs": ("--epochs", int, "training epochs"),
+    "batch_size": ("--batch-size", int, "windows per optimizer step"),
+    "lr": ("--lr", float, "learning rate"),
+    "patience": ("--patience", int, "early-stopping patience in epochs"),
+    "window": ("--window", int, "input window length"),
+    "seed": ("--seed", int, "seed for initialisation and shuffling"),
+    "output_dir": ("--output-dir", str, "folder that holds run directories (default: runs)"),
+    "name": ("--name", str, "run directory name (default: timestamp and model)"),
+}
+
+
+def _user_error(command: str, error: BaseException) -> int:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    print(f"qrnn {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train a model and its parameter-matched classical baseline; write a run directory."""
+    from qrnn.config import RunConfig, format_comparison, load_config, train_run
+
+    overrides = {key: getattr(args, key) for key in _TRAIN_FLAGS if hasattr(args, key)}
+    try:
+        if args.config is not None:
+            config = load_config(args.config, overrides)
+        else:
+            config = RunConfig.from_mapping(overrides)
+        result = train_run(config, progress=not args.quiet, echo=None if args.quiet else print)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as error:
+        return _user_error("train", error)
+    print(format_comparison(result.metrics))
+    if result.metrics["baseline"] is None and not args.quiet:
+        print(f"(no baseline: baseline={config.baseline!r}, model={config.model!r})")
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _metric_differences(saved: dict, scored: dict) -> list[str]:
+    import math
+
+    differences = []
+    for role in ("model", "baseline"):
+        if not saved.get(role):
+            continue
+        for split, values in saved[role]["metrics"].items():
+            for metric, value in values.items():
+                now = scored[role]["metrics"][split][metric]
+                same = (math.isnan(value) and math.isnan(now)) or math.isclose(
+                    value, now, rel_tol=1e-9, abs_tol=1e-12
+                )
+                if not same:
+                    differences.append(f"{role} {split} {metric}: saved {value!r}, now {now!r}")
+    return differences
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    """Rebuild a run's model from its config, load its checkpoint and re-score it."""
+    import json
+    from pathlib import Path
+
+    from qrnn.config import evaluate_run, format_comparison
+
+    # Execution choices (issue 4: --device, --shots) become config overrides here.
+    overrides: dict = {}
+    try:
+        scored = evaluate_run(args.run_dir, overrides=overrides)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as error:
+        return _user_error("evaluate", error)
+    for split in ("val", "test"):
+        if split in scored["model"]["metrics"]:
+            print(format_comparison(scored, split=split))
+    saved_path = Path(args.run_dir) / "metrics.json"
+    if overrides or not saved_path.is_file():
+        return 0
+    differences = _metric_differences(json.loads(saved_path.read_text()), scored)
+    if differences:
+        print("the re-scored metrics differ from metrics.json:\n  " + "\n  ".join(differences))
+        return 1
+    print(f"matches {saved_path}")
+    return 0
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    """List the device presets with key figures, or show one device's figures and sources."""
+    from qrnn import devices
+
+    if args.device is None:
+        print("presets (default iontrap-10q; 'depol' = depolarizing parameter per gate):")
+        for name in devices.names():
+            print("  " + devices.get(name).describe())
+        print("details and sources: qrnn devices NAME (a preset name or a .toml device file)")
+        return 0
+    try:
+        device = devices.get(args.device)
+    except (ValueError, TypeError, KeyError) as error:
+        print(f"qrnn devices: error: {error}", file=sys.stderr)
+        return 2
+    print(device.describe())
+    if device.description:
+        print(device.description)
+    for key, source in device.sources.items():
+        flag = " [not published: chosen]" if key in device.unpublished else ""
+        print(f"  {key} = {getattr(device, key)!r}{flag}\n      source: {source}")
+    return 0
+
+
+def _add_train_commands(commands: argparse._SubParsersAction) -> None:
+    from qrnn.config import DEFAULT_DATASET
+    from qrnn.data import names
+    from qrnn.models import DEFAULT_MODEL, model_names
+
+    choices = {
+        "models": ", ".join(model_names()),
+        "default_model": DEFAULT_MODEL,
+        "datasets": ", ".join(names()),
+        "default_dataset": DEFAULT_DATASET,
+    }
+    train = commands.add_parser(
+        "train",
+        help="train a model and a parameter-matched LSTM; write a run directory",
+        description="Train a model on a time series and compare it with a classical baseline "
+        "of the same trainable size. Flags override the config file's keys.",
+    )
+    train.add_argument("--config", metavar="FILE", help="run config (.toml, .yaml or .json)")
+    for key, (flag, kind, text) in _TRAIN_FLAGS.items():
+        train.add_argument(
+            flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text.format(**choices)
+        )
+    train.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
+    train.set_defaults(handler=_cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="re-score a saved run",
+        description="Rebuild the model of RUN_DIR from its config.json, load its checkpoint "
+        "and print its metrics; exit status 1 if they differ from the saved metrics.json.",
+    )
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by qrnn train")
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qrnn",
@@ -54,6 +209,14 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--batch", type=int, default=32)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_cmd_demo)
+    _add_train_commands(commands)
+    devices = commands.add_parser(
+        "devices",
+        help="list the simulated ion-trap devices and their key figures",
+        description="Without NAME: one line per preset. With NAME: every figure and its source.",
+    )
+    devices.add_argument("device", nargs="?", metavar="NAME", help="preset name or device file")
+    devices.set_defaults(handler=_cmd_devices)
     return parser
 
 

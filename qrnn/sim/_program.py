@@ -551,7 +551,16 @@ class BoundProgram:
         # per-sample matrices: out[l, i, r, b] = sum_j U[b, i, j] state[l, j, r, b]
         out_batch = max(batch, matrix.shape[0])
         view = state.reshape(leading, d, -1, batch)
-        out = torch.einsum("bij,ljrb->lirb", matrix, view.expand(-1, -1, -1, out_batch))
+        if d <= 4:  # a few broadcast multiply-adds beat moving the batch axis
+            columns = matrix.permute(2, 1, 0)  # (j, i, b)
+            out = view[:, 0, None] * columns[0][None, :, None, :]
+            for j in range(1, d):
+                out = out + view[:, j, None] * columns[j][None, :, None, :]
+            return out.reshape(-1, out_batch)
+        rest = view.shape[2]
+        moved = view.expand(-1, -1, -1, out_batch).permute(3, 1, 0, 2).reshape(out_batch, d, -1)
+        out = torch.bmm(matrix.expand(out_batch, d, d), moved)
+        out = out.view(out_batch, d, leading, rest).permute(2, 1, 3, 0)
         return out.reshape(-1, out_batch)
 
     def _kernel_matrix(self, kernel: BlockKernel, angles):
@@ -572,8 +581,10 @@ class BoundProgram:
             coefficients = self._constant(
                 "readout_real", lambda: readout.coefficients.T, self.real_dtype
             )
-            probabilities = torch.view_as_real(state).square().sum(-1)  # (2**n, batch)
-            return (coefficients @ probabilities).T
+            # sum_i c_i (re_i^2 + im_i^2): contract first, then add the (re, im) pairs, so the
+            # slow reduction over a size-2 axis runs on (n_obs, batch, 2), not on the state
+            squares = torch.view_as_real(state).reshape(state.shape[0], -1).square()
+            return (coefficients @ squares).view(-1, state.shape[1], 2).sum(-1).T
         coefficients = self._constant(
             "readout_complex", lambda: readout.coefficients.T, self.complex_dtype
         )

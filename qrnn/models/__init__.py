@@ -1,0 +1,89 @@
+"""Recurrent models for time series: quantum cells, classical baselines, a forecaster head.
+
+Every family is an ``nn.LSTM``-style module (``input_size``, ``hidden_size``, ``num_layers``,
+``batch_first``, ``bidirectional``; ``forward(x) -> (output, state)``). :func:`build` looks a
+family up by name and wraps it in a :class:`Forecaster`, which is what ``qrnn.fit`` and
+``qrnn train`` train.
+
+Adding a family is one entry in ``_FAMILIES``: ``"name": (ModuleClass, {default options})``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from qrnn.models.classical import (
+    GRU,
+    LSTM,
+    EchoStateNetwork,
+    count_parameters,
+    match_parameters,
+)
+from qrnn.models.forecaster import Forecaster, recurrent_output_size
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "GRU",
+    "LSTM",
+    "EchoStateNetwork",
+    "Forecaster",
+    "build",
+    "count_parameters",
+    "match_parameters",
+    "model_names",
+    "recurrent_output_size",
+]
+
+# name -> (nn.LSTM-style class, default constructor options). The class is called as
+# cls(input_size=..., batch_first=True, **defaults, **options).
+_FAMILIES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
+    "lstm": (LSTM, {"hidden_size": 16}),
+    "gru": (GRU, {"hidden_size": 16}),
+    "esn": (EchoStateNetwork, {}),
+}
+
+# Families the project defines but that are not registered yet: asking for one is a clear
+# "not available yet" rather than "unknown". Delete a name here when it enters _FAMILIES.
+_PLANNED = ("qlstm", "qgru", "qrnn", "qreservoir")
+
+# The model `qrnn train` trains when none is named. It becomes "qrnn" once QRNN is registered.
+DEFAULT_MODEL = "lstm"
+
+
+def model_names() -> list[str]:
+    """Names accepted by :func:`build`, sorted."""
+    return sorted(_FAMILIES)
+
+
+def build(name: str, input_size: int, output_size: int, **options: Any) -> Forecaster:
+    """Build ``Forecaster(family(input_size, batch_first=True, **options), output_size)``.
+
+    Args:
+        name: a family from :func:`model_names` (``"lstm"``, ``"gru"``, ``"esn"``, ...).
+        input_size: features per time step of the input windows.
+        output_size: predicted features.
+        **options: constructor options of the family (``hidden_size``, ``num_layers``, ...);
+            they override the registry's defaults (``hidden_size=16`` for LSTM and GRU).
+
+    Returns:
+        a :class:`Forecaster` mapping ``(batch, window, input_size)`` to
+        ``(batch, output_size)``.
+    """
+    if name not in _FAMILIES:
+        if name in _PLANNED:
+            raise ValueError(
+                f"model {name!r} is not available yet (the quantum models are still being "
+                f"written); available models: {', '.join(model_names())}"
+            )
+        raise ValueError(f"unknown model {name!r}; available models: {', '.join(model_names())}")
+    if "batch_first" in options:
+        raise ValueError("build() always uses batch_first=True; do not pass batch_first")
+    family, defaults = _FAMILIES[name]
+    arguments = {**defaults, **options}
+    try:
+        recurrent = family(input_size=input_size, batch_first=True, **arguments)
+    except TypeError as error:  # an option the family does not take: name the family
+        raise TypeError(f"model {name!r} rejected options {sorted(arguments)}: {error}") from None
+    return Forecaster(recurrent, output_size)

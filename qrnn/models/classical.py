@@ -1,0 +1,323 @@
+"""Classical baselines: LSTM, GRU, an echo-state network, and parameter matching.
+
+``LSTM`` and ``GRU`` are ``torch.nn.LSTM`` and ``torch.nn.GRU`` themselves (re-exported so that
+``qrnn.models`` holds every family); wrapping them would add nothing.
+
+``EchoStateNetwork`` is a leaky-integrator reservoir (Jaeger 2001; Lukoševičius, "A practical
+guide to applying echo state networks", 2012) with the ``nn.RNN`` interface. Its weights are
+fixed random buffers, so inside a :class:`~qrnn.models.forecaster.Forecaster` only the linear
+readout is trained.
+
+``match_parameters`` sizes a classical baseline so that its trainable parameter count,
+forecaster head included, is as close as possible to a quantum model's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from qrnn.models.forecaster import Forecaster
+
+LSTM = nn.LSTM
+GRU = nn.GRU
+
+__all__ = ["GRU", "LSTM", "EchoStateNetwork", "count_parameters", "match_parameters"]
+
+
+class EchoStateNetwork(nn.Module):
+    r"""Leaky echo-state network (reservoir computer) with the ``nn.RNN`` interface.
+
+    For each layer and direction, with leak rate :math:`a`:
+
+    .. math::
+        h_t = (1 - a)\, h_{t-1} + a \tanh(W_{in} x_t + b + W h_{t-1})
+
+    ``W`` is drawn uniformly in [-1, 1], a fraction ``1 - density`` of its entries is zeroed,
+    and it is rescaled to the given spectral radius (largest eigenvalue modulus). ``W_in`` and
+    ``b`` are uniform in [-input_scaling, input_scaling]. All of them are buffers (saved in the
+    ``state_dict``, never trained): the module has no parameters.
+
+    Args:
+        input_size: features per time step of the input.
+        hidden_size: reservoir size per layer and direction.
+        num_layers: stacked reservoirs; layer ``k > 0`` reads the output of layer ``k - 1``.
+        bias: add the random bias ``b``.
+        batch_first: input and output are ``(batch, seq, feature)`` instead of
+            ``(seq, batch, feature)``.
+        bidirectional: also run an independent reservoir over the reversed sequence.
+        spectral_radius: largest eigenvalue modulus of ``W`` (below 1 for the echo-state
+            property with ``tanh``; larger values give longer, possibly chaotic, memory).
+        leak_rate: ``a`` in (0, 1]; smaller means slower, smoother dynamics.
+        input_scaling: half-width of the uniform range of ``W_in`` and ``b``.
+        density: fraction of non-zero entries of ``W``, in (0, 1].
+        seed: seed of a private generator for the reservoir; ``None`` draws from torch's
+            global generator, so ``torch.manual_seed`` controls it like any other module.
+
+    Shapes (``N`` batch, ``L`` sequence length, ``D`` = 2 if bidirectional else 1):
+        ========  ==============================================================
+        input     ``(L, N, input_size)``, ``(N, L, input_size)`` if batch_first,
+                  or ``(L, input_size)`` unbatched
+        hx        ``(num_layers * D, N, hidden_size)`` or ``(num_layers * D, hidden_size)``
+                  unbatched; zeros when omitted
+        output    ``(L, N, D * hidden_size)`` (``(N, L, ...)`` if batch_first)
+        h_n       ``(num_layers * D, N, hidden_size)``
+        ========  ==============================================================
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 100,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        bidirectional: bool = False,
+        *,
+        spectral_radius: float = 0.9,
+        leak_rate: float = 1.0,
+        input_scaling: float = 1.0,
+        density: float = 1.0,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not spectral_radius > 0:
+            raise ValueError(f"spectral_radius must be > 0, got {spectral_radius!r}")
+        if not 0 < leak_rate <= 1:
+            raise ValueError(f"leak_rate must be in (0, 1], got {leak_rate!r}")
+        if not input_scaling > 0:
+            raise ValueError(f"input_scaling must be > 0, got {input_scaling!r}")
+        if not 0 < density <= 1:
+            raise ValueError(f"density must be in (0, 1], got {density!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.bidirectional = bidirectional
+        self.spectral_radius = float(spectral_radius)
+        self.leak_rate = float(leak_rate)
+        self.input_scaling = float(input_scaling)
+        self.density = float(density)
+        self.seed = seed
+
+        # Draw in float64 on the CPU so that a seed gives the same reservoir everywhere.
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        directions = 2 if bidirectional else 1
+        dtype = dtype or torch.get_default_dtype()
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                w_in = _uniform((hidden_size, layer_input), input_scaling, generator)
+                w_hh = _uniform((hidden_size, hidden_size), 1.0, generator)
+                if density < 1:
+                    keep = torch.rand(hidden_size, hidden_size, generator=generator) < density
+                    w_hh = w_hh * keep
+                radius = torch.linalg.eigvals(w_hh).abs().max().item()
+                if radius > 0:  # an all-zero sparse draw stays zero: no memory, but well defined
+                    w_hh = w_hh * (spectral_radius / radius)
+                b = _uniform((hidden_size,), input_scaling, generator)
+                if not bias:
+                    b = torch.zeros_like(b)
+                self.register_buffer("weight_ih" + suffix, w_in.to(device=device, dtype=dtype))
+                self.register_buffer("weight_hh" + suffix, w_hh.to(device=device, dtype=dtype))
+                self.register_buffer("bias" + suffix, b.to(device=device, dtype=dtype))
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        text += (
+            f", spectral_radius={self.spectral_radius}, leak_rate={self.leak_rate}, "
+            f"input_scaling={self.input_scaling}, density={self.density}, seed={self.seed}"
+        )
+        return text
+
+    def forward(
+        self, input: torch.Tensor, hx: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the reservoir; see the class docstring for shapes."""
+        if isinstance(input, PackedSequence):
+            raise TypeError(
+                "EchoStateNetwork does not accept a PackedSequence; pad the sequences "
+                "(torch.nn.utils.rnn.pad_packed_sequence) and pass a tensor"
+            )
+        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"expected input of shape (L, N, {self.input_size}), (N, L, {self.input_size}) "
+                f"with batch_first, or (L, {self.input_size}); got {tuple(input.shape)}"
+            )
+        unbatched = input.dim() == 2
+        sequence = input.unsqueeze(1) if unbatched else input
+        if self.batch_first and not unbatched:
+            sequence = sequence.transpose(0, 1)  # -> (L, N, features)
+        length, batch = sequence.shape[0], sequence.shape[1]
+        directions = 2 if self.bidirectional else 1
+        state_shape = (self.num_layers * directions, batch, self.hidden_size)
+        if hx is None:
+            hx = sequence.new_zeros(state_shape)
+        else:
+            hx = hx.unsqueeze(1) if unbatched else hx
+            if tuple(hx.shape) != state_shape:
+                raise ValueError(f"expected hx of shape {state_shape}, got {tuple(hx.shape)}")
+
+        finals = []
+        layer_input = sequence
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                steps = layer_input.flip(0) if direction else layer_input
+                h = hx[layer * directions + direction]
+                w_in, w_hh, b = (
+                    getattr(self, n + suffix) for n in ("weight_ih", "weight_hh", "bias")
+                )
+                driven = steps @ w_in.T + b  # input drive of every step at once
+                w_hh_t = w_hh.T
+                states = []
+                for t in range(length):
+                    update = torch.tanh(driven[t] + h @ w_hh_t)
+                    h = (1 - self.leak_rate) * h + self.leak_rate * update
+                    states.append(h)
+                finals.append(h)
+                out = torch.stack(states)
+                outputs.append(out.flip(0) if direction else out)
+            layer_input = torch.cat(outputs, dim=-1)
+
+        output, h_n = layer_input, torch.stack(finals)
+        if unbatched:
+            return output.squeeze(1), h_n.squeeze(1)
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n
+
+
+def _uniform(shape: tuple[int, ...], scale: float, generator: torch.Generator | None):
+    return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * scale
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars of ``model`` (parameters with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+_GATES = {"lstm": 4, "gru": 3}
+_FAMILIES = {"lstm": LSTM, "gru": GRU, "esn": EchoStateNetwork}
+
+
+def _matched_count(
+    family: str,
+    hidden_size: int,
+    input_size: int,
+    output_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    bias: bool,
+) -> int:
+    """Trainable parameters of ``Forecaster(family(hidden_size, ...), output_size)``."""
+    directions = 2 if bidirectional else 1
+    head = hidden_size * directions * output_size + output_size
+    if family == "esn":
+        return head
+    gates, total = _GATES[family], 0
+    for layer in range(num_layers):
+        layer_input = input_size if layer == 0 else hidden_size * directions
+        per_direction = gates * hidden_size * (layer_input + hidden_size + (2 if bias else 0))
+        total += per_direction * directions
+    return total + head
+
+
+def match_parameters(
+    target: int | nn.Module,
+    family: str = "lstm",
+    input_size: int = 1,
+    output_size: int = 1,
+    **options: Any,
+) -> Forecaster:
+    """A classical baseline forecaster whose trainable size matches ``target``.
+
+    Rule: the hidden size ``h >= 1`` is chosen so that ``count_parameters`` of the returned
+    ``Forecaster(family(input_size, h, batch_first=True, **options), output_size)`` (the
+    recurrent module **and** the linear head) is the closest possible to the target count;
+    on a tie the smaller ``h`` wins. So the mismatch is at most half the gap between the
+    counts of hidden sizes ``h`` and ``h + 1`` (for a one-layer LSTM with one input and
+    output that gap is ``8h + 13``, i.e. about ``4 / h`` of the count, 10 % at ``h = 40``),
+    and a target below the ``h = 1`` count gives ``h = 1``. For ``"esn"`` only the readout
+    is trainable, so the reservoir gets ``h`` of about ``target / output_size`` units.
+
+    Args:
+        target: a trainable parameter count, or a model whose ``count_parameters`` is used
+            (pass the quantum model's ``Forecaster`` to include its head).
+        family: ``"lstm"``, ``"gru"`` or ``"esn"``.
+        input_size: features per time step.
+        output_size: predicted features.
+        **options: passed to the recurrent module's constructor (``num_layers``,
+            ``bidirectional``, ``bias``, ``dropout``; ESN reservoir options). ``hidden_size``
+            is chosen here and ``proj_size`` is not supported.
+
+    Returns:
+        the ``Forecaster``; its ``recurrent.hidden_size`` is the chosen ``h``.
+    """
+    if family not in _FAMILIES:
+        raise ValueError(f"family must be one of {sorted(_FAMILIES)}, got {family!r}")
+    if isinstance(target, nn.Module):
+        target = count_parameters(target)
+    if not isinstance(target, int) or isinstance(target, bool) or target < 1:
+        raise ValueError(f"target must be a positive parameter count or a module, got {target!r}")
+    for forbidden in ("hidden_size", "proj_size", "batch_first"):
+        if forbidden in options:
+            raise ValueError(f"match_parameters chooses {forbidden} itself; do not pass it")
+    shape = {
+        "input_size": input_size,
+        "output_size": output_size,
+        "num_layers": options.get("num_layers", 1),
+        "bidirectional": options.get("bidirectional", False),
+        "bias": options.get("bias", True),
+    }
+
+    def count(hidden: int) -> int:
+        return _matched_count(family, hidden, **shape)
+
+    # The count grows strictly with h: bracket the target by doubling, then bisect for the
+    # smallest h whose count reaches it; the answer is that h or the one below.
+    high = 1
+    while count(high) < target:
+        high *= 2
+    low = max(1, high // 2)
+    while low < high:
+        middle = (low + high) // 2
+        if count(middle) < target:
+            low = middle + 1
+        else:
+            high = middle
+    hidden = low
+    if hidden > 1 and target - count(hidden - 1) <= count(hidden) - target:
+        hidden -= 1
+
+    recurrent = _FAMILIES[family](input_size, hidden, batch_first=True, **options)
+    model = Forecaster(recurrent, output_size)
+    if count_parameters(model) != count(hidden):
+        raise RuntimeError(  # guards the closed form above against an option it ignores
+            f"parameter formula for {family} gave {count(hidden)}, the model has "
+            f"{count_parameters(model)}; options {options} are not supported by matching"
+        )
+    return model

@@ -1,0 +1,216 @@
+"""qrnn.train: fit, checkpoints and resumption, metrics, plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from qrnn import train
+from qrnn.data import load, prepare
+from qrnn.models import build
+from qrnn.train import CheckpointMismatchError, History, evaluate, fit, load_checkpoint
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: intra-op threads only add overhead (and stall when shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    """68 / 24 / 24 windows of a sine with period 20, window 4."""
+    return prepare(load("sine", length=120), window=4)
+
+
+def lstm(hidden_size: int = 8, seed: int = 0):
+    torch.manual_seed(seed)
+    return build("lstm", 1, 1, hidden_size=hidden_size)
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_fit_learns_a_sine(sine):
+    model = lstm()
+    history = fit(model, sine, epochs=12, lr=0.05, progress=False)
+    assert history.epochs == 12
+    assert history.train_loss[-1] < 0.05 * history.train_loss[0]
+    assert history.metrics["test"]["r2"] > 0.95
+    assert set(history.metrics) == {"train", "val", "test"}
+    assert history.best_epoch == int(np.argmin(history.val_loss))
+
+
+def test_fit_is_deterministic(sine):
+    a, b = lstm(), lstm()
+    history_a = fit(a, sine, epochs=3, progress=False, seed=5)
+    history_b = fit(b, sine, epochs=3, progress=False, seed=5)
+    assert history_a.train_loss == history_b.train_loss
+    assert_same_weights(weights(a), weights(b))
+
+
+def test_metrics_are_in_original_units(sine):
+    """Scores equal hand-written formulas on predictions mapped back by the fitted min-max."""
+    model = lstm()
+    scores = evaluate(model, sine)["test"]
+    with torch.no_grad():
+        scaled = model(sine.test.inputs).double().numpy()[:, 0]
+    lo, hi = sine.scaler.data_min[0], sine.scaler.data_max[0]
+    unscale = lambda y: (y + 1) / 2 * (hi - lo) + lo  # noqa: E731 - feature_range (-1, 1)
+    prediction, truth = unscale(scaled), unscale(sine.test.targets.double().numpy()[:, 0])
+    assert scores["mse"] == pytest.approx(np.mean((prediction - truth) ** 2), rel=1e-6)
+    assert scores["mae"] == pytest.approx(np.mean(np.abs(prediction - truth)), rel=1e-6)
+    r2 = 1 - np.sum((truth - prediction) ** 2) / np.sum((truth - truth.mean()) ** 2)
+    assert scores["r2"] == pytest.approx(r2, rel=1e-6)
+
+
+def test_metrics_on_a_small_example():
+    truth = np.array([[1.0], [2.0], [3.0], [4.0]])
+    prediction = np.array([[1.0], [2.0], [3.0], [6.0]])
+    assert train.metrics(truth, prediction) == pytest.approx({"mse": 1.0, "mae": 0.5, "r2": 0.2})
+
+
+@pytest.mark.parametrize("patience", [None, 2])
+def test_resume_equals_uninterrupted(sine, tmp_path, patience):
+    settings = dict(lr=0.05, batch_size=8, patience=patience, progress=False, seed=3)
+    whole = lstm()
+    history = fit(whole, sine, epochs=6, checkpoint_dir=tmp_path / "whole", **settings)
+
+    first = lstm()
+    fit(first, sine, epochs=3, checkpoint_dir=tmp_path / "parts", **settings)
+    resumed = lstm(seed=99)  # different initial weights: everything must come from the file
+    resumed_history = fit(
+        resumed, sine, epochs=6, checkpoint_dir=tmp_path / "parts", resume=True, **settings
+    )
+    assert_same_weights(weights(whole), weights(resumed))
+    assert resumed_history.train_loss == history.train_loss
+    assert resumed_history.val_loss == history.val_loss
+    assert resumed_history.metrics == history.metrics
+    whole_ckpt = load_checkpoint(tmp_path / "whole")
+    parts_ckpt = load_checkpoint(tmp_path / "parts")
+    assert_same_weights(whole_ckpt["model"], parts_ckpt["model"])
+    assert_same_weights(whole_ckpt["result"], parts_ckpt["result"])
+
+
+def test_resume_of_a_finished_run_returns_its_result(sine, tmp_path):
+    model = lstm()
+    history = fit(model, sine, epochs=2, checkpoint_dir=tmp_path, progress=False)
+    again = lstm(seed=7)
+    again_history = fit(again, sine, epochs=2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert_same_weights(weights(model), weights(again))
+    assert again_history.metrics == history.metrics
+
+
+def test_early_stopping_restores_the_best_weights(sine, tmp_path):
+    model = lstm()
+    history = fit(model, sine, epochs=40, lr=0.05, patience=3, checkpoint_dir=tmp_path,
+                  progress=False)  # fmt: skip
+    assert history.stopped_early
+    assert history.epochs == history.best_epoch + 1 + 3 < 40
+    best = min(history.val_loss)
+    val_loss = torch.nn.functional.mse_loss(train.predict(model, sine.val), sine.val.targets)
+    assert val_loss.item() == pytest.approx(best, rel=1e-6)
+    checkpoint = load_checkpoint(tmp_path)
+    assert checkpoint["finished"]
+    assert_same_weights(checkpoint["result"], weights(model))
+
+
+def test_checkpoint_write_failure_keeps_the_previous_checkpoint(sine, tmp_path, monkeypatch):
+    fit(lstm(), sine, epochs=2, checkpoint_dir=tmp_path, progress=False)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    def save_half_then_fail(obj, path):
+        real_save(obj, path)
+        with open(path, "r+b") as handle:  # a torn write: half the file, then the crash
+            handle.truncate(len(before) // 2)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train.torch, "save", save_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        fit(lstm(seed=1), sine, epochs=3, checkpoint_dir=tmp_path, progress=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path)["epoch"] == 2
+
+
+def test_checkpoint_of_another_shape_is_refused_before_training(sine, tmp_path):
+    fit(lstm(hidden_size=8), sine, epochs=1, checkpoint_dir=tmp_path, progress=False)
+    model = lstm(hidden_size=6)
+    before = weights(model)
+    with pytest.raises(CheckpointMismatchError, match=r"weight_ih_l0.*\(32, 1\).*\(24, 1\)"):
+        fit(model, sine, epochs=2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert_same_weights(before, weights(model))
+    with pytest.raises(CheckpointMismatchError, match=r"missing \['recurrent.bias_l0'\]"):
+        train.load_weights(build("esn", 1, 1, hidden_size=8), tmp_path)
+
+
+def test_resume_with_other_settings_is_refused(sine, tmp_path):
+    fit(lstm(), sine, epochs=1, lr=0.01, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(CheckpointMismatchError, match=r"lr=0\.01.*lr=0\.02"):
+        fit(lstm(), sine, epochs=2, lr=0.02, checkpoint_dir=tmp_path, resume=True, progress=False)
+    other_data = prepare(load("sine", length=120, period=15.0), window=4)
+    with pytest.raises(CheckpointMismatchError, match="other data"):
+        fit(lstm(), other_data, epochs=2, checkpoint_dir=tmp_path, resume=True, progress=False)
+
+
+def test_bad_arguments_fail_before_training(sine, tmp_path):
+    model = lstm()
+    before = weights(model)
+    with pytest.raises(ValueError, match="output shape"):
+        fit(build("lstm", 1, 2), sine, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        fit(model, sine, optimizer="lbfgs", progress=False)
+    with pytest.raises(ValueError, match="needs checkpoint_dir"):
+        fit(model, sine, resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        fit(model, sine, checkpoint_dir=tmp_path, resume=True, progress=False)
+    with pytest.raises(TypeError, match="WindowedData"):
+        fit(model, sine.train, progress=False)
+    assert_same_weights(before, weights(model))
+
+
+def test_history_json_round_trip(sine, tmp_path):
+    history = fit(lstm(), sine, epochs=2, patience=1, progress=False)
+    assert History.from_json(history.to_json()) == history
+    history.save(tmp_path / "history.json")
+    assert History.load(tmp_path / "history.json") == history
+    with pytest.raises(ValueError, match="unknown History fields"):
+        History.from_dict({"loss": []})
+
+
+def test_progress_bar_shows_the_running_loss(sine, capsys):
+    fit(lstm(), sine, epochs=1, progress=True)
+    assert "loss=" in capsys.readouterr().err
+
+
+def test_plots_are_png_files(sine, tmp_path):
+    model = lstm()
+    history = fit(model, sine, epochs=2, progress=False)
+    for path in (
+        train.plot_predictions(model, sine, tmp_path / "predictions.png"),
+        train.plot_history(history, tmp_path / "loss.png"),
+    ):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "predictions.png"]
+
+
+def test_fit_without_a_validation_split(tmp_path):
+    data = prepare(load("sine", length=80), window=4, split=(0.75, 0.25))
+    history = fit(lstm(), data, epochs=2, checkpoint_dir=tmp_path, progress=False)
+    assert all(np.isnan(history.val_loss)) and history.best_epoch is None
+    assert set(history.metrics) == {"train", "test"}
+    with pytest.raises(ValueError, match="needs a non-empty validation split"):
+        fit(lstm(), data, epochs=2, patience=1, progress=False)
