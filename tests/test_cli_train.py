@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from qrnn.cli import main
 from qrnn.config import ConfigError, RunConfig, load_config
 from qrnn.models import DEFAULT_MODEL
 
 QUICK = ["--epochs", "2", "--quiet"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: intra-op threads only add overhead (and stall when shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,6 @@ from qrnn.models import build
 from qrnn.train import CheckpointMismatchError, History, evaluate, fit, load_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: intra-op threads only add overhead (and stall when shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def sine():
     """68 / 24 / 24 windows of a sine with period 20, window 4."""
