@@ -242,7 +242,7 @@ def _lower_instruction(operation: Instruction, qubits, lowered: Lowered, noise, 
             f"supported: {', '.join(SUPPORTED_GATES)}, and any gate whose definition "
             "decomposes into these"
         )
-    if top_level and noise is not None:
+    if top_level and noise is not None and name != "barrier":  # Aer never applies noise to barriers
         error_kraus = noise.kraus(operation, qubits)
         if error_kraus is not None:
             lowered.ops.append(Channel(qubits, error_kraus))
@@ -321,10 +321,8 @@ class _NoiseLookup:
         self._cache: dict = {}
 
     def kraus(self, operation, qubits):
-        key = operation.name
-        label = getattr(operation, "label", None)
-        if label and label in self.model._noise_instructions:
-            key = label
+        # Aer looks errors up by the instruction's label when it has one, else by its name
+        key = getattr(operation, "label", None) or operation.name
         error = self.model._local_quantum_errors.get(key, {}).get(tuple(qubits))
         if error is None:
             error = self.model._default_quantum_errors.get(key)

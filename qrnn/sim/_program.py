@@ -86,6 +86,10 @@ class Program:
         self.weight_index = [index[p] for p in weight_params]
         weight_set = set(self.weight_index)
         self.input_index = [i for i in range(len(self.parameters)) if i not in weight_set]
+        if isinstance(max_fused_qubits, bool) or not isinstance(max_fused_qubits, int):
+            raise TypeError(f"max_fused_qubits must be an int >= 1, got {max_fused_qubits!r}")
+        if max_fused_qubits < 1:
+            raise ValueError(f"max_fused_qubits must be >= 1, got {max_fused_qubits}")
         self.max_fused = max_fused_qubits
         self._lowered: Lowered = lower(circuit, noise_model)
         self.density = any(isinstance(op, Channel) for op in self._lowered.ops)
@@ -222,7 +226,11 @@ def _readout_tables(terms: Terms, order, n_qubits, density) -> _Readout:
 def _as_values(values, width: int, name: str) -> torch.Tensor:
     if not isinstance(values, torch.Tensor):
         values = torch.as_tensor(np.asarray(values, dtype=np.float64))
-    if values.is_complex() or not values.is_floating_point():
+    if values.is_complex():
+        raise UnboundParameterError(
+            f"{name} are complex ({values.dtype}); expected real angles (float32 or float64)"
+        )
+    if not values.is_floating_point():
         values = values.to(torch.float64)
     if values.dim() == 1:
         values = values.unsqueeze(0)
@@ -395,7 +403,11 @@ class BoundProgram:
     def _run(self, mode: str, inputs):
         """Final internal state (2**n_wires, batch) and the plan."""
         program = self.program
-        plan, readout = program.plan(mode)
+        if inputs is None and program.input_index:
+            raise UnboundParameterError(
+                f"the program has {len(program.input_index)} inputs besides the bound weights; "
+                f"pass inputs of shape (batch, {len(program.input_index)})"
+            )
         if inputs is not None:
             inputs = _as_values(inputs, len(program.input_index), "inputs")
             inputs = inputs.to(device=self.device, dtype=self.real_dtype)
@@ -405,7 +417,9 @@ class BoundProgram:
                     f"{inputs.shape[0]}; expected equal batches or unbatched weights"
                 )
         batch = max(self.weights.shape[0], inputs.shape[0] if inputs is not None else 1)
-        _check_memory(batch, plan.n_wires, self.complex_dtype, self.device)
+        n_wires = program.n_qubits * (2 if program.density or mode == "density" else 1)
+        _check_memory(batch, n_wires, self.complex_dtype, self.device)  # before any 2**n work
+        plan, readout = program.plan(mode)
         state, start = self._head(mode, plan)
         angles = self._angles(inputs)
         if state is None:
