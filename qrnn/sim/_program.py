@@ -628,6 +628,8 @@ class BoundProgram:
                 "unitary() takes one set of parameter values, not a batch; got batch sizes "
                 f"{sorted(batches)}"
             )
+        n = self.program.n_qubits
+        _check_memory(2**n, n, self.complex_dtype, self.device)  # 2**n columns of 2**n
         plan, _ = self.program.plan("unitary")
         angles = self._angles(
             None if inputs is None else inputs.to(device=self.device, dtype=self.real_dtype)
