@@ -281,8 +281,12 @@ class PennyLaneCircuit:
                     f"values must have shape (..., {n_params}) (last axis = circuit.parameters), "
                     f"got {tuple(shape)}"
                 )
+        constant = _constant_like(values)
         for emit, angles, wires in self._steps:
-            emit([a.evaluate(values) if isinstance(a, _Linear) else a for a in angles], wires)
+            emit(
+                [constant(a.evaluate(values) if isinstance(a, _Linear) else a) for a in angles],
+                wires,
+            )
         if self._phase is not None:
             import pennylane as qml
 
@@ -294,6 +298,14 @@ class PennyLaneCircuit:
             f"PennyLaneCircuit(num_qubits={self.num_qubits}, "
             f"num_parameters={len(self.parameters)}, num_ops={len(self._steps)})"
         )
+
+
+def _constant_like(values: Any):
+    """Constant angles in the values' array type: PennyLane cannot mix a numpy float with
+    torch tensors inside one gate (U3(t, 0.3, t) fails in its matrix)."""
+    if type(values).__module__.startswith("torch"):
+        return lambda a: values.new_tensor(float(a)) if isinstance(a, float | int) else a
+    return lambda a: a
 
 
 def _reset(angles: list[Any], wires: list[int]) -> None:

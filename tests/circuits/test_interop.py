@@ -472,3 +472,20 @@ def test_symbolic_native_gates_broadcast():
     states = pennylane_states(circuit, values)
     for row, state in zip(values, states, strict=True):
         np.testing.assert_allclose(state, qiskit_state(circuit, row), atol=1e-10)
+
+
+def test_constant_angle_beside_torch_parameters():
+    """A gate mixing a fixed angle with parameters (U3(t, 0.3, t)) runs with torch values."""
+    theta = Parameter("t")
+    circuit = QuantumCircuit(1)
+    circuit.u(theta, 0.3, theta, 0)
+    apply = to_pennylane(circuit)
+
+    @qml.qnode(qml.device("default.qubit", wires=1), interface="torch")
+    def z_expectation(values):
+        apply(values)
+        return qml.expval(qml.PauliZ(0))
+
+    values = torch.tensor([0.4], dtype=torch.float64)
+    expected = Statevector(circuit.assign_parameters([0.4])).expectation_value(SparsePauliOp("Z"))
+    assert abs(z_expectation(values).item() - expected.real) < 1e-10
