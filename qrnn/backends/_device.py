@@ -1,0 +1,79 @@
+"""Devices as backends see them: resolve a preset name, transpile once per circuit, noise.
+
+A device is anything with ``transpile(circuit) -> QuantumCircuit`` (native gates only) and
+``noise_model() -> NoiseModel`` (``qrnn.devices.IonTrapDevice``); ``check_shots(shots)`` and an
+Aer-executable form of native circuits are used when present.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+
+from qiskit.circuit import QuantumCircuit
+
+from qrnn.backends._errors import BackendError
+
+
+def resolve_device(device):
+    """``None``, a preset name or device-file path (``qrnn.devices.get``), or a device object
+    -> device or None."""
+    if device is None:
+        return None
+    if isinstance(device, (str, os.PathLike)):
+        from qrnn import devices
+
+        return devices.get(device)
+    methods = ("transpile", "noise_model")
+    if not all(callable(getattr(device, m, None)) for m in methods):
+        raise BackendError(
+            f"device must be a preset name (see qrnn.devices.names()), a device file or an "
+            f"IonTrapDevice, got {type(device).__name__}"
+        )
+    return device
+
+
+def check_shots(shots, device) -> int | None:
+    """``None`` (exact) or a positive int within the device's limits."""
+    if shots is None:
+        return None
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise BackendError(f"shots must be None (exact) or a positive integer, got {shots!r}")
+    if device is not None and callable(getattr(device, "check_shots", None)):
+        device.check_shots(shots)
+    return shots
+
+
+def aer_executable(device, native: QuantumCircuit) -> QuantumCircuit:
+    """``native`` with every gate in a form Aer simulates (and the device's noise keys kept)."""
+    for name in ("aer_circuit", "to_aer", "aer_executable"):
+        method = getattr(device, name, None)
+        if callable(method):
+            return method(native)
+    try:
+        from qrnn import devices
+
+        helper = getattr(devices, "aer_circuit", None) or getattr(devices, "to_aer", None)
+    except ImportError:
+        helper = None
+    if helper is not None:
+        return helper(native, device)
+    return native
+
+
+class CircuitCache:
+    """Per-circuit results keyed by identity (circuits are mutable and unhashable); entries die
+    with their circuit. ``key`` adds variants (measurement basis, marker handling)."""
+
+    def __init__(self):
+        self._entries: dict = {}
+
+    def get(self, circuit: QuantumCircuit, key, build):
+        entry_key = (id(circuit), len(circuit.data), key)
+        entry = self._entries.get(entry_key)
+        if entry is not None and entry[0]() is circuit:
+            return entry[1]
+        value = build()
+        ref = weakref.ref(circuit, lambda _ref, k=entry_key: self._entries.pop(k, None))
+        self._entries[entry_key] = (ref, value)
+        return value

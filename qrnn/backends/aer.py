@@ -1,0 +1,314 @@
+"""Qiskit Aer backend: exact or sampled expectation values, noise, GPU; one Aer run per batch.
+
+Every parameter binding of a batch (and every measurement-basis circuit, marker prefix or
+shifted gradient row) goes to Aer in ONE ``run`` call via ``parameter_binds``. Gate angles are
+evaluated here as one matrix product (every angle is affine in the parameters) and bound as
+plain parameters, because Aer binds parameter expressions one value at a time in Python.
+
+Exact mode (``shots=None``) saves one expectation value per observable (and per marker); readout
+error, which Aer ignores for saved expectation values, enters as the observable rewrite of
+``_observables.apply_readout``. With quantum errors or resets exact mode needs the
+``density_matrix`` method (``automatic`` picks it): the statevector method would sample them.
+
+Shots mode measures: Z-type terms of all observables come from the same counts; the other terms
+are grouped into qubit-wise commuting bases, one circuit per basis (rotations appended before
+the device transpiles, as on hardware). Aer applies the noise model's readout errors to counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from qiskit import transpile
+from qiskit.circuit import QuantumCircuit
+
+from qrnn import gradients
+from qrnn.backends._base import Backend, marker_positions, prefix_circuit, select_columns
+from qrnn.backends._device import CircuitCache, aer_executable
+from qrnn.backends._errors import BackendError, GPUUnavailableError
+from qrnn.backends._observables import (
+    apply_readout,
+    basis_change,
+    estimate,
+    is_z_type,
+    measurement_plan,
+    pad_to_layout,
+)
+
+METHODS = ("automatic", "statevector", "density_matrix")
+PRECISIONS = ("double", "single")
+GPU_INSTALL_HINT = (
+    'install the GPU build with `pip install "qrnn-iontrap[gpu]"` (qiskit-aer-gpu, CUDA 12, '
+    "Linux x86_64) and run on a machine with an NVIDIA CUDA GPU"
+)
+
+
+def gpu_available() -> bool:
+    """Whether this qiskit-aer can simulate on a GPU here."""
+    from qiskit_aer import AerSimulator
+
+    return "GPU" in AerSimulator().available_devices()
+
+
+class AerBackend(Backend):
+    """Qiskit Aer executor (see the module doc); build with ``qrnn.backends.get("aer", ...)``.
+
+    Args:
+        device: preset name or ``IonTrapDevice``: transpile to native gates, run its noise.
+        shots: None (exact) or samples per circuit and binding.
+        method: "automatic" (exact: density_matrix with noise or resets, else statevector),
+            "statevector" or "density_matrix".
+        gpu: run on a CUDA GPU (needs qiskit-aer-gpu); never falls back to CPU.
+        seed: seeds the sampling (each run draws its simulator seed from it).
+        precision: "double" (CPU default) or "single" (GPU default).
+        noise_model: a ``NoiseModel`` to run circuits with as given (instead of a device).
+        gradient: "parameter-shift" (default) or "spsa"; gradient_options go to the method.
+    """
+
+    name = "aer"
+    supports_autograd = False
+
+    def __init__(
+        self,
+        *,
+        device=None,
+        shots=None,
+        method: str = "automatic",
+        gpu: bool = False,
+        seed: int | None = None,
+        precision: str | None = None,
+        noise_model=None,
+        gradient: str | None = None,
+        gradient_options: dict | None = None,
+    ):
+        if method not in METHODS:
+            raise BackendError(f"method must be one of {list(METHODS)}, got {method!r}")
+        if not isinstance(gpu, bool):
+            raise BackendError(f"gpu must be True or False, got {gpu!r}")
+        if precision is None:
+            precision = "single" if gpu else "double"
+        if precision not in PRECISIONS:
+            raise BackendError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        if gpu and not gpu_available():
+            raise GPUUnavailableError(
+                "gpu=True but this qiskit-aer cannot use a GPU here (AerSimulator()"
+                f".available_devices() has no 'GPU'); {GPU_INSTALL_HINT}"
+            )
+        super().__init__(
+            device=device,
+            shots=shots,
+            noise_model=noise_model,
+            gradient=gradient,
+            gradient_options=gradient_options,
+            seed=seed,
+        )
+        self.method = method
+        self.gpu = gpu
+        self.precision = precision
+        from qiskit_aer import AerSimulator
+
+        options = {"device": "GPU" if gpu else "CPU", "precision": precision}
+        if gpu:
+            # Batch the bindings of one run on the GPU; a 10-qubit density matrix counts as 20.
+            options.update(batched_shots_gpu=True, batched_shots_gpu_max_qubits=20)
+        if self.noise_model is not None:
+            options["noise_model"] = self.noise_model
+        self.simulator = AerSimulator(**options)
+        # Every instruction Aer simulates (a noise model narrows the simulator's own list to
+        # its basis gates, but Aer still runs the others, noise-free).
+        self._reference = AerSimulator()
+        self._supported = set(self._reference.configuration().basis_gates)
+        self._cache = CircuitCache()
+        self.runs = 0  # Aer run calls made (one per batch)
+
+    # -- preparation --------------------------------------------------------------------------
+
+    def _executable(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        """What Aer runs for ``circuit``: native gates with a device, else the circuit with
+        gates Aer does not know decomposed through their definitions."""
+        if self.device is not None:
+            return aer_executable(self.device, self.device.transpile(circuit))
+        unknown = {
+            i.operation.name
+            for i in circuit.data
+            if i.operation.name not in self._supported | {"barrier", "measure"}
+        }
+        if not unknown:
+            return circuit
+        return transpile(circuit, backend=self._reference, optimization_level=0)
+
+    def _prepared(self, circuit: QuantumCircuit, key=None):
+        """(executable circuit, its expansion with one parameter per gate angle or None)."""
+
+        def build():
+            exe = self._executable(circuit)
+            try:
+                expanded = gradients.expand_parameters(exe)
+            except gradients.GradientError:  # non-affine angles: let Aer bind them
+                expanded = None
+            return exe, expanded
+
+        return self._cache.get(circuit, key, build)
+
+    def _method(self, circuit: QuantumCircuit) -> str:
+        noisy = self.noise_model is not None and bool(
+            self.noise_model._default_quantum_errors or self.noise_model._local_quantum_errors
+        )
+        resets = any(i.operation.name == "reset" for i in circuit.data)
+        if self.shots is not None:
+            return self.method
+        if self.method == "statevector" and (noisy or resets):
+            raise BackendError(
+                "exact expectation values (shots=None) with "
+                f"{'noise' if noisy else 'resets'} need method='density_matrix' (or "
+                "'automatic'); the statevector method samples them"
+            )
+        if self.method == "automatic":
+            return "density_matrix" if (noisy or resets) else "statevector"
+        return self.method
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def _binds(self, logical, exe, expanded, values: torch.Tensor):
+        """(circuit to run, parameter_binds dict or None) for ``values`` (batch, n_params)."""
+        columns = select_columns(values.detach(), logical, exe).to(torch.float64)
+        if expanded is not None and expanded.circuit.num_parameters:
+            angles = expanded.angles(columns).cpu().numpy()
+            params = expanded.circuit.parameters
+            return expanded.circuit, {p: angles[:, k].tolist() for k, p in enumerate(params)}
+        if exe.num_parameters:
+            array = columns.cpu().numpy()
+            return exe, {p: array[:, j].tolist() for j, p in enumerate(exe.parameters)}
+        return (expanded.circuit if expanded is not None else exe), None
+
+    def _submit(self, jobs: list[tuple[QuantumCircuit, dict | None]], batch: int, method, shots):
+        """Run every (circuit, binds) in ONE Aer call; results in circuit-major order, ``batch``
+        per circuit."""
+        circuits, binds = [], []
+        for circuit, bind in jobs:
+            if bind is None:  # no parameters: repeat the circuit once per sample
+                circuits.extend([circuit] * batch)
+                binds.extend([{}] * batch)
+            else:
+                circuits.append(circuit)
+                binds.append(bind)
+        options = {"method": method, "shots": shots}
+        if self.seed is not None:
+            options["seed_simulator"] = int(self._rng.integers(2**31))
+        self.runs += 1
+        if any(binds):
+            result = self.simulator.run(circuits, parameter_binds=binds, **options).result()
+        else:
+            result = self.simulator.run(circuits, **options).result()
+        if not result.success:
+            raise BackendError(f"Aer simulation failed: {result.status}")
+        return result
+
+    def _expval(self, circuit, values, observables):
+        return self._many(circuit, [circuit], values, observables)[:, 0]
+
+    def _expval_markers(self, circuit, values, observables):
+        # Saving at the markers of one circuit needs its states there to be the logical ones.
+        # Device transpilation moves virtual Z rotations across barriers, which changes X/Y
+        # (not Z-type) expectation values there; shots cannot be taken mid-circuit either. In
+        # those cases: one prefix circuit per marker, all in the same run.
+        z_only = all(is_z_type(o) for o in observables)
+        if self.shots is None and (self.device is None or z_only):
+            exe, _ = self._prepared(circuit)
+            if len(marker_positions(exe)) == len(marker_positions(circuit)):
+                return self._many(circuit, [circuit], values, observables, at_markers=True)
+        prefixes = [
+            self._prefixes.get(circuit, stop, lambda s=stop: prefix_circuit(circuit, s))
+            for stop in marker_positions(circuit)
+        ]
+        return self._many(circuit, prefixes, values, observables)
+
+    def _many(self, logical, circuits, values, observables, at_markers=False) -> torch.Tensor:
+        """(batch, n_points, n_obs) for ``circuits`` (each sharing ``logical``'s parameters):
+        the final state of each, or (``at_markers``) the marker states of the one circuit."""
+        n_points = len(marker_positions(circuits[0])) if at_markers else len(circuits)
+        if values.shape[0] == 0:
+            return values.new_zeros(0, n_points, len(observables))
+        if self.shots is None:
+            out = self._exact(logical, circuits, values, observables, at_markers)
+        else:
+            out = self._sampled(logical, circuits, values, observables)
+        return self._output(out.reshape(values.shape[0], n_points, len(observables)), values)
+
+    def _exact(self, logical, circuits, values, observables, at_markers):
+        jobs, labels = [], []
+        method = "statevector"
+        for c, circuit in enumerate(circuits):
+            exe, expanded = self._prepared(circuit)
+            run_circuit, bind = self._binds(logical, exe, expanded, values)
+            confusion = self._readout(exe.num_qubits)
+            mapped = apply_readout(pad_to_layout(observables, exe), confusion)
+            qubits = list(range(run_circuit.num_qubits))
+            stops = marker_positions(run_circuit) if at_markers else [len(run_circuit.data)]
+            saving = run_circuit.copy_empty_like()
+            start = 0
+            for m, stop in enumerate(stops):
+                for instruction in run_circuit.data[start:stop]:
+                    saving.append(instruction)
+                for k, observable in enumerate(mapped):
+                    labels.append(f"c{c}m{m}o{k}")
+                    saving.save_expectation_value(observable, qubits, label=labels[-1])
+                start = stop
+            jobs.append((saving, bind, labels[-len(stops) * len(mapped) :]))
+            if self._method(exe) == "density_matrix":
+                method = "density_matrix"
+        batch = values.shape[0]
+        result = self._submit([(job, bind) for job, bind, _ in jobs], batch, method, 1)
+        columns = []
+        for c, (_, _, job_labels) in enumerate(jobs):
+            data = [result.data(c * batch + b) for b in range(batch)]
+            columns.append(np.array([[d[label] for label in job_labels] for d in data]).real)
+        return np.concatenate(columns, axis=1)  # (batch, n_circuits * n_markers * n_obs)
+
+    def _sampled(self, logical, circuits, values, observables):
+        plan = measurement_plan(observables)
+        batch = values.shape[0]
+        if not plan.bases:
+            return np.tile(plan.constant, (batch, len(circuits)))
+        jobs = []
+        for circuit in circuits:
+            for basis in plan.bases:
+                exe, expanded = self._cache.get(
+                    circuit,
+                    ("basis", basis),
+                    lambda b=basis, c=circuit: self._prepare_measured(basis_change(c, b)),
+                )
+                jobs.append((*self._binds(logical, exe, expanded, values), exe, circuit))
+        method = self._method(jobs[0][2])
+        result = self._submit([(c, b) for c, b, _, _ in jobs], batch, method, self.shots)
+        estimates = []
+        n_groups = len(plan.bases)
+        for c in range(len(circuits)):
+            outcomes = []
+            for g in range(n_groups):
+                j = c * n_groups + g
+                exe, circuit = jobs[j][2], jobs[j][3]
+                offset = exe.num_clbits - circuit.num_qubits  # our register is the last one
+                group = []
+                for b in range(batch):
+                    counts = result.data(j * batch + b)["counts"]
+                    keys = np.array([int(k, 16) >> offset for k in counts], dtype=np.int64)
+                    group.append((keys, np.array(list(counts.values()), dtype=np.float64)))
+                outcomes.append(group)
+            estimates.append(estimate(plan, outcomes))
+        return np.concatenate(estimates, axis=1)
+
+    def _prepare_measured(self, measured: QuantumCircuit):
+        exe = self._executable(measured)
+        try:
+            expanded = gradients.expand_parameters(exe)
+        except gradients.GradientError:
+            expanded = None
+        return exe, expanded
+
+    def __repr__(self) -> str:
+        device = getattr(self.device, "name", self.device)
+        return (
+            f"AerBackend(shots={self.shots}, device={device!r}, method={self.method!r}, "
+            f"gpu={self.gpu}, precision={self.precision!r})"
+        )

@@ -1,0 +1,123 @@
+"""Independent reference values for the backend conformance suite, from qiskit.quantum_info.
+
+Noise is applied by brute force: the density matrix evolves gate by gate, each gate followed by
+its ``QuantumError`` as a Kraus channel; a Pauli term is "measured" by rotating into its basis,
+taking the outcome distribution, pushing it through the per-qubit confusion matrices outcome by
+outcome, and averaging the parity. Nothing here uses qrnn.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import DensityMatrix, Kraus, Operator, SparsePauliOp, Statevector
+
+
+def as_op(observable) -> SparsePauliOp:
+    return SparsePauliOp(observable) if isinstance(observable, str) else observable
+
+
+def density_matrix(circuit: QuantumCircuit, noise_model=None) -> DensityMatrix:
+    """Final state of a bound circuit, with ``noise_model``'s gate errors (Aer's placement:
+    after the gate, by name; per-qubit errors before all-qubit ones)."""
+    rho = DensityMatrix.from_label("0" * circuit.num_qubits)
+    for instruction in circuit.data:
+        operation = instruction.operation
+        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        if operation.name == "barrier":
+            continue
+        if operation.name == "reset":
+            rho = rho.reset(qubits)
+            continue
+        rho = rho.evolve(Operator(operation), qargs=qubits)
+        if noise_model is not None:
+            error = noise_model._local_quantum_errors.get(operation.name, {}).get(tuple(qubits))
+            if error is None:
+                error = noise_model._default_quantum_errors.get(operation.name)
+            if error is not None:
+                rho = rho.evolve(Kraus(error), qargs=qubits)
+    return rho
+
+
+def measured_pauli(rho: DensityMatrix, label: str, confusion: dict) -> float:
+    """Mean product of +-1 outcomes when measuring Pauli ``label`` with readout errors
+    ``confusion[q][true, read]``."""
+    n = rho.num_qubits
+    rotated = rho
+    for q, letter in enumerate(reversed(label)):
+        if letter == "X":
+            rotated = rotated.evolve(Operator.from_label("H"), qargs=[q])
+        elif letter == "Y":
+            to_z = Operator.from_label("H") @ Operator.from_label("S").adjoint()
+            rotated = rotated.evolve(to_z, qargs=[q])
+    true_probabilities = rotated.probabilities()
+    support = [q for q, letter in enumerate(reversed(label)) if letter != "I"]
+    total = 0.0
+    for true in range(2**n):
+        if true_probabilities[true] < 1e-15:
+            continue
+        for read in itertools.product((0, 1), repeat=len(support)):
+            weight = true_probabilities[true]
+            for q, bit in zip(support, read, strict=True):
+                matrix = confusion.get(q, np.eye(2))
+                weight *= matrix[(true >> q) & 1, bit]
+            total += weight * (-1) ** sum(read)
+    return float(total)
+
+
+class Reference:
+    """Expectation values (batch, n_obs) and, for shot tests, a bound on the standard error."""
+
+    def __init__(self, circuit, values, observables, noise_model=None, confusion=None):
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        ops = [as_op(o) for o in observables]
+        confusion = confusion or {}
+        exact_states = noise_model is None and not confusion and not _has_reset(circuit)
+        self.terms = []  # per sample: per observable: [(coeff, exact term value)]
+        for row in values:
+            bound = circuit.assign_parameters(row) if circuit.num_parameters else circuit
+            if exact_states:
+                state = Statevector(bound)
+                per_obs = [
+                    [(c.real, state.expectation_value(p).real) for p, c in _items(op)] for op in ops
+                ]
+            else:
+                rho = density_matrix(bound, noise_model)
+                per_obs = [
+                    [(c.real, measured_pauli(rho, p.to_label(), confusion)) for p, c in _items(op)]
+                    for op in ops
+                ]
+            self.terms.append(per_obs)
+        self.values = np.array(
+            [[sum(c * e for c, e in obs) for obs in sample] for sample in self.terms]
+        )
+
+    def sigma(self, shots: int) -> np.ndarray:
+        """(batch, n_obs) upper bound on the standard error with ``shots`` per basis: the sum of
+        the terms' standard errors (triangle inequality; correlations cannot exceed it)."""
+
+        def error(c, e):
+            return abs(c) * np.sqrt(max(1.0 - e * e, 0.0) / shots)
+
+        return np.array([[sum(error(c, e) for c, e in obs) for obs in s] for s in self.terms])
+
+
+def _items(op: SparsePauliOp):
+    return zip(op.paulis, op.coeffs, strict=True)
+
+
+def _has_reset(circuit) -> bool:
+    return any(i.operation.name == "reset" for i in circuit.data)
+
+
+def finite_difference(function, values, h=1e-5) -> np.ndarray:
+    """Central differences (batch, n_obs, n_params) of ``function(values) -> (batch, n_obs)``."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    columns = []
+    for j in range(values.shape[1]):
+        step = np.zeros_like(values)
+        step[:, j] = h
+        columns.append((function(values + step) - function(values - step)) / (2 * h))
+    return np.stack(columns, axis=-1)

@@ -1,0 +1,93 @@
+"""``qrnn.backends.get``: names, options, shots and devices; bad values fail before any work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from backend_reference import Reference
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
+from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+import qrnn.backends as backends
+from qrnn import devices
+
+
+def test_names_and_kinds():
+    assert backends.names() == ["torch", "aer", "pennylane:<device>"]
+    assert backends.get("torch").supports_autograd
+    assert not backends.get("aer").supports_autograd
+    lightning = backends.get("pennylane:lightning.qubit")
+    assert lightning.name == "pennylane:lightning.qubit"
+    assert not lightning.supports_autograd and lightning.gradient == "parameter-shift"
+
+
+def test_unknown_backend_lists_the_valid_ones():
+    with pytest.raises(backends.BackendError, match=r"unknown backend 'qiskit'.*'torch', 'aer'"):
+        backends.get("qiskit")
+    with pytest.raises(backends.BackendError, match="unknown backend"):
+        backends.get("pennylane:")
+    with pytest.raises(backends.BackendError, match=r"cannot create device 'no\.such\.device'"):
+        backends.get("pennylane:no.such.device")
+
+
+def test_unknown_option_names_the_valid_ones():
+    with pytest.raises(TypeError, match=r"no option 'gpu'.*'gradient'"):
+        backends.get("torch", gpu=True)
+
+
+@pytest.mark.parametrize("shots", [0, -5, 1.5, True, "100"])
+@pytest.mark.parametrize("name", ["torch", "aer", "pennylane:default.qubit"])
+def test_bad_shots(name, shots):
+    with pytest.raises(backends.BackendError, match="shots must be None"):
+        backends.get(name, shots=shots)
+
+
+def test_device_limits_and_names():
+    with pytest.raises(ValueError, match="outside the limits"):
+        backends.get("aer", device="iontrap-10q", shots=10**7)
+    with pytest.raises(devices.UnknownDeviceError, match="known devices"):
+        backends.get("aer", device="ionq-nonexistent")
+    with pytest.raises(backends.BackendError, match=r"either device= .* or noise_model="):
+        backends.get("aer", device="iontrap-10q", noise_model=NoiseModel())
+    with pytest.raises(backends.BackendError, match="preset name"):
+        backends.get("torch", device=42)
+
+
+def test_noise_on_a_pure_state_pennylane_device_is_refused():
+    model = NoiseModel(basis_gates=["rx"])
+    model.add_all_qubit_quantum_error(depolarizing_error(0.1, 1), ["rx"])
+    with pytest.raises(backends.BackendError, match=r"default\.mixed"):
+        backends.get("pennylane:default.qubit", noise_model=model)
+
+
+def test_device_backend_transpiles_and_matches_ideal_device():
+    """The 'ideal' preset has no noise: native-gate circuits give the ideal numbers."""
+    x = ParameterVector("x", 3)
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.ry(x[0], 2)
+    circuit.rzz(x[1] + x[2], 1, 2)
+    values = torch.tensor(np.random.default_rng(0).uniform(-3, 3, (2, 3)))
+    observables = ["ZZI", "XII", "IYZ"]
+    reference = Reference(circuit, values, observables).values
+    for name in ("torch", "aer", "pennylane:default.qubit"):
+        backend = backends.get(name, device="ideal")
+        assert backend.device.name == "ideal"
+        out = backend.expval(circuit, values, observables)
+        np.testing.assert_allclose(out.detach().numpy(), reference, atol=1e-6)
+
+
+def test_lightning_uses_parameter_shift():
+    x = ParameterVector("x", 2)
+    circuit = QuantumCircuit(2)
+    circuit.ry(x[0], 0)
+    circuit.cx(0, 1)
+    circuit.rx(2 * x[1], 1)
+    values = torch.tensor([[0.3, -0.8]], dtype=torch.float64, requires_grad=True)
+    backends.get("pennylane:lightning.qubit").expval(circuit, values, ["ZZ"]).sum().backward()
+    reference = values.detach().clone().requires_grad_()
+    backends.get("torch").expval(circuit, reference, ["ZZ"]).sum().backward()
+    torch.testing.assert_close(values.grad, reference.grad, atol=1e-9, rtol=0)
