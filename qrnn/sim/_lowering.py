@@ -278,12 +278,15 @@ def _lower_static(matrix, qubits, lowered: Lowered):
         lowered.ops.append(Dense(qubits, matrix))
 
 
-def virtualize(ops: list[Op], n_qubits: int) -> list[Op]:
+def virtualize(ops: list[Op], n_qubits: int) -> list[list[Op]]:
     """Operations on the 2n wires of a vectorised density matrix: U on the row wires
-    (q + n), conj(U) on the column wires (q), a channel as its superoperator on both."""
+    (q + n), conj(U) on the column wires (q), a channel as its superoperator on both.
+    Returns one group per logical op: the fuser keeps a group's ops in one block."""
     n = n_qubits
-    out: list[Op] = []
+    groups: list[list[Op]] = []
     for op in ops:
+        out: list[Op] = []
+        groups.append(out)
         rows = tuple(q + n for q in op.wires)
         cols = tuple(op.wires)
         if isinstance(op, U1Q):
@@ -300,7 +303,7 @@ def virtualize(ops: list[Op], n_qubits: int) -> list[Op]:
         else:  # Channel: vec(K rho K^+) = (K (x) conj K) vec(rho), row bits above column bits
             superop = sum(np.kron(k, k.conj()) for k in op.kraus)
             out.append(Dense(cols + rows, superop))
-    return out
+    return groups
 
 
 # --- noise model ----------------------------------------------------------------------------

@@ -171,8 +171,16 @@ class Program:
             ops = virtualize(ops, self.n_qubits)
         if mode == "unitary" and self.density:
             raise ValueError("the circuit has resets or noise, so it has no unitary")
+        # a density matrix's row and column copies of a qubit sit side by side, so the
+        # superoperators of one-qubit gates and channels act on adjacent axes (no copies)
+        interleaved = [w for q in range(self.n_qubits - 1, -1, -1) for w in (q + self.n_qubits, q)]
         plan = schedule(
-            ops, n_wires, self._is_dynamic, self.max_fused, product_prefix=mode != "unitary"
+            ops,
+            n_wires,
+            self._is_dynamic,
+            self.max_fused,
+            product_prefix=mode != "unitary",
+            initial_order=interleaved if density else None,
         )
         readout = None
         if terms is not None:
@@ -533,7 +541,7 @@ class BoundProgram:
             for k, w in enumerate(wires):
                 vectors[w] = column[k]
         zero = self._constant("zero", lambda: np.array([[1.0], [0.0]]), self.complex_dtype)
-        factors = [vectors.get(w, zero) for w in range(plan.n_wires - 1, -1, -1)]
+        factors = [vectors.get(w, zero) for w in plan.initial_order]
         return _kron_vectors(factors)
 
     def _apply_kernel(self, kernel, state, angles, n_wires):

@@ -71,54 +71,74 @@ class GatherKernel:
 class Schedule:
     n_wires: int
     prefix: dict[int, list[U1Q]]  # wire -> its one-wire gates before any multi-wire gate
+    initial_order: tuple[int, ...]  # axis order the prefix state is built in (MSB first)
     kernels: list  # BlockKernel | GatherKernel
     order: tuple[int, ...]  # final axis order (most significant first)
 
 
 def schedule(
-    ops: list[Op], n_wires: int, dynamic_op, max_fused: int, product_prefix: bool = True
+    ops: list[Op],
+    n_wires: int,
+    dynamic_op,
+    max_fused: int,
+    product_prefix: bool = True,
+    initial_order=None,
 ) -> Schedule:
-    """``product_prefix=False`` when the run does not start from |0...0> (a unitary)."""
+    """``product_prefix=False`` when the run does not start from |0...0> (a unitary);
+    ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first)."""
     prefix: dict[int, list[U1Q]] = {w: [] for w in range(n_wires)}
     entangled: set[int] = set() if product_prefix else set(range(n_wires))
-    rest: list[Op] = []
-    for op in ops:
-        if isinstance(op, U1Q) and op.wires[0] not in entangled:
-            prefix[op.wires[0]].append(op)
-        else:
-            entangled |= set(op.wires)
-            rest.append(op)
-    stages = _fuse(rest, dynamic_op, max_fused)
-    order = list(range(n_wires - 1, -1, -1))
+    rest: list[list[Op]] = []
+    for group in ops:  # an op, or a group of ops that must fuse together
+        group = group if isinstance(group, list) else [group]
+        remaining = []
+        for op in group:
+            if isinstance(op, U1Q) and op.wires[0] not in entangled:
+                prefix[op.wires[0]].append(op)
+            else:
+                entangled |= set(op.wires)
+                remaining.append(op)
+        if remaining:
+            rest.append(remaining)
+    stages = _fuse(rest, dynamic_op, max_fused, _mac_cost(n_wires))
+    order = list(initial_order or range(n_wires - 1, -1, -1))
+    start_order = tuple(order)
     kernels = []
     for stage in stages:
         if stage.kind == "gather":
             kernels.append(_gather_kernel(stage.ops, order, n_wires))
         else:
             kernels.append(_block_kernel(stage, order))
-    return Schedule(n_wires, prefix, kernels, tuple(order))
+    return Schedule(n_wires, prefix, start_order, kernels, tuple(order))
 
 
 # Cost of a dense block per amplitude, in units of one pass over the state: one pass plus
-# 2**m complex multiply-adds (measured on CPU: a multiply-add costs about 0.7 pass).
+# 2**m complex multiply-adds. Measured on CPU: while the state fits in cache a multiply-add
+# costs about 0.7 pass; beyond (density matrices) passes are memory-bound and a multiply-add
+# costs about 0.1 pass, so bigger blocks pay off.
 _PASS_COST = 1.0
-_MAC_COST = 0.7
 
 
-def _block_cost(m: int) -> float:
-    return _PASS_COST + _MAC_COST * 2**m
+def _mac_cost(n_wires: int) -> float:
+    return 0.7 if n_wires <= 14 else 0.1
 
 
-def _fuse(ops: list[Op], dynamic_op, max_fused: int) -> list[Stage]:
+def _block_cost(m: int, mac_cost: float) -> float:
+    return _PASS_COST + mac_cost * 2**m
+
+
+def _fuse(units: list[list[Op]], dynamic_op, max_fused: int, mac_cost: float) -> list[Stage]:
+    """Greedy fusion of units (lists of ops that go into one stage) in circuit order."""
     stages: list[Stage] = []
     last_stage: dict[int, int] = {}
-    for op in ops:
-        earliest = max((last_stage.get(w, -1) for w in op.wires), default=-1)
-        kind = "gather" if isinstance(op, Monomial) else "block"
-        dynamic = dynamic_op(op)
+    for unit in units:
+        wires = {w for op in unit for w in op.wires}
+        earliest = max((last_stage.get(w, -1) for w in wires), default=-1)
+        kind = "gather" if all(isinstance(op, Monomial) for op in unit) else "block"
+        dynamic = any(dynamic_op(op) for op in unit)
         chosen = None
-        best_gain = 0.0 if kind == "block" else None
-        alone = _block_cost(len(op.wires))
+        best_gain = 0.0
+        alone = _block_cost(len(wires), mac_cost)
         for i in range(len(stages) - 1, max(earliest, 0) - 1, -1):
             stage = stages[i]
             if stage.kind != kind:
@@ -126,20 +146,20 @@ def _fuse(ops: list[Op], dynamic_op, max_fused: int) -> list[Stage]:
             if kind == "gather":  # composing permutations is free
                 chosen = i
                 break
-            size = len(stage.wires | set(op.wires))
+            size = len(stage.wires | wires)
             if size > max_fused or stage.dynamic != dynamic:
                 continue
             # merge when one bigger block is cheaper than the block plus a separate one
-            gain = alone - (_block_cost(size) - _block_cost(len(stage.wires)))
+            gain = alone - (_block_cost(size, mac_cost) - _block_cost(len(stage.wires), mac_cost))
             if gain >= best_gain:
                 chosen, best_gain = i, gain
         if chosen is None:
             stages.append(Stage(kind, set(), dynamic=dynamic))
             chosen = len(stages) - 1
         stage = stages[chosen]
-        stage.wires |= set(op.wires)
-        stage.ops.append(op)
-        for w in op.wires:
+        stage.wires |= wires
+        stage.ops.extend(unit)
+        for w in wires:
             last_stage[w] = chosen
     return stages
 
@@ -172,19 +192,20 @@ def _gather_kernel(ops: list[Monomial], order, n_wires) -> GatherKernel:
 
 
 def _block_kernel(stage: Stage, order: list[int]) -> BlockKernel:
-    """Apply where the block's wires are adjacent axes; otherwise move them to the front."""
+    """Apply where the block's wires are adjacent axes; otherwise gather them first."""
     wires = stage.wires
     m = len(wires)
     positions = sorted(order.index(w) for w in wires)
     permute = None
     if positions[-1] - positions[0] + 1 == m:
         start = positions[0]
-    else:
+    else:  # gather the block's wires where its first wire is; the rest keep their order
         moved = [w for w in order if w in wires]
-        new_order = moved + [w for w in order if w not in wires]
+        others = [w for w in order if w not in wires]
+        start = sum(1 for w in order[: positions[0]] if w not in wires)
+        new_order = others[:start] + moved + others[start:]
         permute = tuple(order.index(w) for w in new_order)
         order[:] = new_order
-        start = 0
     local = tuple(reversed(order[start : start + m]))
     return BlockKernel(stage.ops, local, start, permute, stage.dynamic)
 
