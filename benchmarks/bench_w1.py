@@ -1,9 +1,10 @@
 """Speed of one W1 training step: qrnn's torch engine against PennyLane default.qubit.
 
 PennyLane runs its best path for this workload: the torch interface, backprop, and parameter
-broadcasting over the batch. Both use float64/complex128 (PennyLane's default.qubit computes
-in complex128) and 2 torch threads. Prints steps/s of each and their ratio, measured in this
-one run.
+broadcasting over the batch, in complex128 (default.qubit always computes in complex128).
+qrnn runs in float64/complex128 (the same arithmetic) and in float32/complex64 (torch's
+default dtype, so what a model gets unless asked otherwise). 2 torch threads. Prints steps/s
+of each and the ratios, measured in this one run.
 
     python benchmarks/bench_w1.py [--steps N] [--peer-steps N]
 """
@@ -69,11 +70,11 @@ class PennyLaneCell(torch.nn.Module):
         return lambda angles: torch.stack(self.node(angles, self.weight), dim=-1)
 
 
-def steps_per_second(cell, n_steps, warmup=1):
+def steps_per_second(cell, n_steps, dtype=torch.float64, warmup=1):
     torch.manual_seed(0)
-    model = w1.W1Model(cell).double()
+    model = w1.W1Model(cell).to(dtype)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    inputs, targets = w1.data()
+    inputs, targets = w1.data(dtype=dtype)
     losses = []
 
     def step():
@@ -95,18 +96,29 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="timed qrnn steps")
     parser.add_argument("--peer-steps", type=int, default=3, help="timed PennyLane steps")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (W1: 2)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
-    ours, our_losses = steps_per_second(QrnnCell(), args.steps)
-    peer, peer_losses = steps_per_second(PennyLaneCell(), args.peer_steps)
+    torch.set_num_threads(args.threads)
+    double, double_losses = steps_per_second(QrnnCell(), args.steps, torch.float64)
+    single, _ = steps_per_second(QrnnCell(), args.steps, torch.float32)
+    peer, peer_losses = steps_per_second(PennyLaneCell(), args.peer_steps, torch.float64)
     # Same initial weights and data: the first losses must agree (the engines compute the same).
-    agreement = abs(our_losses[0] - peer_losses[0])
-    print(f"W1 training step (batch {w1.BATCH}, {w1.STEPS} steps, {w1.N_QUBITS} qubits, 2 threads)")
-    print(f"  qrnn torch engine:          {ours:8.2f} steps/s")
-    print(f"  PennyLane default.qubit:    {peer:8.3f} steps/s (backprop, broadcasting)")
-    print(f"  ratio qrnn / PennyLane:     {ours / peer:8.1f}x")
-    print(f"  first-step loss difference: {agreement:.2e}")
-    return ours / peer
+    agreement = abs(double_losses[0] - peer_losses[0])
+    print(
+        f"W1 training step (batch {w1.BATCH}, {w1.STEPS} steps, {w1.N_QUBITS} qubits, "
+        f"{args.threads} threads)"
+    )
+    print(
+        f"  PennyLane default.qubit:       {peer:8.3f} steps/s (backprop, broadcasting, complex128)"
+    )
+    print(
+        f"  qrnn torch engine, float64:    {double:8.2f} steps/s   {double / peer:6.1f}x PennyLane"
+    )
+    print(
+        f"  qrnn torch engine, float32:    {single:8.2f} steps/s   {single / peer:6.1f}x PennyLane"
+    )
+    print(f"  first-step loss difference (float64): {agreement:.2e}")
+    return double / peer, single / peer
 
 
 if __name__ == "__main__":

@@ -329,29 +329,34 @@ class BoundProgram:
         return self.static_angles + inputs @ coefficients
 
     def _u1q(self, ops, angles, key):
-        """(b, len(ops), 2, 2) matrices of one-wire gates; ``key`` names the op list."""
+        """(b, len(ops), 2, 2) matrices of one-wire gates; ``key`` names the op list.
+
+        exp(i g) U(t, f, l) = [[cos(t/2) e^{ig}, -sin(t/2) e^{i(l+g)}],
+                               [sin(t/2) e^{i(f+g)}, cos(t/2) e^{i(f+l+g)}]]
+        built with two small matrix products (magnitudes, phases) and one polar.
+        """
         rows = self._constant(("rows", key), lambda: np.array([op.rows for op in ops]), torch.int64)
-        sign = self._constant(
-            ("sign", key),
-            lambda: np.array([[-1.0 if op.conjugate else 1.0] for op in ops]),
+        # phases of the four entries from (f, l, g); conjugate copies negate all three
+        phase_map = self._constant(
+            ("phase_map", key),
+            lambda: np.array(
+                [
+                    (-1.0 if op.conjugate else 1.0)
+                    * np.array([[0, 0, 1, 1], [0, 1, 0, 1], [1, 1, 1, 1]], dtype=float)
+                    for op in ops
+                ]
+            ),
             self.real_dtype,
         )
-        values = angles[:, rows]  # (b, n_ops, 4)
-        theta = values[..., 0]
-        phases = values[..., 1:] * sign  # phi, lam, gamma; negated for conjugate copies
-        phi, lam, gamma = phases.unbind(-1)
-        half = theta / 2
-        magnitude = torch.stack(
-            (torch.cos(half), -torch.sin(half), torch.sin(half), torch.cos(half)), -1
+        values = angles[:, rows]  # (b, n_ops, 4): theta, phi, lam, gamma
+        half = values[..., :1] / 2
+        trig = torch.cat((torch.cos(half), torch.sin(half)), -1)  # (b, n_ops, 2)
+        magnitude = trig @ self._constant(
+            "magnitude_map", lambda: np.array([[1.0, 0, 0, 1], [0, -1, 1, 0]]), self.real_dtype
         )
-        angle = torch.stack((gamma, lam + gamma, phi + gamma, phi + lam + gamma), -1)
-        return (
-            torch.polar(torch.ones_like(angle), angle).mul_(magnitude).view(*values.shape[:2], 2, 2)
-            if not angle.requires_grad
-            else (torch.polar(torch.ones_like(angle), angle) * magnitude).view(
-                *values.shape[:2], 2, 2
-            )
-        )
+        phase = (values[..., 1:, None] * phase_map).sum(-2)  # (b, n_ops, 4)
+        matrix = torch.polar(torch.ones_like(phase), phase) * magnitude
+        return matrix.view(*values.shape[:2], 2, 2)
 
     def _op_matrix(self, op, angles):
         if isinstance(op, U1Q):
@@ -513,7 +518,7 @@ class BoundProgram:
     def _prefix_state(self, mode, plan: Schedule, angles) -> torch.Tensor:
         """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out."""
         wires, positions, dynamic_ops = self._prefix_plan(mode, plan)
-        vectors: dict[int, torch.Tensor] = {}
+        column = None
         if wires:
             dynamic = (
                 self._u1q(dynamic_ops, angles, ("prefix-dynamic", mode)) if dynamic_ops else None
@@ -538,11 +543,19 @@ class BoundProgram:
                 else:
                     column = (step @ column.unsqueeze(-1)).squeeze(-1)
             column = column.permute(1, 2, 0)  # (n_wires_with_gates, 2, b)
-            for k, w in enumerate(wires):
-                vectors[w] = column[k]
-        zero = self._constant("zero", lambda: np.array([[1.0], [0.0]]), self.complex_dtype)
-        factors = [vectors.get(w, zero) for w in plan.initial_order]
-        return _kron_vectors(factors)
+        zero = self._constant("zero", lambda: np.array([[[1.0], [0.0]]]), self.complex_dtype)
+        if not wires:
+            column = zero[:0]
+        batch = column.shape[2] if wires else 1
+        # one (2, b) vector per wire in the initial axis order; wires without gates stay |0>
+        row_of = {w: k for k, w in enumerate(wires)}
+        order_index = self._constant(
+            ("prefix-order", mode),
+            lambda: np.array([row_of.get(w, len(wires)) for w in plan.initial_order]),
+            torch.int64,
+        )
+        vectors = torch.cat([column, zero.expand(1, 2, batch)]).index_select(0, order_index)
+        return _product_state(vectors, self)
 
     def _apply_kernel(self, kernel, state, angles, n_wires):
         batch = state.shape[1]
@@ -674,18 +687,31 @@ def _to_standard_order(state, order, n_wires):
     return tensor.reshape(batch, -1)
 
 
-def _kron_vectors(vectors):
-    """Kronecker product of (2**k_i, b_i) column blocks, first = most significant, pairing
-    neighbours level by level so the number of operations grows like log2(len)."""
-    while len(vectors) > 1:
-        paired = []
-        for left, right in zip(vectors[0::2], vectors[1::2], strict=False):
-            batch = max(left.shape[1], right.shape[1])
-            paired.append((left[:, None, :] * right[None, :, :]).reshape(-1, batch))
-        if len(vectors) % 2:
-            paired.append(vectors[-1])
-        vectors = paired
-    return vectors[0]
+_GROUP = 5  # wires per gather-product group: 2**5 rows, few and large operations
+
+
+def _product_state(vectors: torch.Tensor, bound: BoundProgram) -> torch.Tensor:
+    """Kronecker product of ``vectors`` (n_wires, 2, b), first = most significant, as
+    (2**n_wires, b). Within groups of up to 5 wires one gather and one product over the
+    group build all 2**g amplitudes at once; the groups are then multiplied out."""
+    n_wires, _, batch = vectors.shape
+    n_groups = -(-n_wires // _GROUP)
+    sizes = [n_wires // n_groups + (1 if k < n_wires % n_groups else 0) for k in range(n_groups)]
+    flat = vectors.reshape(2 * n_wires, batch)
+    state = None
+    first = 0
+    for size in sizes:
+        index = bound._constant(
+            ("product-index", first, size),
+            lambda f=first, g=size: np.array(
+                [2 * (f + k) + ((j >> (g - 1 - k)) & 1) for k in range(g) for j in range(2**g)]
+            ),
+            torch.int64,
+        )
+        group = flat.index_select(0, index).view(size, 2**size, batch).prod(0)
+        state = group if state is None else (state[:, None, :] * group[None]).reshape(-1, batch)
+        first += size
+    return state
 
 
 def _kron(a, b):
