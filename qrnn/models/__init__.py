@@ -14,6 +14,9 @@ from typing import Any
 
 from torch import nn
 
+from qrnn.models._qgru import QGRU, QGRUCell
+from qrnn.models._qlstm import QLSTM, QLSTMCell
+from qrnn.models._qrnn import QRNN, QReservoir
 from qrnn.models.classical import (
     GRU,
     LSTM,
@@ -27,8 +30,14 @@ __all__ = [
     "DEFAULT_MODEL",
     "GRU",
     "LSTM",
+    "QGRU",
+    "QLSTM",
+    "QRNN",
     "EchoStateNetwork",
     "Forecaster",
+    "QGRUCell",
+    "QLSTMCell",
+    "QReservoir",
     "build",
     "count_parameters",
     "match_parameters",
@@ -42,11 +51,15 @@ _FAMILIES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "lstm": (LSTM, {"hidden_size": 16}),
     "gru": (GRU, {"hidden_size": 16}),
     "esn": (EchoStateNetwork, {}),
+    "qlstm": (QLSTM, {}),
+    "qgru": (QGRU, {}),
+    "qrnn": (QRNN, {}),
+    "qreservoir": (QReservoir, {}),
 }
 
 # Families the project defines but that are not registered yet: asking for one is a clear
 # "not available yet" rather than "unknown". Delete a name here when it enters _FAMILIES.
-_PLANNED = ("qlstm", "qgru", "qrnn", "qreservoir")
+_PLANNED: tuple[str, ...] = ()
 
 # The model `qrnn train` trains when none is named. It becomes "qrnn" once QRNN is registered.
 DEFAULT_MODEL = "lstm"

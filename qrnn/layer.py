@@ -1,0 +1,281 @@
+"""``QuantumLayer``: a parameterized circuit as a ``torch.nn.Module``.
+
+The layer owns the circuit's trainable angles as one ``nn.Parameter`` called ``weight`` (so any
+optimizer sees them) and maps a batch of input angles to expectation values:
+
+    layer = QuantumLayer(circuit, inputs, weights, ["IIZ", "IZI", "ZII"])
+    z = layer(x)                      # x: (batch, len(inputs)) -> z: (batch, 3)
+
+Recurrent models call the same circuit at every time step with the same weights. ``prepare()``
+does the weight-only work once (on the torch backend: gate matrices of weight-only blocks and
+the input-free head of the circuit, see ``qrnn.sim.Program.bind``) and returns the per-step
+callable, so a sequence forward pays for it once, not once per step:
+
+    step = layer.prepare()            # once per sequence forward
+    for x_t in sequence:              # then per time step
+        z_t = step(x_t)
+
+Backends: ``"torch"`` runs ``qrnn.sim`` directly (exact, autograd). Any other name, or a backend
+object, goes through ``qrnn.backends``: the layer assembles the full ``(batch, n_params)`` value
+tensor in ``circuit.parameters`` order and calls ``backend.expval(circuit, values,
+observables)``; gradients then come from that backend (autograd, parameter-shift or SPSA).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from qiskit.circuit import Parameter, QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+from torch import nn
+
+from qrnn import sim
+
+__all__ = ["QuantumLayer"]
+
+TORCH_BACKEND = "torch"
+
+
+def _parameter_list(name: str, params: object, circuit: QuantumCircuit) -> tuple[Parameter, ...]:
+    if isinstance(params, Parameter):
+        params = [params]
+    if isinstance(params, (str, bytes)) or not isinstance(params, Iterable):
+        raise TypeError(
+            f"{name} must be a sequence of qiskit Parameters (e.g. a ParameterVector), "
+            f"got {type(params).__name__}"
+        )
+    params = tuple(params)
+    for p in params:
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{name} must hold qiskit Parameters, got {p!r} ({type(p).__name__})")
+    seen: set[Parameter] = set()
+    for p in params:
+        if p in seen:
+            raise ValueError(f"{name} lists parameter {p} twice")
+        seen.add(p)
+    return params
+
+
+def _check_parameters(
+    circuit: QuantumCircuit,
+    inputs: tuple[Parameter, ...],
+    weights: tuple[Parameter, ...],
+) -> None:
+    both = set(inputs) & set(weights)
+    if both:
+        raise ValueError(
+            f"parameter {sorted(both, key=str)[0]} is both an input and a weight; "
+            "each circuit parameter must be exactly one of them"
+        )
+    circuit_params = set(circuit.parameters)
+    extra = [p for p in (*inputs, *weights) if p not in circuit_params]
+    if extra:
+        raise ValueError(f"parameter {extra[0]} is not a parameter of the circuit")
+    missing = [p for p in circuit.parameters if p not in set(inputs) | set(weights)]
+    if missing:
+        names = ", ".join(str(p) for p in missing[:5])
+        raise ValueError(
+            f"circuit parameters {names}{', ...' if len(missing) > 5 else ''} are neither inputs "
+            "nor weights; pass every circuit parameter in input_params or weight_params"
+        )
+
+
+def _check_observables(observables: list, n_qubits: int) -> None:
+    for observable in observables:
+        if isinstance(observable, str):
+            if len(observable) != n_qubits or set(observable) - set("IXYZ"):
+                raise ValueError(
+                    f"observable {observable!r} is not a Pauli label of {n_qubits} characters "
+                    "from I, X, Y, Z"
+                )
+        elif isinstance(observable, SparsePauliOp):
+            if observable.num_qubits != n_qubits:
+                raise ValueError(
+                    f"observable {observable} acts on {observable.num_qubits} qubits; the "
+                    f"circuit has {n_qubits}"
+                )
+        else:
+            raise TypeError(
+                f"observables must be Pauli labels or SparsePauliOps, got {observable!r}"
+            )
+
+
+def _resolve_backend(backend: object):
+    """``"torch"`` (None returned: use qrnn.sim) or an object with ``expval``."""
+    if isinstance(backend, str):
+        if backend == TORCH_BACKEND:
+            return None
+        try:
+            from qrnn import backends
+        except ImportError as error:  # the package is optional while it is being written
+            raise ValueError(
+                f"backend {backend!r} needs qrnn.backends, which is not available ({error}); "
+                f"use backend={TORCH_BACKEND!r}"
+            ) from None
+        return backends.get(backend)
+    if callable(getattr(backend, "expval", None)):
+        return backend
+    raise TypeError(
+        "backend must be a backend name ('torch', 'aer', 'pennylane:<device>') or an object "
+        f"with expval(circuit, values, observables), got {backend!r}"
+    )
+
+
+class QuantumLayer(nn.Module):
+    """A parameterized circuit whose trainable angles are an ``nn.Parameter``.
+
+    Args:
+        circuit: a ``QuantumCircuit`` whose parameters are split into inputs and weights.
+        input_params: the per-sample input parameters, in the column order of ``forward``'s
+            input (a ``ParameterVector`` or a sequence of ``Parameter``s).
+        weight_params: the trainable parameters, in the order of ``weight``.
+        observables: Pauli labels (Qiskit little-endian: ``"IIZ"`` is Z on qubit 0) or
+            ``SparsePauliOp``s; one output column each.
+        backend: ``"torch"`` (``qrnn.sim``: exact, autograd), another name that
+            ``qrnn.backends.get`` accepts (``"aer"``, ``"pennylane:default.qubit"``), or a
+            backend object with ``expval(circuit, values, observables)``.
+        device, dtype: of ``weight`` (default: CPU, ``torch.get_default_dtype()``). The
+            simulation precision follows it: float32 -> complex64, float64 -> complex128.
+
+    Attributes:
+        weight: ``(len(weight_params),)`` trainable angles, initialised uniformly in
+            ``[0, 2 pi)`` from torch's global generator (``torch.manual_seed`` makes it
+            reproducible; ``reset_parameters(generator)`` takes a private one).
+
+    Shapes:
+        ======  ====================================================
+        input   ``(batch, n_inputs)`` or ``(n_inputs,)``
+        output  ``(batch, n_outputs)`` or ``(n_outputs,)``, real
+        ======  ====================================================
+    """
+
+    def __init__(
+        self,
+        circuit: QuantumCircuit,
+        input_params: Sequence[Parameter],
+        weight_params: Sequence[Parameter],
+        observables: Sequence[object],
+        backend: object = TORCH_BACKEND,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(circuit, QuantumCircuit):
+            raise TypeError(
+                f"circuit must be a qiskit QuantumCircuit, got {type(circuit).__name__}"
+            )
+        inputs = _parameter_list("input_params", input_params, circuit)
+        weights = _parameter_list("weight_params", weight_params, circuit)
+        _check_parameters(circuit, inputs, weights)
+        if isinstance(observables, str) or not isinstance(observables, Sequence):
+            raise TypeError(
+                "observables must be a list of Pauli labels or SparsePauliOps, "
+                f"got {type(observables).__name__}"
+            )
+        observables = list(observables)
+        if not observables:
+            raise ValueError("observables is empty; the layer needs at least one output")
+        dtype = dtype or torch.get_default_dtype()
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+
+        self.circuit = circuit
+        self.input_params = inputs
+        self.weight_params = weights
+        self.observables = observables
+        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
+        self._backend = _resolve_backend(backend)
+        _check_observables(observables, circuit.num_qubits)
+        self._program = None
+        if self._backend is None:
+            self._program = sim.compile(circuit, observables, weight_params=weights)
+        # qrnn.sim takes inputs in circuit.parameters order; forward takes input_params order.
+        position = {p: i for i, p in enumerate(inputs)}
+        weight_set = set(weights)
+        program_order = [p for p in circuit.parameters if p not in weight_set]
+        permutation = [position[p] for p in program_order]
+        self._input_permutation = (
+            None if permutation == list(range(len(inputs))) else torch.tensor(permutation)
+        )
+        # Full values for other backends: circuit.parameters order from cat([weights, inputs]).
+        column = {p: i for i, p in enumerate((*weights, *inputs))}
+        self._full_order = torch.tensor([column[p] for p in circuit.parameters], dtype=torch.long)
+
+        self.weight = nn.Parameter(torch.empty(len(weights), device=device, dtype=dtype))
+        self.reset_parameters()
+
+    @property
+    def n_inputs(self) -> int:
+        """Input columns per sample."""
+        return len(self.input_params)
+
+    @property
+    def n_outputs(self) -> int:
+        """Output columns per sample (one per observable)."""
+        return len(self.observables)
+
+    @property
+    def n_qubits(self) -> int:
+        return self.circuit.num_qubits
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Redraw ``weight`` uniformly in ``[0, 2 pi)`` (torch's global generator by default)."""
+        with torch.no_grad():
+            values = torch.rand(self.weight.shape, generator=generator, dtype=torch.float64)
+            self.weight.copy_(values * (2 * math.pi))
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_qubits={self.n_qubits}, n_inputs={self.n_inputs}, "
+            f"n_weights={self.weight.numel()}, n_outputs={self.n_outputs}, "
+            f"backend={self.backend!r}"
+        )
+
+    def prepare(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The per-step map ``inputs (batch, n_inputs) -> (batch, n_outputs)`` for the current
+        weights, with the weight-only work done now, once. Call it again after the weights
+        change (an optimizer step): the callable keeps the weights it was made with in its
+        autograd graph."""
+        if self._backend is None:
+            bound = self._program.bind(self.weight)
+
+            def run(inputs: torch.Tensor) -> torch.Tensor:
+                inputs, unbatched = self._check_inputs(inputs)
+                if self._input_permutation is not None:
+                    inputs = inputs[:, self._input_permutation.to(inputs.device)]
+                out = bound.expval(inputs)
+                return out[0] if unbatched else out
+
+            return run
+
+        backend, weight = self._backend, self.weight
+
+        def run_backend(inputs: torch.Tensor) -> torch.Tensor:
+            inputs, unbatched = self._check_inputs(inputs)
+            inputs = inputs.to(dtype=weight.dtype)
+            values = torch.cat([weight.expand(inputs.shape[0], -1), inputs], dim=1)
+            values = values[:, self._full_order.to(values.device)]
+            out = backend.expval(self.circuit, values, self.observables)
+            return out[0] if unbatched else out
+
+        return run_backend
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Expectation values: ``(batch, n_inputs)`` -> ``(batch, n_outputs)`` (see class)."""
+        return self.prepare()(inputs)
+
+    def _check_inputs(self, inputs: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if not isinstance(inputs, torch.Tensor):
+            raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
+        unbatched = inputs.dim() == 1
+        if unbatched:
+            inputs = inputs.unsqueeze(0)
+        if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"inputs have shape {tuple(inputs.shape)}; expected (batch, {self.n_inputs}) "
+                f"or ({self.n_inputs},)"
+            )
+        return inputs, unbatched

@@ -1,0 +1,303 @@
+"""The ``torch.nn.RNN``-style driver shared by every quantum recurrent model.
+
+One class, :class:`RecurrentBase`, does what ``nn.LSTM``, ``nn.GRU`` and ``nn.RNN`` have in
+common: input layouts (``batch_first``, unbatched, ``PackedSequence``), the initial state
+(given or default), stacking (``num_layers``, dropout between layers), both directions, and
+the ``(output, h_n)`` / ``(output, (h_n, c_n))`` return structure. A model only supplies its
+one-step cell per layer and direction (:class:`StepCell`): ``prepare()`` does the weight-only
+work once per forward and returns ``step(x_t, state) -> (out_t, state)``.
+
+Variable lengths are handled by masking: every sequence of the batch runs for the longest
+length, and at step ``t`` the state of a sequence with ``length <= t`` is kept (its output is
+zero). The reverse direction of a sequence of length ``l`` reads its steps ``l-1, ..., 0``, as
+``nn.LSTM`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+State = tuple[torch.Tensor, ...]
+Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
+
+
+def positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def real_dtype(dtype: torch.dtype | None) -> torch.dtype:
+    dtype = dtype or torch.get_default_dtype()
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return dtype
+
+
+class StepCell(nn.Module):
+    """A one-step recurrent cell as the driver sees it.
+
+    Subclasses set ``state_shapes`` (per state component, its shape after the batch axis),
+    ``state_complex`` (per component) and ``output_size``, and implement :meth:`prepare`.
+    :meth:`run` (a whole sequence, masked) has a default built on :meth:`prepare`; cells whose
+    executor wants the whole sequence at once override it.
+    """
+
+    state_shapes: tuple[tuple[int, ...], ...]
+    state_complex: tuple[bool, ...]
+    output_size: int
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        super().__init__()
+        self._default_dtype = dtype
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Real dtype of the cell: that of its first floating parameter or buffer (so
+        ``.double()`` switches it), else the dtype it was built with."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            if tensor.is_floating_point():
+                return tensor.dtype
+        return self._default_dtype
+
+    def prepare(self) -> Step:
+        raise NotImplementedError
+
+    def initial_state(self, batch: int, reference: torch.Tensor) -> State:
+        """Zeros of the state shapes (quantum cells override: ``|0><0|``)."""
+        return tuple(
+            reference.new_zeros((batch, *shape), dtype=self._state_dtype(k, reference.dtype))
+            for k, shape in enumerate(self.state_shapes)
+        )
+
+    def _state_dtype(self, k: int, real: torch.dtype) -> torch.dtype:
+        if not self.state_complex[k]:
+            return real
+        return torch.complex64 if real == torch.float32 else torch.complex128
+
+    def run(
+        self, sequence: torch.Tensor, state: State, valid: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        """``sequence (L, N, F)``, ``valid (L, N)`` bool or None -> ``(L, N, output_size)``."""
+        step = self.prepare()
+        outputs = []
+        for t in range(sequence.shape[0]):
+            out, new_state = step(sequence[t], state)
+            if valid is not None and not bool(valid[t].all()):
+                keep = valid[t]
+                new_state = tuple(
+                    torch.where(keep.view(-1, *([1] * (new.dim() - 1))), new, old)
+                    for new, old in zip(new_state, state, strict=True)
+                )
+                out = out * keep.unsqueeze(-1).to(out.dtype)
+            state = new_state
+            outputs.append(out)
+        return torch.stack(outputs), state
+
+
+def _reverse(sequence: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Reverse each sequence of ``(L, N, F)`` within its own length (padding stays put)."""
+    if lengths is None:
+        return sequence.flip(0)
+    steps = torch.arange(sequence.shape[0], device=sequence.device)[:, None]
+    index = torch.where(steps < lengths[None], lengths[None] - 1 - steps, steps)
+    return sequence.gather(0, index[..., None].expand(-1, -1, sequence.shape[-1]))
+
+
+class RecurrentBase(nn.Module):
+    """``nn.RNN``-style sequence module over per-layer, per-direction :class:`StepCell`\\ s.
+
+    Subclasses call ``super().__init__`` with the shared words, then :meth:`_add_cells` with a
+    factory ``make(layer_input_size) -> StepCell``. The cells are attributes ``cell_l{k}`` and
+    ``cell_l{k}_reverse`` (stable ``state_dict`` names, as ``nn.LSTM``'s ``weight_ih_l0``).
+    ``_pair_state = True`` makes the state an ``(h, c)`` pair as in ``nn.LSTM``.
+    """
+
+    _pair_state = False
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
+    ) -> None:
+        super().__init__()
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
+        for name, flag in (("batch_first", batch_first), ("bidirectional", bidirectional)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.batch_first = batch_first
+        self.bidirectional = bidirectional
+        self.dropout = float(dropout)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _add_cells(self, make: Callable[[int], StepCell]) -> None:
+        for layer in range(self.num_layers):
+            size = self.input_size
+            if layer:
+                size = self.cell(layer - 1).output_size * self.num_directions
+            for direction in range(self.num_directions):
+                setattr(self, self._cell_name(layer, direction), make(size))
+
+    @staticmethod
+    def _cell_name(layer: int, direction: int) -> str:
+        return f"cell_l{layer}" + ("_reverse" if direction else "")
+
+    def cell(self, layer: int, direction: int = 0) -> StepCell:
+        """The one-step cell of ``layer`` (0-based), direction 0 (forward) or 1 (reverse)."""
+        return getattr(self, self._cell_name(layer, direction))
+
+    @property
+    def output_size(self) -> int:
+        """Features per time step of ``output``: ``num_directions * cell output size``."""
+        return self.cell(self.num_layers - 1).output_size * self.num_directions
+
+    def _shared_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
+    # -- forward --------------------------------------------------------------------------------
+
+    def forward(self, input, hx=None):
+        """Run the sequence; see the subclass docstring for shapes and the state."""
+        packed = isinstance(input, PackedSequence)
+        lengths = None
+        if packed:
+            sequence, lengths = pad_packed_sequence(input)  # (L, N, F), original batch order
+            lengths = lengths.to(sequence.device)
+            unbatched = False
+        else:
+            if not isinstance(input, torch.Tensor):
+                raise TypeError(
+                    f"input must be a tensor or PackedSequence, got {type(input).__name__}"
+                )
+            unbatched = input.dim() == 2
+            if input.dim() not in (2, 3):
+                raise ValueError(
+                    f"input must be (L, N, {self.input_size}), (N, L, {self.input_size}) with "
+                    f"batch_first, or (L, {self.input_size}) unbatched; got {tuple(input.shape)}"
+                )
+            sequence = input.unsqueeze(1) if unbatched else input
+            if self.batch_first and not unbatched:
+                sequence = sequence.transpose(0, 1)
+        if sequence.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input has {sequence.shape[-1]} features per step; expected input_size="
+                f"{self.input_size}"
+            )
+        if sequence.shape[0] == 0:
+            raise ValueError("input has no time steps")
+        sequence = sequence.to(self.cell(0).dtype)
+        states = self._initial_states(hx, sequence, unbatched)
+        valid = None
+        if lengths is not None:
+            steps = torch.arange(sequence.shape[0], device=sequence.device)
+            valid = steps[:, None] < lengths[None]
+
+        finals: list[State] = []
+        layer_input = sequence
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                cell = self.cell(layer, direction)
+                steps_in = layer_input if direction == 0 else _reverse(layer_input, lengths)
+                out, state = cell.run(
+                    steps_in, states[layer * self.num_directions + direction], valid
+                )
+                outputs.append(out if direction == 0 else _reverse(out, lengths))
+                finals.append(state)
+            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+
+        h_n = self._stack_state(finals, unbatched)
+        output = layer_input
+        if packed:
+            output = _pack_like(output, lengths, input)
+        elif unbatched:
+            output = output.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n
+
+    def _initial_states(self, hx, sequence: torch.Tensor, unbatched: bool) -> list[State]:
+        batch = sequence.shape[1]
+        count = self.num_layers * self.num_directions
+        cells = [self.cell(k // self.num_directions, k % self.num_directions) for k in range(count)]
+        if hx is None:
+            return [cell.initial_state(batch, sequence) for cell in cells]
+        components = self._state_components(hx)
+        reference = cells[0]
+        result: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        for k, (tensor, shape) in enumerate(zip(components, reference.state_shapes, strict=True)):
+            expected = (count, *(() if unbatched else (batch,)), *shape)
+            if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != expected:
+                got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
+                raise ValueError(
+                    f"initial state {self._state_label(k)} has shape {got}; expected {expected} "
+                    "(num_layers * num_directions, batch, ...)"
+                )
+            wanted = reference._state_dtype(k, sequence.dtype)
+            if tensor.is_complex() and not wanted.is_complex:
+                raise TypeError(
+                    f"initial state {self._state_label(k)} is complex; expected a real tensor"
+                )
+            tensor = tensor.to(device=sequence.device, dtype=wanted)
+            if unbatched:
+                tensor = tensor.unsqueeze(1)
+            for i in range(count):
+                result[i].append(tensor[i])
+        return [tuple(parts) for parts in result]
+
+    def _state_components(self, hx) -> tuple:
+        if self._pair_state:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"hx must be a pair (h_0, c_0), got {type(hx).__name__}")
+            return tuple(hx)
+        if isinstance(hx, (tuple, list)):
+            raise TypeError("hx must be one tensor for this model, not a tuple")
+        return (hx,)
+
+    def _state_label(self, k: int) -> str:
+        return ("h_0", "c_0")[k] if self._pair_state else "hx"
+
+    def _stack_state(self, finals: list[State], unbatched: bool):
+        stacked = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        if unbatched:
+            stacked = tuple(s.squeeze(1) for s in stacked)
+        return stacked if self._pair_state else stacked[0]
+
+
+def _pack_like(output: torch.Tensor, lengths: torch.Tensor, like: PackedSequence):
+    """Pack padded ``(L, N, F)`` (original batch order) with ``like``'s batch order."""
+    order = like.sorted_indices
+    if order is not None:
+        output = output.index_select(1, order.to(output.device))
+        lengths = lengths.index_select(0, order.to(lengths.device))
+    data = pack_padded_sequence(output, lengths.cpu(), enforce_sorted=True).data
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)

@@ -1,0 +1,195 @@
+"""QuantumLayer: a circuit as an nn.Module whose trainable angles the optimizer sees."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from circuits import cells
+from qrnn import sim
+from qrnn.layer import QuantumLayer
+
+
+def small_layer(dtype=torch.float64) -> tuple[QuantumLayer, cells.Cell]:
+    gate = cells.qlstm_gate(n_qubits=3, n_inputs=2, n_layers=2)
+    torch.manual_seed(0)
+    layer = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, dtype=dtype)
+    return layer, gate
+
+
+def qiskit_expvals(circuit, assignment, observables) -> np.ndarray:
+    """Independent reference: qiskit.quantum_info statevector expectation values."""
+    state = Statevector(circuit.assign_parameters(assignment))
+    return np.array([state.expectation_value(SparsePauliOp(o)).real for o in observables])
+
+
+def test_output_equals_qiskit_statevector_and_sim_expval():
+    layer, gate = small_layer()
+    x = torch.tensor([[0.3, -1.2], [2.0, 0.5], [0.0, 0.0]], dtype=torch.float64)
+    out = layer(x)
+    assert out.shape == (3, 3) and out.dtype == torch.float64
+    weights = layer.weight.detach()
+    for row, sample in zip(out.detach().numpy(), x, strict=True):
+        assignment = dict(zip(gate.weights, weights.tolist(), strict=True))
+        assignment |= dict(zip(gate.inputs, sample.tolist(), strict=True))
+        np.testing.assert_allclose(
+            row, qiskit_expvals(gate.circuit, assignment, gate.observables), atol=1e-10
+        )
+    # the same values through qrnn.sim.expval with the full value vector (parameters order)
+    full = {p: i for i, p in enumerate(gate.circuit.parameters)}
+    values = torch.empty(3, len(full), dtype=torch.float64)
+    values[:, [full[p] for p in gate.weights]] = weights
+    values[:, [full[p] for p in gate.inputs]] = x
+    torch.testing.assert_close(out, sim.expval(gate.circuit, values, gate.observables))
+
+
+def test_inputs_follow_the_order_of_input_params_not_circuit_order():
+    a, b, w = ParameterVector("a", 1), ParameterVector("b", 1), ParameterVector("w", 1)
+    circuit = QuantumCircuit(2)
+    circuit.ry(a[0], 0)
+    circuit.ry(b[0], 1)
+    circuit.rx(w[0], 0)
+    layer = QuantumLayer(circuit, [b[0], a[0]], w, ["IZ", "ZI"], dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.zero_()
+    out = layer(torch.tensor([[0.4, 1.1]], dtype=torch.float64))  # b = 0.4, a = 1.1
+    expected = torch.tensor([[math.cos(1.1), math.cos(0.4)]], dtype=torch.float64)
+    torch.testing.assert_close(out, expected)
+
+
+def test_prepare_gives_the_same_values_as_forward_at_every_step():
+    layer, _ = small_layer()
+    step = layer.prepare()
+    for seed in range(3):
+        x = torch.rand(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(step(x), layer(x))
+    assert step(torch.zeros(2, dtype=torch.float64)).shape == (3,)  # unbatched
+
+
+def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
+    layer, _ = small_layer()
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.01)
+    before = layer.weight.detach().clone()
+    x = torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    step = layer.prepare()  # the recurrent pattern: one prepare, several steps
+    loss = sum(step(x * t).pow(2).sum() for t in (0.5, 1.0, 1.5))
+    loss.backward()
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    assert layer.weight.grad is not None
+    assert bool((layer.weight.grad != 0).all())
+    optimizer.step()
+    assert bool((layer.weight.detach() != before).all())
+
+
+def test_gradient_matches_finite_differences():
+    layer, _ = small_layer()
+    x = torch.rand(2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    direction = torch.randn(layer.weight.shape, dtype=torch.float64)
+    layer(x).sum().backward()
+    analytic = float(layer.weight.grad @ direction)
+    eps = 1e-6
+    with torch.no_grad():
+        base = layer.weight.detach().clone()
+        layer.weight.copy_(base + eps * direction)
+        plus = float(layer(x).sum())
+        layer.weight.copy_(base - eps * direction)
+        minus = float(layer(x).sum())
+    assert analytic == pytest.approx((plus - minus) / (2 * eps), rel=1e-6, abs=1e-8)
+
+
+def test_float32_runs_in_single_precision_and_agrees_with_float64():
+    layer64, _ = small_layer(torch.float64)
+    layer32, _ = small_layer(torch.float32)
+    x = torch.rand(3, 2, generator=torch.Generator().manual_seed(3))
+    out32 = layer32(x)
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), layer64(x.double()), atol=1e-5, rtol=0)
+
+
+def test_weights_are_uniform_in_two_pi_and_seeded():
+    layer, _ = small_layer()
+    assert bool(((layer.weight >= 0) & (layer.weight < 2 * math.pi)).all())
+    again, _ = small_layer()  # small_layer seeds torch's global generator
+    torch.testing.assert_close(layer.weight, again.weight)
+    layer.reset_parameters(torch.Generator().manual_seed(7))
+    assert not torch.equal(layer.weight, again.weight)
+    text = repr(layer)
+    assert "n_qubits=3" in text and "n_weights=" in text and "backend='torch'" in text
+
+
+def test_state_dict_round_trip():
+    layer, gate = small_layer()
+    fresh = QuantumLayer(
+        gate.circuit, gate.inputs, gate.weights, gate.observables, dtype=torch.float64
+    )
+    fresh.load_state_dict(layer.state_dict())
+    x = torch.rand(2, 2, dtype=torch.float64)
+    torch.testing.assert_close(fresh(x), layer(x))
+
+
+def test_other_backends_get_full_values_in_circuit_parameter_order():
+    calls = []
+
+    class Recorder:
+        name = "recorder"
+
+        def expval(self, circuit, values, observables):
+            calls.append(values.detach().clone())
+            return sim.expval(circuit, values, observables)
+
+    layer, gate = small_layer()
+    through_backend = QuantumLayer(
+        gate.circuit, gate.inputs, gate.weights, gate.observables, Recorder(), dtype=torch.float64
+    )
+    through_backend.load_state_dict(layer.state_dict())
+    x = torch.rand(3, 2, dtype=torch.float64)
+    torch.testing.assert_close(through_backend(x), layer(x))
+    order = list(gate.circuit.parameters)
+    assert calls[0].shape == (3, len(order))
+    torch.testing.assert_close(calls[0][:, order.index(gate.inputs[1])], x[:, 1])
+
+
+def test_named_backend_from_qrnn_backends():
+    layer, gate = small_layer()
+    aer = QuantumLayer(
+        gate.circuit, gate.inputs, gate.weights, gate.observables, "aer", dtype=torch.float64
+    )
+    aer.load_state_dict(layer.state_dict())
+    x = torch.rand(2, 2, dtype=torch.float64)
+    torch.testing.assert_close(aer(x), layer(x), atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (lambda g: {"input_params": list(g.inputs)[:1]}, ValueError, "neither inputs nor weights"),
+        (lambda g: {"weight_params": [*g.weights, g.inputs[0]]}, ValueError, "both an input"),
+        (lambda g: {"observables": ["ZZ"]}, ValueError, "'ZZ'"),
+        (lambda g: {"observables": "ZZZ"}, TypeError, "list of Pauli labels"),
+        (lambda g: {"circuit": "not a circuit"}, TypeError, "QuantumCircuit"),
+        (lambda g: {"backend": "no-such-backend"}, Exception, "no-such-backend"),
+        (lambda g: {"dtype": torch.int64}, TypeError, "float32 or torch.float64"),
+    ],
+)
+def test_bad_arguments_are_named(change, error, match):
+    gate = cells.qlstm_gate(n_qubits=3, n_inputs=2, n_layers=1)
+    arguments = {
+        "circuit": gate.circuit,
+        "input_params": gate.inputs,
+        "weight_params": gate.weights,
+        "observables": gate.observables,
+    }
+    arguments |= change(gate)
+    with pytest.raises(error, match=match):
+        QuantumLayer(**arguments)
+
+
+def test_bad_input_shape_is_named():
+    layer, _ = small_layer()
+    with pytest.raises(ValueError, match=r"\(batch, 2\)"):
+        layer(torch.zeros(4, 3, dtype=torch.float64))
