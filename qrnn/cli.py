@@ -161,6 +161,74 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run one circuit on a simulated ion-trap device; print counts, expectation values, time."""
+    import json
+
+    from qrnn.backends import GPUUnavailableError
+    from qrnn.run import execute, format_result, prepare
+
+    try:
+        plan = prepare(
+            args.circuit,
+            device=args.device,
+            shots=args.shots,
+            observables=args.observables,
+            values=args.values,
+            seed=args.seed,
+            qubits=args.qubits,
+            layers=args.layers,
+            backend=args.backend,
+            gpu=args.gpu,
+        )
+        result = execute(plan)
+    except (ValueError, TypeError, KeyError, GPUUnavailableError) as error:
+        return _user_error("run", error)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result, args.top))
+    return 0
+
+
+def _add_run_command(commands: argparse._SubParsersAction) -> None:
+    from qrnn.run import BACKENDS, DEFAULT_DEVICE
+
+    run = commands.add_parser(
+        "run",
+        help="run a circuit on a simulated ion-trap device (counts, expectation values, time)",
+        description="Transpile CIRCUIT to the device's native gates and run it with the "
+        "device's noise: counts (with --shots, when the circuit measures or no observables "
+        "are given), expectation values (default <Z_q> per qubit; exact without --shots, else "
+        "with their standard error), native gate counts and the estimated time per shot.",
+    )
+    run.add_argument(
+        "circuit",
+        metavar="CIRCUIT",
+        help="an OpenQASM 3 file (.qasm), a QPY file (.qpy) or a template: hardware_efficient, "
+        "ion_native, brickwork, qlstm_gate, qrnn_step, reservoir",
+    )
+    run.add_argument(
+        "--device", default=DEFAULT_DEVICE, help=f"preset or device file ({DEFAULT_DEVICE})"
+    )
+    run.add_argument("--shots", type=int, help="samples (default: exact expectation values)")
+    run.add_argument(
+        "--observables", help="comma-separated Pauli strings: Z0,Z1,Z0Z1 or full labels like IZZ"
+    )
+    run.add_argument(
+        "--values",
+        help="parameter values in circuit.parameters order, comma-separated (pi/2 works; "
+        "write --values=-0.5,1 when the first is negative)",
+    )
+    run.add_argument(
+        "--seed", type=int, default=0, help="seeds random angles (without --values) and sampling"
+    )
+    run.add_argument("--qubits", type=int, help="template width (default 10)")
+    run.add_argument("--layers", type=int, help="template layers (reservoir: depth)")
+    run.add_argument("--backend", choices=BACKENDS, default="aer", help="executor (default: aer)")
+    run.add_argument("--gpu", action="store_true", help="run on a CUDA GPU (no CPU fallback)")
+    run.add_argument("--top", type=int, default=16, help="outcomes of the counts shown (16)")
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.set_defaults(handler=_cmd_run)
+
+
 def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     from qrnn.config import DEFAULT_DATASET
     from qrnn.data import names
@@ -210,6 +278,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_cmd_demo)
     _add_train_commands(commands)
+    _add_run_command(commands)
     devices = commands.add_parser(
         "devices",
         help="list the simulated ion-trap devices and their key figures",
