@@ -57,12 +57,8 @@ _FAMILIES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "qreservoir": (QReservoir, {}),
 }
 
-# Families the project defines but that are not registered yet: asking for one is a clear
-# "not available yet" rather than "unknown". Delete a name here when it enters _FAMILIES.
-_PLANNED: tuple[str, ...] = ()
-
-# The model `qrnn train` trains when none is named. It becomes "qrnn" once QRNN is registered.
-DEFAULT_MODEL = "lstm"
+# The model `qrnn train` trains when none is named.
+DEFAULT_MODEL = "qrnn"
 
 
 def model_names() -> list[str]:
@@ -85,11 +81,6 @@ def build(name: str, input_size: int, output_size: int, **options: Any) -> Forec
         ``(batch, output_size)``.
     """
     if name not in _FAMILIES:
-        if name in _PLANNED:
-            raise ValueError(
-                f"model {name!r} is not available yet (the quantum models are still being "
-                f"written); available models: {', '.join(model_names())}"
-            )
         raise ValueError(f"unknown model {name!r}; available models: {', '.join(model_names())}")
     if "batch_first" in options:
         raise ValueError("build() always uses batch_first=True; do not pass batch_first")

@@ -216,9 +216,3 @@ def test_registry_errors_name_the_choices():
         build("lstm", 1, 1, n_qubits=10)
     with pytest.raises(ValueError, match="batch_first"):
         build("gru", 1, 1, batch_first=False)
-
-
-@pytest.mark.skipif("qrnn" in model_names(), reason="QRNN is registered")
-def test_quantum_models_not_yet_registered_say_so():
-    with pytest.raises(ValueError, match="'qrnn' is not available yet"):
-        build("qrnn", 1, 1)
