@@ -1,6 +1,40 @@
-"""qrnn: quantum recurrent neural networks for time series on simulated trapped-ion devices."""
+"""qrnn: quantum recurrent neural networks for time series on simulated trapped-ion devices.
 
-from qrnn import sim
+    import qrnn
+    data = qrnn.data.prepare(qrnn.data.load("damped_oscillator"), window=4)
+    model = qrnn.models.build("qrnn", input_size=1, output_size=1)   # a Forecaster
+    history = qrnn.fit(model, data, epochs=12)
+
+Subpackages: ``sim`` (the torch engine), ``backends`` (torch, Aer, PennyLane executors),
+``devices`` (ion-trap device models), ``models``, ``data``; ``fit`` trains. They are imported
+on first use, so ``qrnn --help`` does not pay for torch, qiskit and PennyLane.
+"""
+
+from importlib import import_module
+
 from qrnn._version import __version__
 
-__all__ = ["__version__", "sim"]
+_SUBPACKAGES = {"backends", "data", "devices", "models", "sim", "train", "layer"}
+_NAMES = {
+    "QuantumLayer": "qrnn.layer",
+    "QLSTM": "qrnn.models",
+    "QGRU": "qrnn.models",
+    "QRNN": "qrnn.models",
+    "QReservoir": "qrnn.models",
+    "fit": "qrnn.train",
+}
+
+__all__ = ["QGRU", "QLSTM", "QRNN", "QReservoir", "QuantumLayer", "__version__", "fit"]
+__all__ += sorted(_SUBPACKAGES - {"train", "layer"})
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return import_module(f"qrnn.{name}")
+    if name in _NAMES:
+        return getattr(import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'qrnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
