@@ -181,6 +181,7 @@ class Program:
             self.max_fused,
             product_prefix=mode != "unitary",
             initial_order=interleaved if density else None,
+            state_wires=2 * n_wires if mode == "unitary" else n_wires,
         )
         readout = None
         if terms is not None:

@@ -83,9 +83,12 @@ def schedule(
     max_fused: int,
     product_prefix: bool = True,
     initial_order=None,
+    state_wires: int | None = None,
 ) -> Schedule:
     """``product_prefix=False`` when the run does not start from |0...0> (a unitary);
-    ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first)."""
+    ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first);
+    ``state_wires``: log2 of the amplitudes one kernel touches (default n_wires; 2n when
+    the 2**n columns of a unitary are the batch), for the fusion cost model."""
     prefix: dict[int, list[U1Q]] = {w: [] for w in range(n_wires)}
     entangled: set[int] = set() if product_prefix else set(range(n_wires))
     rest: list[list[Op]] = []
@@ -100,7 +103,7 @@ def schedule(
                 remaining.append(op)
         if remaining:
             rest.append(remaining)
-    stages = _fuse(rest, dynamic_op, max_fused, _mac_cost(n_wires))
+    stages = _fuse(rest, dynamic_op, max_fused, _mac_cost(state_wires or n_wires))
     order = list(initial_order or range(n_wires - 1, -1, -1))
     start_order = tuple(order)
     kernels = []
