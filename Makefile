@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint benchmark clean
+.PHONY: setup train demo test lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+train: setup
+	$(BIN)/qrnn train
 
 demo: setup
 	$(BIN)/qrnn demo
@@ -29,6 +32,7 @@ test: lint
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_w1.py
+	$(BIN)/python benchmarks/bench_w2.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -117,11 +117,19 @@ def main(argv=None) -> int:
     parser.add_argument("--qubits", type=int, default=10)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/quality.md")
+    parser.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="only build the table from earlier results"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.models) - set(QUANTUM + CLASSICAL))
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {QUANTUM + CLASSICAL}")
-    results = run(args)
+    if args.merge:  # e.g. the halves of a run split over two processes
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(Path(path).read_text()))
+    else:
+        results = run(args)
     text = table(results, args)
     print(text)
     out = Path(args.out)
