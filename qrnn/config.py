@@ -15,7 +15,9 @@ way and writes a run directory::
         baseline/          history.json, checkpoint.pt, predictions.png, loss.png
 
 :func:`evaluate_run` rebuilds the model from ``config.json``, loads the checkpoint and
-re-scores it; ``overrides`` lets a caller change execution keys (a backend, say) first.
+re-scores it; ``overrides`` lets a caller change execution keys (a backend, say) first, and
+``backend``/``device``/``shots`` score the trained quantum model on a simulated ion-trap device
+(``qrnn.models.to_backend``) without writing into the run directory.
 """
 
 from __future__ import annotations
@@ -425,37 +427,135 @@ def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
     return RunConfig.from_mapping(json.loads(path.read_text()))
 
 
+_SCORED_SPLITS = ("train", "val", "test")
+
+
 def evaluate_run(
-    run_dir: str | os.PathLike, *, overrides: Mapping[str, Any] | None = None
+    run_dir: str | os.PathLike,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+    device: str | os.PathLike | Any = None,
+    shots: int | None = None,
+    seed: int | None = None,
+    backend_options: Mapping[str, Any] | None = None,
+    echo: Any = None,
 ) -> dict[str, Any]:
     """Rebuild a run's model(s) from ``config.json``, load the checkpoints, re-score.
+
+    Without execution options the model runs as it was trained (``metrics.json`` should be
+    reproduced). With ``backend``, ``device`` or ``shots`` the loaded quantum model is moved
+    by ``qrnn.models.to_backend`` (default backend ``"aer"``) and scored there: transpiled to
+    the device's native gates, with its noise model and readout error, and ``shots`` samples
+    per circuit. The classical baseline does not run on a quantum device: it is scored as
+    trained. Nothing is written into ``run_dir``.
 
     Args:
         run_dir: a directory written by :func:`train_run`.
         overrides: config keys to change before rebuilding (execution choices such as
             ``backend``); keys that change the model's shape make the checkpoint fail to load
             with a ``CheckpointMismatchError``.
+        backend: ``"aer"`` (default when ``device`` or ``shots`` is given), ``"torch"`` or
+            ``"pennylane:<device>"``.
+        device: an ion-trap preset name (``qrnn.devices.names()``), device file or
+            ``IonTrapDevice``; None: no device (noise-free, all gates).
+        shots: samples per circuit within the device's limits; None: exact expectation values.
+        seed: seeds the sampling of shots.
+        backend_options: further ``qrnn.backends.get`` options (``gpu``, ``method``, ...).
+        echo: receives one line before a device scoring starts (what runs where, how many
+            windows); None for silence.
 
     Returns:
-        the same structure as ``metrics.json``: ``{"model": {...}, "baseline": {...} | None}``.
+        the structure of ``metrics.json``, ``{"model": {...}, "baseline": {...} | None}``
+        (``metrics`` per split: ``{"mse", "mae", "r2"}`` in original units; every split as
+        trained, only ``val`` and ``test`` with execution options), plus, with execution
+        options, ``"execution": {"backend", "device", "shots", "seed"}``.
+
+    Raises:
+        qrnn.devices.UnknownDeviceError (a ``KeyError``): an unknown device, listing the known
+        ones. ValueError: shots outside the device's limits, a QRNN / QReservoir on a device
+        without mid-circuit reset; ConfigError: execution options for a classical model. All
+        of them before any scoring.
     """
+    from qrnn.models import quantum_modules, to_backend
     from qrnn.train import evaluate, load_weights
 
     run_dir = Path(run_dir)
     config = RunConfig.from_mapping(overrides or {}, base=read_run_config(run_dir))
+    execution = None
+    if backend is not None or device is not None or shots is not None or backend_options:
+        backend = "aer" if backend is None else backend
+        machine = _check_execution(device, shots)
+        execution = {
+            "backend": backend,
+            "device": None if machine is None else machine.name,
+            "shots": shots,
+            "seed": seed,
+        }
     data = load_data(config)
     model = build_model(config, data)
     load_weights(model, run_dir)
-    result = {"model": _summary(config.model, model, evaluate(model, data)), "baseline": None}
     saved_path = run_dir / "metrics.json"
     saved = json.loads(saved_path.read_text()) if saved_path.is_file() else {}
-    if (saved.get("baseline") or {}).get("hidden_size") is not None:
-        hidden = saved["baseline"]["hidden_size"]
+    hidden = (saved.get("baseline") or {}).get("hidden_size")
+    splits = _SCORED_SPLITS
+    if execution is not None:
+        if not quantum_modules(model):
+            raise ConfigError(
+                f"model {config.model!r} of run {run_dir} is classical; a backend, device or "
+                "shots apply to quantum models only"
+            )
+        to_backend(
+            model, backend, device=device, shots=shots, seed=seed, **dict(backend_options or {})
+        )
+        splits = ("val", "test")  # training windows are not re-scored on a device
+        if echo is not None:
+            baseline_name = config.baseline if hidden is not None else None
+            echo(_execution_line(config.model, execution, data, splits, baseline_name))
+    result = {
+        "model": _summary(config.model, model, evaluate(model, data, splits)),
+        "baseline": None,
+    }
+    if hidden is not None:
         baseline = _build_baseline(config, data, None, hidden_size=hidden)
         load_weights(baseline, run_dir / "baseline")
-        result["baseline"] = _summary(config.baseline, baseline, evaluate(baseline, data))
+        result["baseline"] = _summary(config.baseline, baseline, evaluate(baseline, data, splits))
         result["baseline"]["hidden_size"] = hidden
+    if execution is not None:
+        result["execution"] = execution
     return result
+
+
+def _execution_line(
+    model: str, execution: Mapping[str, Any], data: Any, splits: tuple[str, ...], baseline: Any
+) -> str:
+    """E.g. ``qrnn scored on ionq-aria-1 with 1000 shots (aer, seed 0): 48 val + 48 test
+    windows; the lstm baseline is classical (scored as trained)``."""
+    where = f"on {execution['device']}" if execution["device"] else "without a device (noise-free)"
+    if execution["shots"] is None:
+        how, seed = "exact expectation values", ""
+    else:
+        how, seed = f"{execution['shots']} shots", f", seed {execution['seed']}"
+    counts = " + ".join(f"{len(getattr(data, split).inputs)} {split}" for split in splits)
+    line = f"{model} scored {where} with {how} ({execution['backend']}{seed}): {counts} windows"
+    if baseline is not None:
+        line += f"; the {baseline} baseline is classical (scored as trained)"
+    return line
+
+
+def _check_execution(device: Any, shots: Any) -> Any:
+    """The device (``IonTrapDevice`` or None) after checking it and ``shots``: unknown names and
+    shot counts outside the device's limits fail here, before any data or model is built."""
+    from qrnn import devices
+
+    if device is not None:
+        device = devices.get(device)
+    if shots is not None:
+        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+            raise ConfigError(f"shots must be a positive integer, got {shots!r}")
+        if device is not None:
+            device.check_shots(shots)
+    return device
 
 
 def format_comparison(metrics: Mapping[str, Any], split: str = "test") -> str:

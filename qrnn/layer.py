@@ -234,6 +234,27 @@ class QuantumLayer(nn.Module):
             f"backend={self.backend!r}"
         )
 
+    def set_backend(self, backend: object) -> QuantumLayer:
+        """Run this layer on another executor from now on; ``weight`` is unchanged.
+
+        Args:
+            backend: ``"torch"`` (``qrnn.sim``: exact, autograd), another name that
+                ``qrnn.backends.get`` accepts (default options), or a backend object with
+                ``expval(circuit, values, observables)`` (e.g. ``qrnn.backends.get("aer",
+                device="ionq-aria-1", shots=1000)``: native gates, noise, shots).
+
+        Returns:
+            ``self`` (switched in place, like ``nn.Module.to``).
+        """
+        resolved = _resolve_backend(backend)
+        if resolved is None and self._program is None:  # built on another backend: compile now
+            self._program = sim.compile(
+                self.circuit, self.observables, weight_params=self.weight_params
+            )
+        self._backend = resolved
+        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
+        return self
+
     def prepare(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """The per-step map ``inputs (batch, n_inputs) -> (batch, n_outputs)`` for the current
         weights, with the weight-only work done now, once. Call it again after the weights

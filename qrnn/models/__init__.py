@@ -5,6 +5,9 @@ Every family is an ``nn.LSTM``-style module (``input_size``, ``hidden_size``, ``
 family up by name and wraps it in a :class:`Forecaster`, which is what ``qrnn.fit`` and
 ``qrnn train`` train.
 
+:func:`to_backend` moves a (trained) model's quantum parts to another executor, e.g. Aer with
+an ion-trap device's noise and shots.
+
 Adding a family is one entry in ``_FAMILIES``: ``"name": (ModuleClass, {default options})``.
 """
 
@@ -14,6 +17,7 @@ from typing import Any
 
 from torch import nn
 
+from qrnn.models._backend import quantum_modules, to_backend
 from qrnn.models._qgru import QGRU, QGRUCell
 from qrnn.models._qlstm import QLSTM, QLSTMCell
 from qrnn.models._qrnn import QRNN, QReservoir
@@ -42,7 +46,9 @@ __all__ = [
     "count_parameters",
     "match_parameters",
     "model_names",
+    "quantum_modules",
     "recurrent_output_size",
+    "to_backend",
 ]
 
 # name -> (nn.LSTM-style class, default constructor options). The class is called as

@@ -221,6 +221,8 @@ class _MemoryCell(StepCell):
     """Shared engine of the QRNN and reservoir cells; subclasses give the unitary and the
     input angles."""
 
+    _family = "quantum-memory cell"  # the model's name in error messages
+
     def __init__(
         self,
         step: cells.Cell,
@@ -320,6 +322,47 @@ class _MemoryCell(StepCell):
                 outputs.append(out)
         return torch.stack(outputs), (rho,)
 
+    def set_backend(self, backend: object) -> _MemoryCell:
+        """Run this cell on another executor from now on; the weights are unchanged.
+
+        Args:
+            backend: ``"torch"`` (the exact Kraus engine above) or a ``qrnn.backends`` name or
+                backend object with ``expval_at_markers``: each sequence then runs as one
+                circuit whose data register is reset after every step (:meth:`run`).
+
+        Returns:
+            ``self`` (switched in place).
+
+        Raises:
+            ValueError: the backend's device cannot reset a qubit mid-circuit (nothing is
+                changed then).
+        """
+        resolved = None if _is_torch_name(backend) else _resolve_backend(backend)
+        self.check_backend(resolved)
+        self._backend = resolved
+        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
+        return self
+
+    def check_backend(self, backend: object) -> None:
+        """Raise ``ValueError`` if ``backend`` (a backend object, or None for the exact engine)
+        runs circuits on a device without mid-circuit reset, which every step of this cell
+        needs."""
+        device = getattr(backend, "device", None)
+        if device is None or getattr(device, "mid_circuit_reset", True):
+            return
+        from qrnn import devices
+
+        able = [name for name in devices.names() if devices.get(name).mid_circuit_reset]
+        name = getattr(device, "name", device)
+        last = self.n_data - 1
+        qubits = "qubit 0" if last == 0 else f"qubits 0-{last}"
+        raise ValueError(
+            f"{self._family} resets its data register ({qubits}) after every time step, which "
+            f"needs mid-circuit reset; device {name!r} does not support it. Devices with "
+            f"mid-circuit reset: {', '.join(able)} (or a device file with "
+            "mid_circuit_reset = true)"
+        )
+
     # other backends: the whole sequence as one circuit with resets, read at markers
     def _run_backend(self, sequence, state, valid):
         (rho,) = state
@@ -372,6 +415,10 @@ class _MemoryCell(StepCell):
         return self._unrolled[length]
 
 
+def _is_torch_name(backend: object) -> bool:
+    return isinstance(backend, str) and backend == TORCH_BACKEND
+
+
 def _resolve_backend(backend: object):
     if isinstance(backend, str):
         from qrnn import backends
@@ -421,6 +468,8 @@ class _QRNNCell(_MemoryCell):
     """Trainable memory cell: ``weight`` are the ansatz angles; ``encoder`` (a ``Linear``, only
     when ``in_features != n_data``) maps the step's features to the data angles."""
 
+    _family = "QRNN"
+
     def __init__(self, in_features, n_data, n_hidden, n_layers, ansatz, backend, device, dtype):
         step = _qrnn_step_cell(n_data, n_hidden, n_layers, ansatz)
         super().__init__(step, backend, dtype)
@@ -457,6 +506,8 @@ class _QRNNCell(_MemoryCell):
 class _ReservoirCell(_MemoryCell):
     """Fixed memory cell: ``circuits.cells.reservoir`` dynamics; the input angles are
     ``input_weight @ x`` with a fixed buffer (identity when ``in_features == n_data``)."""
+
+    _family = "QReservoir"
 
     def __init__(self, in_features, n_data, n_qubits, depth, seed, backend, device, dtype):
         step = cells.reservoir(n_qubits=n_qubits, n_inputs=n_data, seed=seed, depth=depth)

@@ -1,0 +1,151 @@
+"""Move a model's quantum parts to another executor: :func:`to_backend`.
+
+A model trained exactly with the torch engine is scored on a noisy ion-trap device with
+shots by switching every quantum submodule (``QuantumLayer`` inside QLSTM/QGRU gates, the
+memory cells of QRNN/QReservoir) to ONE backend object; weights and classical layers are
+untouched::
+
+    model = qrnn.models.to_backend(model, "aer", device="ionq-aria-1", shots=1000, seed=0)
+    prediction = qrnn.predict(model, data.test)
+
+Everything is checked before anything is switched (an unknown device, shots outside the
+device's limits, a model wider than the device, a QRNN on a device without mid-circuit
+reset), so a failed call leaves the model as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from torch import nn
+
+from qrnn.layer import QuantumLayer
+from qrnn.models._qgru import QGRU, QGRUCell
+from qrnn.models._qlstm import QLSTM, QLSTMCell
+from qrnn.models._qrnn import QRNN, QReservoir, _MemoryCell
+
+__all__ = ["quantum_modules", "to_backend"]
+
+TORCH_BACKEND = "torch"
+# Families that record the backend they were built with (shown by extra_repr).
+_FAMILIES = (QLSTM, QLSTMCell, QGRU, QGRUCell, QRNN, QReservoir)
+
+
+def quantum_modules(model: nn.Module) -> list[nn.Module]:
+    """The submodules of ``model`` that execute circuits (``QuantumLayer``s and QRNN /
+    QReservoir memory cells), in ``model.modules()`` order."""
+    return [m for m in model.modules() if isinstance(m, (QuantumLayer, _MemoryCell))]
+
+
+def _width(module: nn.Module) -> int:
+    if isinstance(module, QuantumLayer):
+        return module.circuit.num_qubits
+    return module.step_cell.circuit.num_qubits
+
+
+def _sized_device(device: object, width: int, model: nn.Module):
+    """A preset name or device file becomes an ``IonTrapDevice`` with at least ``width``
+    qubits (presets default to 10); a device object must already be wide enough."""
+    from qrnn import devices
+
+    if device is None:
+        return None
+    name = getattr(device, "name", device)
+    if isinstance(device, (str, os.PathLike)):
+        device = devices.get(device)  # unknown names fail here, listing the presets
+        if width > device.max_qubits:
+            raise ValueError(
+                f"{type(model).__name__} runs {width}-qubit circuits but device {name!r} has "
+                f"only {device.max_qubits} qubits"
+            )
+        return device if width <= device.n_qubits else device.with_qubits(width)
+    n_qubits = getattr(device, "n_qubits", None)
+    if isinstance(n_qubits, int) and width > n_qubits:
+        raise ValueError(
+            f"{type(model).__name__} runs {width}-qubit circuits but device {name!r} is set up "
+            f"with {n_qubits} qubits; use qrnn.devices.get({name!r}, n_qubits={width})"
+        )
+    return device
+
+
+def to_backend(
+    model: nn.Module,
+    backend: object = "aer",
+    *,
+    device: object = None,
+    shots: int | None = None,
+    seed: int | None = None,
+    **options: Any,
+) -> nn.Module:
+    """Run every quantum part of ``model`` on ``backend`` from now on (in place, like
+    ``nn.Module.to``); weights, classical layers and input/output shapes are unchanged.
+
+    Args:
+        model: any ``nn.Module`` holding quantum parts (a ``Forecaster``, ``QLSTM``, ``QRNN``,
+            ``QuantumLayer``, ...).
+        backend: a ``qrnn.backends`` name (``"aer"``, ``"torch"``, ``"pennylane:<device>"``)
+            or a backend object from ``qrnn.backends.get`` (then give no other argument).
+            ``"torch"`` with no ``device``, ``shots`` or options is the exact built-in
+            engine the models are trained with (for QRNN/QReservoir: the Kraus engine);
+            anything else is one backend object shared by all quantum parts.
+        device: an ion-trap preset name, device file or ``IonTrapDevice``: circuits are
+            transpiled to its native gates and run with its noise model. A name is sized to
+            the model's circuits (presets use 10 qubits unless the model needs more).
+        shots: None for exact expectation values, else samples per circuit (within the
+            device's limits).
+        seed: seeds the sampling of shots.
+        **options: further ``qrnn.backends.get`` options (``method``, ``gpu``, ...).
+
+    Returns:
+        ``model`` itself. Outputs keep their shapes: a QRNN's ``output`` is still
+        ``(L, N, hidden_size)``, though its ``h_n`` is ``None`` on backends other than the
+        exact engine (they return expectation values, not the hidden register's state).
+
+    Raises:
+        TypeError: ``model`` has no quantum parts, or a backend object came with options.
+        ValueError (and its subclasses ``qrnn.backends.BackendError``,
+        ``qrnn.devices.DeviceFileError``), ``qrnn.devices.UnknownDeviceError`` (a
+        ``KeyError``): an unknown backend or device, shots outside the device's limits, a
+        device narrower than the model, a QRNN/QReservoir on a device without mid-circuit
+        reset. Nothing is switched then.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    modules = quantum_modules(model)
+    if not modules:
+        raise TypeError(
+            f"{type(model).__name__} has no quantum parts (no QuantumLayer or quantum-memory "
+            "cell) to move to a backend; classical models run on torch only"
+        )
+    if isinstance(backend, str):
+        if backend == TORCH_BACKEND and device is None and shots is None and not options:
+            resolved: object = TORCH_BACKEND
+        else:
+            from qrnn import backends
+
+            device = _sized_device(device, max(_width(m) for m in modules), model)
+            resolved = backends.get(backend, device=device, shots=shots, seed=seed, **options)
+    else:
+        given = {"device": device, "shots": shots, "seed": seed, **options}
+        extra = sorted(key for key, value in given.items() if value is not None)
+        if extra:
+            raise TypeError(
+                f"backend is already a backend object ({backend!r}); give {extra[0]}= to "
+                "qrnn.backends.get, or pass a backend name"
+            )
+        if not callable(getattr(backend, "expval", None)):
+            raise TypeError(
+                "backend must be a qrnn.backends name ('torch', 'aer', 'pennylane:<device>') "
+                f"or a backend object from qrnn.backends.get, got {backend!r}"
+            )
+        resolved = backend
+    for module in modules:  # check everything before switching anything
+        if isinstance(module, _MemoryCell):
+            module.check_backend(None if resolved == TORCH_BACKEND else resolved)
+    for module in modules:
+        module.set_backend(resolved)
+    for module in model.modules():
+        if isinstance(module, _FAMILIES):
+            module.backend = resolved
+    return model
