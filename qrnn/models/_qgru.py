@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from qrnn.models._qlstm import VQCGate, _check_step_input, _gate_options
-from qrnn.models._recurrent import RecurrentBase, State, Step, StepCell, positive_int
+from qrnn.models._qlstm import GateRecurrent, VQCGate, _check_step_input, _gate_options
+from qrnn.models._recurrent import State, Step, StepCell, positive_int
 
 __all__ = ["QGRU", "QGRUCell"]
 
@@ -111,7 +111,7 @@ class QGRUCell(StepCell):
         return h[0] if unbatched else h
 
 
-class QGRU(RecurrentBase):
+class QGRU(GateRecurrent):
     """Quantum GRU, a drop-in for ``nn.GRU`` (see the module docstring for the cell).
 
     Args:
@@ -137,52 +137,7 @@ class QGRU(RecurrentBase):
     Returns ``(output, h_n)``.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int = 4,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        n_qubits: int = 10,
-        n_layers: int = 2,
-        ansatz: str = "ion_native",
-        backend: object = "torch",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
-        _gate_options(n_qubits, n_layers, ansatz, backend, bias, device, dtype)
-        self.bias = bias
-        self.n_qubits, self.n_layers, self.ansatz = n_qubits, n_layers, ansatz
-        self.backend = backend
-
-        def make(size: int) -> QGRUCell:
-            return QGRUCell(
-                size,
-                hidden_size,
-                bias,
-                n_qubits=n_qubits,
-                n_layers=n_layers,
-                ansatz=ansatz,
-                backend=backend,
-                device=device,
-                dtype=dtype,
-            )
-
-        self._add_cells(make)
-
-    def extra_repr(self) -> str:
-        text = self._shared_repr()
-        if not self.bias:
-            text += ", bias=False"
-        return (
-            f"{text}, n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
-            f"ansatz={self.ansatz!r}, backend={self.backend!r}"
-        )
+    cell_class = QGRUCell
 
     def forward(self, input, hx=None):
         """``(output, h_n)``; see the class docstring for shapes."""

@@ -189,7 +189,61 @@ class QLSTMCell(StepCell):
         return (h[0], c[0]) if unbatched else (h, c)
 
 
-class QLSTM(RecurrentBase):
+class GateRecurrent(RecurrentBase):
+    """Shared constructor of QLSTM and QGRU: every gate of the cell is a variational circuit;
+    subclasses name their one-step cell in ``cell_class``."""
+
+    cell_class: type[StepCell]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 4,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        n_qubits: int = 10,
+        n_layers: int = 2,
+        ansatz: str = "ion_native",
+        backend: object = "torch",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
+        _gate_options(n_qubits, n_layers, ansatz, backend, bias, device, dtype)
+        self.bias = bias
+        self.n_qubits, self.n_layers, self.ansatz = n_qubits, n_layers, ansatz
+        self.backend = backend
+
+        def make(size: int) -> StepCell:
+            return self.cell_class(
+                size,
+                hidden_size,
+                bias,
+                n_qubits=n_qubits,
+                n_layers=n_layers,
+                ansatz=ansatz,
+                backend=backend,
+                device=device,
+                dtype=dtype,
+            )
+
+        self._add_cells(make)
+
+    def extra_repr(self) -> str:
+        text = self._shared_repr()
+        if not self.bias:
+            text += ", bias=False"
+        return (
+            f"{text}, n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
+            f"ansatz={self.ansatz!r}, backend={self.backend!r}"
+        )
+
+
+class QLSTM(GateRecurrent):
     """Quantum LSTM, a drop-in for ``nn.LSTM`` (see the module docstring for the cell).
 
     Args:
@@ -222,53 +276,7 @@ class QLSTM(RecurrentBase):
     """
 
     _pair_state = True
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int = 4,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        n_qubits: int = 10,
-        n_layers: int = 2,
-        ansatz: str = "ion_native",
-        backend: object = "torch",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
-        _gate_options(n_qubits, n_layers, ansatz, backend, bias, device, dtype)
-        self.bias = bias
-        self.n_qubits, self.n_layers, self.ansatz = n_qubits, n_layers, ansatz
-        self.backend = backend
-
-        def make(size: int) -> QLSTMCell:
-            return QLSTMCell(
-                size,
-                hidden_size,
-                bias,
-                n_qubits=n_qubits,
-                n_layers=n_layers,
-                ansatz=ansatz,
-                backend=backend,
-                device=device,
-                dtype=dtype,
-            )
-
-        self._add_cells(make)
-
-    def extra_repr(self) -> str:
-        text = self._shared_repr()
-        if not self.bias:
-            text += ", bias=False"
-        return (
-            f"{text}, n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
-            f"ansatz={self.ansatz!r}, backend={self.backend!r}"
-        )
+    cell_class = QLSTMCell
 
     def forward(self, input, hx=None):
         """``(output, (h_n, c_n))``; see the class docstring for shapes."""
