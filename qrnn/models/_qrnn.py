@@ -236,6 +236,7 @@ class _MemoryCell(StepCell):
         self.n_hidden = step.circuit.num_qubits - self.n_data
         self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
         self._backend = None if backend == TORCH_BACKEND else _resolve_backend(backend)
+        self.check_backend(self._backend)  # a device without mid-circuit reset: say so now
         self.observables = list(step.observables)
         signs = _diagonal_signs(self.observables, step.circuit.num_qubits)
         data_only = all(set(label[: self.n_hidden]) <= {"I"} for label in self.observables)
