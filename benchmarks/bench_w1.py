@@ -3,15 +3,20 @@
 PennyLane runs its best path for this workload: the torch interface, backprop, and parameter
 broadcasting over the batch, in complex128 (default.qubit always computes in complex128).
 qrnn runs in float64/complex128 (the same arithmetic) and in float32/complex64 (torch's
-default dtype, so what a model gets unless asked otherwise). 2 torch threads. Prints steps/s
-of each and the ratios, measured in this one run.
+default dtype, so what a model gets unless asked otherwise). 2 torch threads.
 
-    python benchmarks/bench_w1.py [--steps N] [--peer-steps N]
+Every step is timed on its own, in rounds that interleave the three (so a slow spell of a
+shared machine hits all of them). Prints steps/s from the median step (the headline: robust to
+such spells) and from the fastest step (closest to an idle machine), and the ratios of each,
+all measured in this one run.
+
+    python benchmarks/bench_w1.py [--steps N] [--peer-steps N] [--rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -70,55 +75,75 @@ class PennyLaneCell(torch.nn.Module):
         return lambda angles: torch.stack(self.node(angles, self.weight), dim=-1)
 
 
-def steps_per_second(cell, n_steps, dtype=torch.float64, warmup=1):
-    torch.manual_seed(0)
-    model = w1.W1Model(cell).to(dtype)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    inputs, targets = w1.data(dtype=dtype)
-    losses = []
+class Trainer:
+    """One W1 model and its optimizer; ``step()`` runs and times one training step."""
 
-    def step():
-        optimizer.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(inputs), targets)
+    def __init__(self, cell, dtype):
+        torch.manual_seed(0)
+        self.model = w1.W1Model(cell).to(dtype)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.01)
+        self.inputs, self.targets = w1.data(dtype=dtype)
+        self.losses, self.times = [], []
+
+    def step(self, timed=True):
+        start = time.perf_counter()
+        self.optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(self.model(self.inputs), self.targets)
         loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        self.optimizer.step()
+        if timed:
+            self.times.append(time.perf_counter() - start)
+        self.losses.append(loss.item())
 
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    return n_steps / (time.perf_counter() - start), losses
+    def rates(self):
+        """(steps/s from the median step, steps/s from the fastest step)."""
+        return 1 / statistics.median(self.times), 1 / min(self.times)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="timed qrnn steps")
-    parser.add_argument("--peer-steps", type=int, default=3, help="timed PennyLane steps")
+    parser.add_argument("--steps", type=int, default=20, help="timed qrnn steps per round")
+    parser.add_argument("--peer-steps", type=int, default=1, help="timed PennyLane steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (W1: 2)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    double, double_losses = steps_per_second(QrnnCell(), args.steps, torch.float64)
-    single, _ = steps_per_second(QrnnCell(), args.steps, torch.float32)
-    peer, peer_losses = steps_per_second(PennyLaneCell(), args.peer_steps, torch.float64)
+    double = Trainer(QrnnCell(), torch.float64)
+    single = Trainer(QrnnCell(), torch.float32)
+    peer = Trainer(PennyLaneCell(), torch.float64)
+    for trainer in (double, single, peer):
+        trainer.step(timed=False)  # warm-up: plans, caches, lazy imports
+    # Rounds interleave the engines, so a slow spell of a shared machine hits all of them.
+    for _ in range(args.rounds):
+        for trainer, n_steps in (
+            (double, args.steps),
+            (single, args.steps),
+            (peer, args.peer_steps),
+        ):
+            for _ in range(n_steps):
+                trainer.step()
     # Same initial weights and data: the first losses must agree (the engines compute the same).
-    agreement = abs(double_losses[0] - peer_losses[0])
+    agreement = abs(double.losses[0] - peer.losses[0])
+    peer_median, peer_best = peer.rates()
     print(
         f"W1 training step (batch {w1.BATCH}, {w1.STEPS} steps, {w1.N_QUBITS} qubits, "
-        f"{args.threads} threads)"
+        f"{args.threads} threads; {args.rounds} interleaved rounds; steps/s from the median "
+        "step [from the fastest step])"
     )
     print(
-        f"  PennyLane default.qubit:       {peer:8.3f} steps/s (backprop, broadcasting, complex128)"
+        f"  PennyLane default.qubit:     {peer_median:7.3f} [{peer_best:7.3f}] steps/s "
+        f"(backprop, broadcasting, complex128; {len(peer.times)} steps)"
     )
-    print(
-        f"  qrnn torch engine, float64:    {double:8.2f} steps/s   {double / peer:6.1f}x PennyLane"
-    )
-    print(
-        f"  qrnn torch engine, float32:    {single:8.2f} steps/s   {single / peer:6.1f}x PennyLane"
-    )
+    ratios = {}
+    for name, trainer in (("float64", double), ("float32", single)):
+        median, best = trainer.rates()
+        ratios[name] = (median / peer_median, best / peer_best)
+        print(
+            f"  qrnn torch engine, {name}: {median:7.2f} [{best:7.2f}] steps/s   "
+            f"{median / peer_median:5.1f}x [{best / peer_best:5.1f}x] PennyLane"
+        )
     print(f"  first-step loss difference (float64): {agreement:.2e}")
-    return double / peer, single / peer
+    return ratios
 
 
 if __name__ == "__main__":

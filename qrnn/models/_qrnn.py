@@ -46,8 +46,6 @@ from qrnn.models._recurrent import RecurrentBase, State, Step, StepCell, positiv
 __all__ = ["QRNN", "QReservoir", "channel_step", "kraus_operators", "kraus_table", "product_state"]
 
 TORCH_BACKEND = "torch"
-# Kraus operators of several steps are built in one product, up to this many bytes at a time.
-_KRAUS_CHUNK_BYTES = 256 * 2**20
 
 
 # -- the Kraus engine -------------------------------------------------------------------------
@@ -298,29 +296,22 @@ class _MemoryCell(StepCell):
         length, batch, _ = sequence.shape
         table = kraus_table(self.unitary(), self.n_data)
         readout = self._readout(table)
-        # The inputs do not depend on the state: encode every step at once and build the Kraus
-        # operators of several steps per matrix product (chunks bound the memory).
+        # The inputs do not depend on the state: encode every step at once. Each step's Kraus
+        # operators are built just before its channel, so they are still in cache when used.
         angles = self.angles(sequence.reshape(length * batch, -1))
         psi = product_state(angles).view(length, batch, -1)
-        chunk = _KRAUS_CHUNK_BYTES // (batch * table.shape[1] * table.element_size())
-        chunk = max(1, min(length, chunk))
         (rho,) = state
         outputs = []
-        for start in range(0, length, chunk):
-            stop = min(start + chunk, length)
-            kraus = kraus_operators(table, psi[start:stop].flatten(0, 1), self.n_hidden)
-            # unbind, not indexing: its backward stacks the step gradients once, where each
-            # index would scatter into a zero tensor of the whole chunk
-            per_step = kraus.view(stop - start, batch, *kraus.shape[1:]).unbind(0)
-            for t, step_kraus in zip(range(start, stop), per_step, strict=True):
-                probabilities, new_rho = channel_step(step_kraus, rho)
-                out = readout(probabilities)
-                if valid is not None and not bool(valid[t].all()):
-                    keep = valid[t]
-                    new_rho = torch.where(keep.view(-1, 1, 1), new_rho, rho)
-                    out = out * keep.unsqueeze(-1).to(out.dtype)
-                rho = new_rho
-                outputs.append(out)
+        for t in range(length):
+            kraus = kraus_operators(table, psi[t], self.n_hidden)
+            probabilities, new_rho = channel_step(kraus, rho)
+            out = readout(probabilities)
+            if valid is not None and not bool(valid[t].all()):
+                keep = valid[t]
+                new_rho = torch.where(keep.view(-1, 1, 1), new_rho, rho)
+                out = out * keep.unsqueeze(-1).to(out.dtype)
+            rho = new_rho
+            outputs.append(out)
         return torch.stack(outputs), (rho,)
 
     def set_backend(self, backend: object) -> _MemoryCell:

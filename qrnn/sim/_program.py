@@ -9,6 +9,7 @@ kernel is batched; weight-only matrices have batch size 1 and broadcast.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -16,6 +17,14 @@ import numpy as np
 import torch
 from qiskit.circuit import QuantumCircuit
 
+from qrnn.sim._chain import (
+    ChainStep,
+    apply_block,
+    permute_axes,
+    product_groups,
+    product_state,
+    run_chain,
+)
 from qrnn.sim._errors import SimulationMemoryError, UnboundParameterError
 from qrnn.sim._lowering import (
     U1Q,
@@ -181,7 +190,6 @@ class Program:
             self.max_fused,
             product_prefix=mode != "unitary",
             initial_order=interleaved if density else None,
-            state_wires=2 * n_wires if mode == "unitary" else n_wires,
         )
         readout = None
         if terms is not None:
@@ -263,9 +271,14 @@ def _complex_dtype(dtype):
     )
 
 
+_ALWAYS_FITS = 64 * 2**20  # bytes
+
+
 def _check_memory(batch, n_wires, dtype, device):
     itemsize = 8 if dtype == torch.complex64 else 16
     need = 4 * batch * (2**n_wires) * itemsize  # state, a permuted copy, autograd saves
+    if need <= _ALWAYS_FITS:  # asking the system costs more than a small run
+        return
     if device.type == "cuda":
         available = torch.cuda.mem_get_info(device)[0]
     else:
@@ -318,6 +331,13 @@ class BoundProgram:
         return self.program.constant(
             key, lambda: torch.as_tensor(np.array(builder())), self.device, dtype
         )
+
+    def _constant_groups(self, n_wires: int):
+        key = ("product-groups", n_wires, self.device, self.complex_dtype)
+        cache = self.program._tensor_cache
+        if key not in cache:
+            cache[key] = product_groups(n_wires, self.device, self.complex_dtype)
+        return cache[key]
 
     # -- gate matrices --------------------------------------------------------------------
 
@@ -390,6 +410,18 @@ class BoundProgram:
 
         u1q_ops = [op for op in kernel.ops if isinstance(op, U1Q)]
         u1q_matrices = self._u1q(u1q_ops, angles, ("block", id(kernel))) if u1q_ops else None
+        if len(u1q_ops) == len(kernel.ops):  # a layer of one-wire gates: a Kronecker product
+            runs = {w: [] for w in kernel.local_wires}
+            for k, op in enumerate(u1q_ops):
+                runs[op.wires[0]].append(k)
+            wires = [w for w in reversed(kernel.local_wires) if runs[w]]  # MSB first
+            products = _run_products(u1q_matrices, [runs[w] for w in wires], self)
+            identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)[None]
+            result = None
+            for w in reversed(kernel.local_wires):
+                gate = products[:, wires.index(w)] if runs[w] else identity
+                result = gate if result is None else _kron(result, gate)
+            return result
         position = 0
         for op in kernel.ops:
             if isinstance(op, U1Q):
@@ -415,7 +447,9 @@ class BoundProgram:
     # -- runs -----------------------------------------------------------------------------
 
     def _run(self, mode: str, inputs):
-        """Final internal state (2**n_wires, batch) and the plan."""
+        """``(result, plan, readout)``: the final internal state (2**n_wires, batch), except
+        in "expval" mode with a probability readout, where ``result`` is already the
+        expectation values (batch, n_obs)."""
         program = self.program
         if inputs is None and program.input_index:
             raise UnboundParameterError(
@@ -434,15 +468,57 @@ class BoundProgram:
         n_wires = program.n_qubits * (2 if program.density or mode == "density" else 1)
         _check_memory(batch, n_wires, self.complex_dtype, self.device)  # before any 2**n work
         plan, readout = program.plan(mode)
+        coefficients = None
+        if readout is not None and readout.real:
+            coefficients = self._constant(
+                "readout_real", lambda: readout.coefficients.T, self.real_dtype
+            )
         state, start = self._head(mode, plan)
-        angles = self._angles(inputs)
+        steps, blocks = self._chain_steps(mode, plan, start)
+        angles = None
+        if any(kernel.dynamic for kernel in blocks) or (
+            state is None and self._rotation_prefix(mode, plan) is None
+        ):
+            angles = self._angles(inputs)
         if state is None:
-            state = self._prefix_state(mode, plan, angles)
-        for kernel in plan.kernels[start:]:
-            state = self._apply_kernel(kernel, state, angles, plan.n_wires)
-        if state.shape[1] != batch:  # nothing depended on the inputs
-            state = state.expand(-1, batch)
-        return state, plan, readout
+            if angles is None:
+                state = self._rotation_prefix_state(mode, plan, inputs)
+            else:
+                state = self._prefix_state(mode, plan, angles)
+        matrices = [self._kernel_matrix(kernel, angles) for kernel in blocks]
+        result = run_chain(steps, plan.n_wires, state, matrices, coefficients)
+        if coefficients is not None:
+            return (result if result.shape[0] == batch else result.expand(batch, -1)), plan, readout
+        if result.shape[1] != batch:  # nothing depended on the inputs
+            result = result.expand(-1, batch)
+        return result, plan, readout
+
+    def _chain_steps(self, mode, plan: Schedule, start: int):
+        """``(steps, block kernels)`` of ``plan.kernels[start:]`` as a ``run_chain`` chain,
+        built once per program, device and dtype."""
+
+        def build():
+            steps, blocks = [], []
+            for kernel in plan.kernels[start:]:
+                if isinstance(kernel, GatherKernel):
+                    source = torch.as_tensor(kernel.source, device=self.device)
+                    inverse = torch.empty_like(source)
+                    inverse[source] = torch.arange(len(source), device=self.device)
+                    phase = None
+                    if kernel.phase is not None:
+                        phase = torch.as_tensor(kernel.phase[:, None], device=self.device)
+                        phase = phase.to(self.complex_dtype)
+                    steps.append(ChainStep(kernel.permute, source, inverse, phase))
+                else:
+                    steps.append(ChainStep(kernel.permute, start=kernel.start, matrix=len(blocks)))
+                    blocks.append(kernel)
+            return steps, blocks
+
+        key = ("chain", mode, start, self.device, self.complex_dtype)
+        cache = self.program._tensor_cache
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
 
     def _head(self, mode, plan):
         """(state, next kernel) after the leading input-free part, computed once per bind;
@@ -467,54 +543,152 @@ class BoundProgram:
         per bind), input-dependent gates left for each run. Returns (wires, positions,
         dynamic ops) where positions[j] = (kind, data) for every wire's j-th factor."""
         if mode in self._prefix_factors:
-            return self._prefix_factors[mode]
+            return self._prefix_factors[mode][:3]
         wires = [w for w, ops in plan.prefix.items() if ops]
         dynamic_ops: list[U1Q] = []
-        factors: dict[int, list] = {}
-        static_all = [
-            op for w in wires for op in plan.prefix[w] if not self.program._is_dynamic(op)
-        ]
-        static_matrices = (
-            self._u1q(static_all, self.static_angles, ("prefix-static", mode))
-            if static_all
-            else None
-        )
-        k = 0
+        static_all: list[U1Q] = []
+        runs: list[list[int]] = []  # static runs, as indices into static_all
+        segments: dict[int, list[tuple[str, int]]] = {}  # wire -> (kind, run or dynamic index)
         for w in wires:
-            factors[w] = []
+            segments[w] = []
             run = None
             for op in plan.prefix[w]:
                 if self.program._is_dynamic(op):
-                    if run is not None:
-                        factors[w].append(("static", run))
-                        run = None
-                    factors[w].append(("dynamic", len(dynamic_ops)))
+                    run = None
+                    segments[w].append(("dynamic", len(dynamic_ops)))
                     dynamic_ops.append(op)
                 else:
-                    gate = static_matrices[:, k]
-                    k += 1
-                    run = gate if run is None else gate @ run
-            if run is not None:
-                factors[w].append(("static", run))
-        depth = max((len(f) for f in factors.values()), default=0)
-        identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)[None]
+                    if run is None:
+                        run = []
+                        segments[w].append(("static", len(runs)))
+                        runs.append(run)
+                    run.append(len(static_all))
+                    static_all.append(op)
+        # every run's product, plus the identity as run ``len(runs)`` (padding)
+        identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
+        products = identity.expand(self.static_angles.shape[0], 1, 2, 2)
+        if static_all:
+            matrices = self._u1q(static_all, self.static_angles, ("prefix-static", mode))
+            products = torch.cat((_run_products(matrices, runs, self), products), dim=1)
+        depth = max((len(f) for f in segments.values()), default=0)
         positions = []
         for j in range(depth):
             entries = [
-                factors[w][j] if j < len(factors[w]) else ("static", identity) for w in wires
+                segments[w][j] if j < len(segments[w]) else ("static", len(runs)) for w in wires
             ]
             if all(kind == "static" for kind, _ in entries):
-                tensors = [data for _, data in entries]
-                batch = max(t.shape[0] for t in tensors)
-                stacked = torch.stack([t.expand(batch, 2, 2) for t in tensors], dim=1)
-                positions.append(("static", stacked))
+                index = torch.as_tensor([k for _, k in entries], device=self.device)
+                positions.append(("static", products[:, index]))
             elif all(kind == "dynamic" for kind, _ in entries):
-                positions.append(("dynamic", torch.as_tensor([d for _, d in entries])))
+                positions.append(("dynamic", torch.as_tensor([k for _, k in entries])))
             else:
-                positions.append(("mixed", entries))
-        result = (wires, positions, dynamic_ops)
+                positions.append(
+                    (
+                        "mixed",
+                        [(kind, k if kind == "dynamic" else products[:, k]) for kind, k in entries],
+                    )
+                )
+        result = (wires, positions, dynamic_ops, segments, products, len(runs))
         self._prefix_factors[mode] = result
+        return result[:3]
+
+    def _rotation_prefix(self, mode, plan: Schedule):
+        """The prefix as ``cos(theta_w / 2) p_w + sin(theta_w / 2) q_w`` per wire, when every
+        wire's prefix holds at most one input-dependent gate and only that gate's theta depends
+        on the inputs (angle encodings: RY(x), RX(x), R(x, phi), ...). The static gates around
+        it and its static phases are folded into the 2-vectors ``p_w`` and ``q_w`` once per
+        bind, so a run costs a matrix product for the angles, a cosine, a sine and the
+        Kronecker product. Returns None when the prefix has another shape."""
+        key = ("rotation", mode)
+        if key in self._prefix_factors:
+            return self._prefix_factors[key]
+        self._prefix_plan(mode, plan)
+        wires, _positions, dynamic_ops, segments, products, identity_run = self._prefix_factors[
+            mode
+        ]
+        dynamic_rows = self.program._dynamic_rows
+        eligible = bool(dynamic_ops) and all(
+            not dynamic_rows[list(op.rows[1:])].any() for op in dynamic_ops
+        )
+        eligible = eligible and all(
+            sum(kind == "dynamic" for kind, _ in segments[w]) <= 1 for w in wires
+        )
+        result = None
+        if eligible:
+            result = self._build_rotation_prefix(
+                wires, segments, dynamic_ops, products, identity_run, plan.initial_order
+            )
+        self._prefix_factors[key] = result
         return result
+
+    def _build_rotation_prefix(
+        self, wires, segments, dynamic_ops, products, identity_run, initial_order
+    ):
+        # U(theta) = cos(theta/2) P + sin(theta/2) Q with P = U(0), Q = U(pi) (theta rows only)
+        theta_rows = [op.rows[0] for op in dynamic_ops]
+        base = self.static_angles.clone()
+        base[:, theta_rows] = 0
+        key = ("prefix-dynamic", "rotation", tuple(theta_rows))
+        at_zero = self._u1q(dynamic_ops, base, key)
+        base[:, theta_rows] = math.pi
+        at_pi = self._u1q(dynamic_ops, base, key)
+        dynamic_wires, static_wires = [], []
+        before, gate, after, static_runs = [], [], [], []
+        for w in wires:
+            kinds = [kind for kind, _ in segments[w]]
+            if "dynamic" not in kinds:
+                static_wires.append(w)
+                static_runs.append(segments[w][0][1])  # one static run
+                continue
+            position = kinds.index("dynamic")
+            dynamic_wires.append(w)
+            gate.append(segments[w][position][1])
+            before.append(segments[w][0][1] if position == 1 else identity_run)
+            after.append(segments[w][-1][1] if position + 1 < len(kinds) else identity_run)
+
+        def pick(tensor, index):
+            return tensor[:, torch.as_tensor(index, device=self.device)]
+
+        start = pick(products, before)[..., :, :1]  # (b_w, n_dynamic, 2, 1): before |0>
+        finish = pick(products, after)
+        p = (finish @ (pick(at_zero, gate) @ start))[..., 0]  # (b_w, n_dynamic, 2)
+        q = (finish @ (pick(at_pi, gate) @ start))[..., 0]
+        # every wire in the state's axis order: a static wire is p = its vector, q = 0, and
+        # theta = 0; a wire without gates is p = |0>
+        weight_batch = self.static_angles.shape[0]
+        ground = torch.zeros(weight_batch, 1, 2, dtype=self.complex_dtype, device=self.device)
+        ground[..., 0] = 1
+        static = pick(products, static_runs)[..., :, 0] if static_wires else ground[:, :0]
+        n_rest = len(static_wires) + 1
+        p = torch.cat((p, static, ground), dim=1)
+        q = torch.cat((q, torch.zeros_like(static), torch.zeros_like(ground)), dim=1)
+        rows = [theta_rows[k] for k in gate]
+        half = torch.cat(
+            (
+                self.static_angles[:, rows] / 2,
+                self.static_angles.new_zeros(weight_batch, n_rest),
+            ),
+            dim=1,
+        )
+        slot = {w: k for k, w in enumerate(dynamic_wires + static_wires)}
+        order = [slot.get(w, len(slot)) for w in initial_order]
+        index = torch.as_tensor(order, device=self.device)
+        p, q, half = p[:, index], q[:, index], half[:, index]
+        # theta / 2 = inputs @ coefficients + half, column w for the wire at axis w
+        coefficients = np.zeros((len(self.program.input_index), len(initial_order)))
+        coefficients[:, : len(rows)] = self.program._input_coefficients[rows].T / 2
+        coefficients = torch.as_tensor(
+            coefficients[:, order], dtype=self.real_dtype, device=self.device
+        )
+        if weight_batch == 1:  # (n_wires, 2, 1): broadcast over the batch
+            return coefficients, half, p[0].unsqueeze(-1), q[0].unsqueeze(-1)
+        return coefficients, half, p.permute(1, 2, 0), q.permute(1, 2, 0)
+
+    def _rotation_prefix_state(self, mode, plan: Schedule, inputs) -> torch.Tensor:
+        coefficients, half_static, p, q = self._rotation_prefix(mode, plan)
+        half = torch.addmm(half_static, inputs, coefficients).T.unsqueeze(1)  # (n, 1, b)
+        vectors = torch.cos(half) * p + torch.sin(half) * q  # (n_wires, 2, b), axis order
+        return _product_state(vectors, self)
 
     def _prefix_state(self, mode, plan: Schedule, angles) -> torch.Tensor:
         """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out."""
@@ -559,13 +733,8 @@ class BoundProgram:
         return _product_state(vectors, self)
 
     def _apply_kernel(self, kernel, state, angles, n_wires):
-        batch = state.shape[1]
         if kernel.permute is not None:
-            state = (
-                state.view(*([2] * n_wires), batch)
-                .permute(*kernel.permute, n_wires)
-                .reshape(-1, batch)
-            )
+            state = permute_axes(state, kernel.permute, n_wires)
         if isinstance(kernel, GatherKernel):
             source = self._constant(("gather", id(kernel)), lambda: kernel.source, torch.int64)
             state = state.index_select(0, source)
@@ -575,29 +744,7 @@ class BoundProgram:
                 )
                 state = state * phase
             return state
-        matrix = self._kernel_matrix(kernel, angles)
-        d = matrix.shape[-1]
-        leading = 2**kernel.start
-        if matrix.shape[0] == 1:  # one matrix for the whole batch: plain matrix products
-            if leading == 1:
-                return (matrix[0] @ state.reshape(d, -1)).view(-1, batch)
-            # bmm over an expanded matrix: matmul would fold the batch axes with a copy
-            blocks = state.reshape(leading, d, -1)
-            return torch.bmm(matrix.expand(leading, d, d), blocks).view(-1, batch)
-        # per-sample matrices: out[l, i, r, b] = sum_j U[b, i, j] state[l, j, r, b]
-        out_batch = max(batch, matrix.shape[0])
-        view = state.reshape(leading, d, -1, batch)
-        if d <= 4:  # a few broadcast multiply-adds beat moving the batch axis
-            columns = matrix.permute(2, 1, 0)  # (j, i, b)
-            out = view[:, 0, None] * columns[0][None, :, None, :]
-            for j in range(1, d):
-                out = out + view[:, j, None] * columns[j][None, :, None, :]
-            return out.reshape(-1, out_batch)
-        rest = view.shape[2]
-        moved = view.expand(-1, -1, -1, out_batch).permute(3, 1, 0, 2).reshape(out_batch, d, -1)
-        out = torch.bmm(matrix.expand(out_batch, d, d), moved)
-        out = out.view(out_batch, d, leading, rest).permute(2, 1, 3, 0)
-        return out.reshape(-1, out_batch)
+        return apply_block(self._kernel_matrix(kernel, angles), state, kernel.start)
 
     def _kernel_matrix(self, kernel: BlockKernel, angles):
         if kernel.dynamic:
@@ -612,15 +759,9 @@ class BoundProgram:
     def expval(self, inputs=None) -> torch.Tensor:
         """(batch, n_obs) real expectation values. ``inputs``: (batch, n_inputs)."""
         state, _plan, readout = self._run("expval", inputs)
-        index = self._constant("readout_index", lambda: readout.index, torch.int64)
         if readout.real:
-            coefficients = self._constant(
-                "readout_real", lambda: readout.coefficients.T, self.real_dtype
-            )
-            # sum_i c_i (re_i^2 + im_i^2): contract first, then add the (re, im) pairs, so the
-            # slow reduction over a size-2 axis runs on (n_obs, batch, 2), not on the state
-            squares = torch.view_as_real(state).reshape(state.shape[0], -1).square()
-            return (coefficients @ squares).view(-1, state.shape[1], 2).sum(-1).T
+            return state  # the chain already read out the probabilities
+        index = self._constant("readout_index", lambda: readout.index, torch.int64)
         coefficients = self._constant(
             "readout_complex", lambda: readout.coefficients.T, self.complex_dtype
         )
@@ -658,8 +799,9 @@ class BoundProgram:
         )
         dim = 2**self.program.n_qubits
         state = torch.eye(dim, dtype=self.complex_dtype, device=self.device)  # columns: inputs
-        for kernel in plan.kernels:
-            state = self._apply_kernel(kernel, state, angles, plan.n_wires)
+        steps, blocks = self._chain_steps("unitary", plan, 0)
+        matrices = [self._kernel_matrix(kernel, angles) for kernel in blocks]
+        state = run_chain(steps, plan.n_wires, state, matrices)
         matrix = _to_standard_order(state, plan.order, plan.n_wires).T  # rows: outputs
         return matrix * self._global_phase(inputs)[0]
 
@@ -688,31 +830,31 @@ def _to_standard_order(state, order, n_wires):
     return tensor.reshape(batch, -1)
 
 
-_GROUP = 5  # wires per gather-product group: 2**5 rows, few and large operations
-
-
 def _product_state(vectors: torch.Tensor, bound: BoundProgram) -> torch.Tensor:
     """Kronecker product of ``vectors`` (n_wires, 2, b), first = most significant, as
-    (2**n_wires, b). Within groups of up to 5 wires one gather and one product over the
-    group build all 2**g amplitudes at once; the groups are then multiplied out."""
-    n_wires, _, batch = vectors.shape
-    n_groups = -(-n_wires // _GROUP)
-    sizes = [n_wires // n_groups + (1 if k < n_wires % n_groups else 0) for k in range(n_groups)]
-    flat = vectors.reshape(2 * n_wires, batch)
-    state = None
-    first = 0
-    for size in sizes:
-        index = bound._constant(
-            ("product-index", first, size),
-            lambda f=first, g=size: np.array(
-                [2 * (f + k) + ((j >> (g - 1 - k)) & 1) for k in range(g) for j in range(2**g)]
-            ),
-            torch.int64,
-        )
-        group = flat.index_select(0, index).view(size, 2**size, batch).prod(0)
-        state = group if state is None else (state[:, None, :] * group[None]).reshape(-1, batch)
-        first += size
-    return state
+    (2**n_wires, b)."""
+    groups = bound._constant_groups(vectors.shape[0])
+    return product_state(vectors, groups)
+
+
+def _run_products(matrices, runs, bound: BoundProgram) -> torch.Tensor:
+    """``matrices (b, n, 2, 2)``, ``runs`` lists of indices (in circuit order) -> each run's
+    product ``(b, len(runs), 2, 2)``, later gates on the left; all runs at once, the shorter
+    ones padded with the identity."""
+    depth = max(len(run) for run in runs)
+    identity = torch.eye(2, dtype=matrices.dtype, device=matrices.device)
+    table = torch.cat((matrices, identity.expand(matrices.shape[0], 1, 2, 2)), dim=1)
+    pad = matrices.shape[1]
+    index = bound._constant(
+        ("run-index", tuple(map(tuple, runs))),
+        lambda: np.array([run + [pad] * (depth - len(run)) for run in runs]),
+        torch.int64,
+    )
+    gathered = table[:, index]  # (b, n_runs, depth, 2, 2)
+    product = gathered[:, :, 0]
+    for j in range(1, depth):
+        product = gathered[:, :, j] @ product
+    return product
 
 
 def _kron(a, b):

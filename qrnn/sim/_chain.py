@@ -1,0 +1,303 @@
+"""The kernel chain: a schedule's kernels applied to a batch of states, and its adjoint.
+
+A chain is a list of steps, each a gather (permutation with phases) or a block (a dense
+matrix on adjacent wire axes), optionally after an axis permutation. States are batch-last,
+``(2**n_wires, batch)``.
+
+``run_chain`` applies the steps. When gradients are needed it runs them inside one
+``autograd.Function`` whose backward is the adjoint pass written out: each block's input state
+is kept from the forward pass, the gradient flows back through ``M^H`` and gives ``G S^H`` for
+the block matrix, and a gather's gradient is the inverse permutation (a gather, not the
+scatter-add that autograd would run). Every small view, permute and expand of the forward pass
+would otherwise be a node of the autograd graph; per time step of a recurrent model those
+nodes cost more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One kernel of a chain.
+
+    ``source`` / ``phase``: a gather, ``out[i] = state[source[i]] * phase[i]`` (phase may be
+    None); ``source`` must be a permutation. Otherwise a block: ``matrices[matrix]`` on the
+    wire axes ``start .. start + m - 1``. ``permute``: axis permutation applied first.
+    """
+
+    permute: tuple[int, ...] | None
+    source: torch.Tensor | None = None
+    inverse: torch.Tensor | None = None  # inverse permutation of ``source``
+    phase: torch.Tensor | None = None  # (2**n_wires, 1) complex
+    start: int = 0
+    matrix: int = -1
+
+
+def permute_axes(state: torch.Tensor, permute, n_wires: int) -> torch.Tensor:
+    """Reorder the wire axes of ``state (2**n_wires, batch)``."""
+    batch = state.shape[1]
+    return state.view(*([2] * n_wires), batch).permute(*permute, n_wires).reshape(-1, batch)
+
+
+def inverse_permutation(permute) -> tuple[int, ...]:
+    return tuple(int(a) for a in np.argsort(permute))
+
+
+def apply_block(matrix: torch.Tensor, state: torch.Tensor, start: int) -> torch.Tensor:
+    """``matrix (1 or b, d, d)`` on the axes ``start ..`` of ``state (2**n, batch)``."""
+    batch = state.shape[1]
+    d = matrix.shape[-1]
+    leading = 2**start
+    if matrix.shape[0] == 1:  # one matrix for the whole batch: plain matrix products
+        if leading == 1:
+            return (matrix[0] @ state.reshape(d, -1)).view(-1, batch)
+        # bmm over an expanded matrix: matmul would fold the batch axes with a copy
+        blocks = state.reshape(leading, d, -1)
+        return torch.bmm(matrix.expand(leading, d, d), blocks).view(-1, batch)
+    # per-sample matrices: out[l, i, r, b] = sum_j U[b, i, j] state[l, j, r, b]
+    out_batch = max(batch, matrix.shape[0])
+    view = state.reshape(leading, d, -1, batch)
+    if d <= 4:  # a few broadcast multiply-adds beat moving the batch axis
+        columns = matrix.permute(2, 1, 0)  # (j, i, b)
+        out = view[:, 0, None] * columns[0][None, :, None, :]
+        for j in range(1, d):
+            out = out + view[:, j, None] * columns[j][None, :, None, :]
+        return out.reshape(-1, out_batch)
+    rest = view.shape[2]
+    moved = view.expand(-1, -1, -1, out_batch).permute(3, 1, 0, 2).reshape(out_batch, d, -1)
+    out = torch.bmm(matrix.expand(out_batch, d, d), moved)
+    out = out.view(out_batch, d, leading, rest).permute(2, 1, 3, 0)
+    return out.reshape(-1, out_batch)
+
+
+def _block_backward(matrix, state, grad, start, need_matrix):
+    """Gradients of ``apply_block`` for the state and (if asked) the matrix."""
+    batch, out_batch = state.shape[1], grad.shape[1]
+    d = matrix.shape[-1]
+    leading = 2**start
+    grad_matrix = None
+    if matrix.shape[0] == 1:
+        if leading == 1:
+            flat_state, flat_grad = state.reshape(d, -1), grad.reshape(d, -1)
+            if need_matrix:
+                grad_matrix = (flat_grad @ flat_state.mH)[None]
+            return (matrix[0].mH @ flat_grad).view(-1, batch), grad_matrix
+        blocks, grad_blocks = state.reshape(leading, d, -1), grad.reshape(leading, d, -1)
+        if need_matrix:
+            grad_matrix = torch.bmm(grad_blocks, blocks.mH).sum(0, keepdim=True)
+        grad_state = torch.bmm(matrix.mH.expand(leading, d, d), grad_blocks)
+        return grad_state.view(-1, batch), grad_matrix
+    rest = state.shape[0] // (leading * d)
+
+    def moved(tensor, width):  # (l, j, r, b) -> (b, j, l * r)
+        view = tensor.reshape(leading, d, rest, -1).expand(-1, -1, -1, width)
+        return view.permute(3, 1, 0, 2).reshape(width, d, -1)
+
+    moved_grad = moved(grad, out_batch)
+    if need_matrix:
+        grad_matrix = torch.bmm(moved_grad, moved(state, out_batch).mH)
+    grad_state = torch.bmm(matrix.mH.expand(out_batch, d, d), moved_grad)
+    grad_state = grad_state.view(out_batch, d, leading, rest).permute(2, 1, 3, 0)
+    if batch != out_batch:  # the state was broadcast over the matrices' batch
+        grad_state = grad_state.sum(-1, keepdim=True)
+    return grad_state.reshape(-1, batch), grad_matrix
+
+
+def _forward(steps, n_wires, state, matrices, saved):
+    for step in steps:
+        if step.permute is not None:
+            state = permute_axes(state, step.permute, n_wires)
+        if step.source is not None:
+            state = state.index_select(0, step.source)
+            if step.phase is not None:
+                state = state * step.phase
+        else:
+            if saved is not None:
+                saved.append(state)
+            state = apply_block(matrices[step.matrix], state, step.start)
+    return state
+
+
+def probability_readout(state: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+    """``(b, n_obs) = |state|^2 (2**n, b)`` contracted with real ``coefficients (n_obs, 2**n)``.
+
+    Contract first, then add the (re, im) pairs, so the slow reduction over a size-2 axis runs
+    on (n_obs, batch, 2), not on the state."""
+    squares = torch.view_as_real(state).reshape(state.shape[0], -1).square()
+    return (coefficients @ squares).view(-1, state.shape[1], 2).sum(-1).T
+
+
+class _Chain(torch.autograd.Function):
+    """``(state, *matrices) -> final state``, or its probability readout when coefficients
+    are given; the backward pass is the adjoint described in the module docstring."""
+
+    @staticmethod
+    def forward(ctx, steps, n_wires, coefficients, state, *matrices):
+        saved: list[torch.Tensor] = []
+        final = _forward(steps, n_wires, state, matrices, saved)
+        ctx.steps, ctx.n_wires, ctx.coefficients = steps, n_wires, coefficients
+        ctx.save_for_backward(final, *saved, *matrices)
+        ctx.n_saved = len(saved)
+        if coefficients is None:
+            return final
+        return probability_readout(final, coefficients)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        final, *rest = ctx.saved_tensors
+        saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
+        n_wires = ctx.n_wires
+        if ctx.coefficients is None:
+            grad = grad_output
+        else:  # d|psi_i|^2 = 2 Re(conj(psi_i) dpsi_i): the gradient is 2 (C^T g)_i psi_i
+            weights = ctx.coefficients.T @ grad_output.T  # (2**n, b) real
+            grad = final * (2 * weights)
+        grad_matrices = [None] * len(matrices)
+        need = ctx.needs_input_grad[4:]
+        for step in reversed(ctx.steps):
+            if step.source is not None:
+                if step.phase is not None:
+                    grad = grad * step.phase.conj()
+                grad = grad.index_select(0, step.inverse)
+            else:
+                state = saved.pop()
+                matrix = matrices[step.matrix]
+                grad, grad_matrix = _block_backward(
+                    matrix, state, grad, step.start, need[step.matrix]
+                )
+                if grad_matrix is not None:
+                    previous = grad_matrices[step.matrix]
+                    grad_matrices[step.matrix] = (
+                        grad_matrix if previous is None else previous + grad_matrix
+                    )
+            if step.permute is not None:
+                grad = permute_axes(grad, inverse_permutation(step.permute), n_wires)
+        return (None, None, None, grad, *grad_matrices)
+
+
+class _ProductState(torch.autograd.Function):
+    """Kronecker product of one 2-vector per wire, ``(n_wires, 2, b) -> (2**n_wires, b)``,
+    first wire most significant.
+
+    Within groups of up to 5 wires one gather and one product build all ``2**g`` amplitudes
+    of the group; the groups are multiplied out. Backward: the gradient of a group is the
+    state's gradient contracted with the other groups, and a wire's gradient is the group's
+    gradient times the product of the group's other factors (prefix and suffix products, so
+    no division by amplitudes that may be zero), summed over the wire's bit with one batched
+    product.
+    """
+
+    @staticmethod
+    def forward(ctx, vectors, groups):
+        factors = []  # per group (g, 2**g, b): factor k of amplitude i is v_k[bit k of i]
+        amplitudes = []
+        flat = vectors.reshape(-1, vectors.shape[-1])
+        for index, _selector in groups:
+            table = flat.index_select(0, index).view(-1, _selector.shape[-1], flat.shape[-1])
+            factors.append(table)
+            amplitudes.append(table.prod(0))
+        state = amplitudes[0]
+        for group in amplitudes[1:]:
+            state = (state[:, None, :] * group[None]).reshape(-1, state.shape[-1])
+        ctx.groups = groups
+        ctx.shape = vectors.shape
+        ctx.save_for_backward(*factors, *amplitudes)
+        return state
+
+    @staticmethod
+    def backward(ctx, grad):
+        n = len(ctx.groups)
+        factors, amplitudes = ctx.saved_tensors[:n], ctx.saved_tensors[n:]
+        batch = grad.shape[-1]
+        if n == 1:
+            grads = [grad]
+        elif n == 2:  # the common case (up to 10 wires), without the general loop
+            first, second = amplitudes
+            view = grad.view(first.shape[0], second.shape[0], batch)
+            grads = [
+                (view * second.conj()[None]).sum(1),
+                (view * first.conj()[:, None]).sum(0),
+            ]
+        else:  # contract the state's gradient with every other group
+            sizes = [a.shape[0] for a in amplitudes]
+            grads = []
+            for k in range(n):
+                view = grad.view(*sizes, batch)
+                for other in range(n - 1, -1, -1):
+                    if other != k:
+                        shape = [1] * n + [batch]
+                        shape[other] = sizes[other]
+                        view = (view * amplitudes[other].conj().view(shape)).sum(
+                            other, keepdim=True
+                        )
+                grads.append(view.reshape(sizes[k], batch))
+        wire_grads = []
+        for (_index, selector), table, group_grad in zip(ctx.groups, factors, grads, strict=True):
+            # product of every factor but one: exclusive prefix times exclusive suffix products
+            size = table.shape[0]
+            if size == 1:
+                others = group_grad[None]
+            else:
+                prefix = table[:-1].cumprod(0)
+                suffix = table[1:].flip(0).cumprod(0).flip(0)
+                others = torch.empty_like(table)
+                others[0] = suffix[0]
+                others[-1] = prefix[-1]
+                if size > 2:
+                    torch.mul(prefix[:-1], suffix[1:], out=others[1:-1])
+                others = others.conj_physical_() * group_grad
+            # selector (g, 2, 2**g): which amplitudes have bit 0 / bit 1 of each wire
+            wire_grads.append(torch.bmm(selector, others))  # (g, 2, b)
+        return torch.cat(wire_grads).view(ctx.shape), None
+
+
+_GROUP = 5  # wires per gather-product group: 2**5 rows, few and large operations
+
+
+def product_groups(n_wires: int, device, dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Gather indices and bit selectors of ``product_state``'s wire groups."""
+    n_groups = max(1, -(-n_wires // _GROUP))
+    sizes = [n_wires // n_groups + (1 if k < n_wires % n_groups else 0) for k in range(n_groups)]
+    groups, first = [], 0
+    for size in sizes:
+        bits = np.array([[(j >> (size - 1 - k)) & 1 for j in range(2**size)] for k in range(size)])
+        index = (2 * (first + np.arange(size))[:, None] + bits).reshape(-1)
+        selector = np.stack((bits == 0, bits == 1), axis=1).astype(float)  # (g, 2, 2**g)
+        groups.append(
+            (
+                torch.as_tensor(index, device=device),
+                torch.as_tensor(selector, device=device, dtype=dtype),
+            )
+        )
+        first += size
+    return groups
+
+
+def product_state(vectors: torch.Tensor, groups) -> torch.Tensor:
+    """``vectors (n_wires, 2, b)`` complex -> their Kronecker product ``(2**n_wires, b)``,
+    the first wire most significant; ``groups`` from ``product_groups``."""
+    if torch.is_grad_enabled() and vectors.requires_grad:
+        return _ProductState.apply(vectors, groups)
+    batch = vectors.shape[-1]
+    flat = vectors.reshape(-1, batch)
+    state = None
+    for index, selector in groups:
+        group = flat.index_select(0, index).view(-1, selector.shape[-1], batch).prod(0)
+        state = group if state is None else (state[:, None, :] * group[None]).reshape(-1, batch)
+    return state
+
+
+def run_chain(steps, n_wires, state, matrices, coefficients=None):
+    """Apply ``steps`` to ``state (2**n_wires, batch)`` with ``matrices`` (the block matrices,
+    each ``(1 or batch, d, d)``). Returns the final state, or ``probability_readout`` of it
+    when ``coefficients (n_obs, 2**n_wires)`` are given."""
+    tensors = (state, *matrices)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return _Chain.apply(steps, n_wires, coefficients, state, *matrices)
+    final = _forward(steps, n_wires, state, matrices, None)
+    return final if coefficients is None else probability_readout(final, coefficients)
