@@ -180,6 +180,63 @@ class _Chain(torch.autograd.Function):
         return (None, None, None, grad, *grad_matrices)
 
 
+def _product_forward(vectors, groups):
+    """``(state, factors, amplitudes)``: the Kronecker product and what its backward needs."""
+    factors = []  # per group (g, 2**g, b): factor k of amplitude i is v_k[bit k of i]
+    amplitudes = []
+    batch = vectors.shape[-1]
+    flat = vectors.reshape(-1, batch)
+    for index, selector in groups:
+        table = flat.index_select(0, index).view(-1, selector.shape[-1], batch)
+        factors.append(table)
+        amplitudes.append(table.prod(0))
+    state = amplitudes[0]
+    for group in amplitudes[1:]:
+        state = (state[:, None, :] * group[None]).reshape(-1, batch)
+    return state, factors, amplitudes
+
+
+def _product_backward(grad, groups, factors, amplitudes):
+    """Gradient of ``_product_forward``'s state for its vectors, ``(n_wires, 2, b)``."""
+    n = len(groups)
+    batch = grad.shape[-1]
+    if n == 1:
+        grads = [grad]
+    elif n == 2:  # the common case (up to 10 wires), without the general loop
+        first, second = amplitudes
+        view = grad.view(first.shape[0], second.shape[0], batch)
+        grads = [(view * second.conj()[None]).sum(1), (view * first.conj()[:, None]).sum(0)]
+    else:  # contract the state's gradient with every other group
+        sizes = [a.shape[0] for a in amplitudes]
+        grads = []
+        for k in range(n):
+            view = grad.view(*sizes, batch)
+            for other in range(n - 1, -1, -1):
+                if other != k:
+                    shape = [1] * n + [batch]
+                    shape[other] = sizes[other]
+                    view = (view * amplitudes[other].conj().view(shape)).sum(other, keepdim=True)
+            grads.append(view.reshape(sizes[k], batch))
+    wire_grads = []
+    for (_index, selector), table, group_grad in zip(groups, factors, grads, strict=True):
+        # product of every factor but one: exclusive prefix times exclusive suffix products
+        size = table.shape[0]
+        if size == 1:
+            others = group_grad[None]
+        else:
+            prefix = table[:-1].cumprod(0)
+            suffix = table[1:].flip(0).cumprod(0).flip(0)
+            others = torch.empty_like(table)
+            others[0] = suffix[0]
+            others[-1] = prefix[-1]
+            if size > 2:
+                torch.mul(prefix[:-1], suffix[1:], out=others[1:-1])
+            others = others.conj_physical_() * group_grad
+        # selector (g, 2, 2**g): which amplitudes have bit 0 / bit 1 of each wire
+        wire_grads.append(torch.bmm(selector, others))  # (g, 2, b)
+    return torch.cat(wire_grads)
+
+
 class _ProductState(torch.autograd.Function):
     """Kronecker product of one 2-vector per wire, ``(n_wires, 2, b) -> (2**n_wires, b)``,
     first wire most significant.
@@ -194,18 +251,8 @@ class _ProductState(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, vectors, groups):
-        factors = []  # per group (g, 2**g, b): factor k of amplitude i is v_k[bit k of i]
-        amplitudes = []
-        flat = vectors.reshape(-1, vectors.shape[-1])
-        for index, _selector in groups:
-            table = flat.index_select(0, index).view(-1, _selector.shape[-1], flat.shape[-1])
-            factors.append(table)
-            amplitudes.append(table.prod(0))
-        state = amplitudes[0]
-        for group in amplitudes[1:]:
-            state = (state[:, None, :] * group[None]).reshape(-1, state.shape[-1])
+        state, factors, amplitudes = _product_forward(vectors, groups)
         ctx.groups = groups
-        ctx.shape = vectors.shape
         ctx.save_for_backward(*factors, *amplitudes)
         return state
 
@@ -213,47 +260,39 @@ class _ProductState(torch.autograd.Function):
     def backward(ctx, grad):
         n = len(ctx.groups)
         factors, amplitudes = ctx.saved_tensors[:n], ctx.saved_tensors[n:]
-        batch = grad.shape[-1]
-        if n == 1:
-            grads = [grad]
-        elif n == 2:  # the common case (up to 10 wires), without the general loop
-            first, second = amplitudes
-            view = grad.view(first.shape[0], second.shape[0], batch)
-            grads = [
-                (view * second.conj()[None]).sum(1),
-                (view * first.conj()[:, None]).sum(0),
-            ]
-        else:  # contract the state's gradient with every other group
-            sizes = [a.shape[0] for a in amplitudes]
-            grads = []
-            for k in range(n):
-                view = grad.view(*sizes, batch)
-                for other in range(n - 1, -1, -1):
-                    if other != k:
-                        shape = [1] * n + [batch]
-                        shape[other] = sizes[other]
-                        view = (view * amplitudes[other].conj().view(shape)).sum(
-                            other, keepdim=True
-                        )
-                grads.append(view.reshape(sizes[k], batch))
-        wire_grads = []
-        for (_index, selector), table, group_grad in zip(ctx.groups, factors, grads, strict=True):
-            # product of every factor but one: exclusive prefix times exclusive suffix products
-            size = table.shape[0]
-            if size == 1:
-                others = group_grad[None]
-            else:
-                prefix = table[:-1].cumprod(0)
-                suffix = table[1:].flip(0).cumprod(0).flip(0)
-                others = torch.empty_like(table)
-                others[0] = suffix[0]
-                others[-1] = prefix[-1]
-                if size > 2:
-                    torch.mul(prefix[:-1], suffix[1:], out=others[1:-1])
-                others = others.conj_physical_() * group_grad
-            # selector (g, 2, 2**g): which amplitudes have bit 0 / bit 1 of each wire
-            wire_grads.append(torch.bmm(selector, others))  # (g, 2, b)
-        return torch.cat(wire_grads).view(ctx.shape), None
+        return _product_backward(grad, ctx.groups, factors, amplitudes), None
+
+
+class _EncodedProduct(torch.autograd.Function):
+    """``(half (b, n), p, q (n, 2, 1 or b))`` -> the product state of the wire vectors
+    ``cos(half) p + sin(half) q``, with the backward of both steps written out."""
+
+    @staticmethod
+    def forward(ctx, half, p, q, groups):
+        cos, sin = torch.cos(half).T.unsqueeze(1), torch.sin(half).T.unsqueeze(1)  # (n, 1, b)
+        state, factors, amplitudes = _product_forward(cos * p + sin * q, groups)
+        ctx.groups = groups
+        ctx.save_for_backward(cos, sin, p, q, *factors, *amplitudes)
+        return state
+
+    @staticmethod
+    def backward(ctx, grad):
+        cos, sin, p, q, *rest = ctx.saved_tensors
+        n = len(ctx.groups)
+        grad_vectors = _product_backward(grad, ctx.groups, rest[:n], rest[n:])  # (n, 2, b)
+        grad_half = grad_p = grad_q = None
+        if ctx.needs_input_grad[0]:  # d v / d half = -sin p + cos q
+            slope = q * cos - p * sin
+            grad_half = (grad_vectors.conj() * slope).real.sum(1).T
+        if ctx.needs_input_grad[1]:
+            grad_p = grad_vectors * cos
+            if p.shape[-1] != grad_p.shape[-1]:
+                grad_p = grad_p.sum(-1, keepdim=True)
+        if ctx.needs_input_grad[2]:
+            grad_q = grad_vectors * sin
+            if q.shape[-1] != grad_q.shape[-1]:
+                grad_q = grad_q.sum(-1, keepdim=True)
+        return grad_half, grad_p, grad_q, None
 
 
 _GROUP = 5  # wires per gather-product group: 2**5 rows, few and large operations
@@ -283,13 +322,24 @@ def product_state(vectors: torch.Tensor, groups) -> torch.Tensor:
     the first wire most significant; ``groups`` from ``product_groups``."""
     if torch.is_grad_enabled() and vectors.requires_grad:
         return _ProductState.apply(vectors, groups)
-    batch = vectors.shape[-1]
-    flat = vectors.reshape(-1, batch)
-    state = None
-    for index, selector in groups:
-        group = flat.index_select(0, index).view(-1, selector.shape[-1], batch).prod(0)
-        state = group if state is None else (state[:, None, :] * group[None]).reshape(-1, batch)
-    return state
+    return _product_forward(vectors, groups)[0]
+
+
+def encoded_product_state(half, p, q, groups) -> torch.Tensor:
+    """The product state of the wire vectors ``cos(half) p + sin(half) q``.
+
+    Args:
+        half: ``(b, n_wires)`` real, half of each wire's rotation angle.
+        p, q: ``(n_wires, 2, 1 or b)`` complex, the wire vector at angle 0 and at angle pi.
+        groups: from ``product_groups``.
+
+    Returns:
+        ``(2**n_wires, b)`` complex, the first wire most significant.
+    """
+    if torch.is_grad_enabled() and (half.requires_grad or p.requires_grad or q.requires_grad):
+        return _EncodedProduct.apply(half, p, q, groups)
+    cos, sin = torch.cos(half).T.unsqueeze(1), torch.sin(half).T.unsqueeze(1)
+    return _product_forward(cos * p + sin * q, groups)[0]
 
 
 def run_chain(steps, n_wires, state, matrices, coefficients=None):

@@ -20,6 +20,7 @@ from qiskit.circuit import QuantumCircuit
 from qrnn.sim._chain import (
     ChainStep,
     apply_block,
+    encoded_product_state,
     permute_axes,
     product_groups,
     product_state,
@@ -394,8 +395,9 @@ class BoundProgram:
             return self._constant(("dense", id(op)), lambda: op.matrix, self.complex_dtype)[None]
         raise TypeError(f"no matrix for {type(op).__name__}")
 
-    def _block_matrix(self, kernel: BlockKernel, angles) -> torch.Tensor:
-        """(b, d, d) matrix of a fused block, local bit j = kernel.local_wires[j]."""
+    def _block_matrix(self, kernel: BlockKernel, angles, u1q_matrices=None) -> torch.Tensor:
+        """(b, d, d) matrix of a fused block, local bit j = kernel.local_wires[j];
+        ``u1q_matrices``: its one-wire gates' matrices when already built."""
         local = {w: j for j, w in enumerate(kernel.local_wires)}
         m = len(local)
         # fuse runs of one-wire gates first: a layer of rotations becomes a Kronecker product
@@ -409,7 +411,8 @@ class BoundProgram:
                     matrix = _apply_local(matrix, pending.pop(wire), (local[wire],), m, self)
 
         u1q_ops = [op for op in kernel.ops if isinstance(op, U1Q)]
-        u1q_matrices = self._u1q(u1q_ops, angles, ("block", id(kernel))) if u1q_ops else None
+        if u1q_matrices is None and u1q_ops:
+            u1q_matrices = self._u1q(u1q_ops, angles, ("block", id(kernel)))
         if len(u1q_ops) == len(kernel.ops):  # a layer of one-wire gates: a Kronecker product
             runs = {w: [] for w in kernel.local_wires}
             for k, op in enumerate(u1q_ops):
@@ -485,7 +488,7 @@ class BoundProgram:
                 state = self._rotation_prefix_state(mode, plan, inputs)
             else:
                 state = self._prefix_state(mode, plan, angles)
-        matrices = [self._kernel_matrix(kernel, angles) for kernel in blocks]
+        matrices = [self._kernel_matrix(kernel, angles, plan) for kernel in blocks]
         result = run_chain(steps, plan.n_wires, state, matrices, coefficients)
         if coefficients is not None:
             return (result if result.shape[0] == batch else result.expand(batch, -1)), plan, readout
@@ -533,7 +536,7 @@ class BoundProgram:
                 for kernel in plan.kernels:
                     if isinstance(kernel, BlockKernel) and kernel.dynamic:
                         break
-                    state = self._apply_kernel(kernel, state, self.static_angles, plan.n_wires)
+                    state = self._apply_kernel(kernel, state, self.static_angles, plan)
                     start += 1
                 self._heads[mode] = (state, start)
         return self._heads[mode]
@@ -568,8 +571,11 @@ class BoundProgram:
         identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
         products = identity.expand(self.static_angles.shape[0], 1, 2, 2)
         if static_all:
-            matrices = self._u1q(static_all, self.static_angles, ("prefix-static", mode))
-            products = torch.cat((_run_products(matrices, runs, self), products), dim=1)
+            matrices, slices = self._static_u1q(plan)
+            start, stop = slices["prefix"]
+            products = torch.cat(
+                (_run_products(matrices[:, start:stop], runs, self), products), dim=1
+            )
         depth = max((len(f) for f in segments.values()), default=0)
         positions = []
         for j in range(depth):
@@ -686,9 +692,8 @@ class BoundProgram:
 
     def _rotation_prefix_state(self, mode, plan: Schedule, inputs) -> torch.Tensor:
         coefficients, half_static, p, q = self._rotation_prefix(mode, plan)
-        half = torch.addmm(half_static, inputs, coefficients).T.unsqueeze(1)  # (n, 1, b)
-        vectors = torch.cos(half) * p + torch.sin(half) * q  # (n_wires, 2, b), axis order
-        return _product_state(vectors, self)
+        half = torch.addmm(half_static, inputs, coefficients)  # (b, n_wires), axis order
+        return encoded_product_state(half, p, q, self._constant_groups(p.shape[0]))
 
     def _prefix_state(self, mode, plan: Schedule, angles) -> torch.Tensor:
         """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out."""
@@ -732,7 +737,8 @@ class BoundProgram:
         vectors = torch.cat([column, zero.expand(1, 2, batch)]).index_select(0, order_index)
         return _product_state(vectors, self)
 
-    def _apply_kernel(self, kernel, state, angles, n_wires):
+    def _apply_kernel(self, kernel, state, angles, plan: Schedule):
+        n_wires = plan.n_wires
         if kernel.permute is not None:
             state = permute_axes(state, kernel.permute, n_wires)
         if isinstance(kernel, GatherKernel):
@@ -744,15 +750,36 @@ class BoundProgram:
                 )
                 state = state * phase
             return state
-        return apply_block(self._kernel_matrix(kernel, angles), state, kernel.start)
+        return apply_block(self._kernel_matrix(kernel, angles, plan), state, kernel.start)
 
-    def _kernel_matrix(self, kernel: BlockKernel, angles):
+    def _kernel_matrix(self, kernel: BlockKernel, angles, plan: Schedule):
         if kernel.dynamic:
             return self._block_matrix(kernel, angles)
         key = id(kernel)
         if key not in self._static_blocks:
-            self._static_blocks[key] = self._block_matrix(kernel, self.static_angles)
+            matrices, slices = self._static_u1q(plan)
+            start, stop = slices[key]
+            own = matrices[:, start:stop] if stop > start else None
+            self._static_blocks[key] = self._block_matrix(kernel, self.static_angles, own)
         return self._static_blocks[key]
+
+    def _static_u1q(self, plan: Schedule):
+        """The matrices of every input-free one-wire gate of ``plan`` (prefix and static
+        blocks), built in one batch per bind: ``(matrices (b_w, n, 2, 2), slices)`` with
+        ``slices["prefix"]`` and ``slices[id(kernel)]`` the ``(start, stop)`` of each part."""
+        key = ("static-u1q", id(plan))
+        if key not in self._prefix_factors:
+            dynamic = self.program._is_dynamic
+            ops = [op for w, run in plan.prefix.items() for op in run if not dynamic(op)]
+            slices = {"prefix": (0, len(ops))}
+            for kernel in plan.kernels:
+                if isinstance(kernel, BlockKernel) and not kernel.dynamic:
+                    start = len(ops)
+                    ops.extend(op for op in kernel.ops if isinstance(op, U1Q))
+                    slices[id(kernel)] = (start, len(ops))
+            matrices = self._u1q(ops, self.static_angles, key) if ops else None
+            self._prefix_factors[key] = (matrices, slices)
+        return self._prefix_factors[key]
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -800,7 +827,7 @@ class BoundProgram:
         dim = 2**self.program.n_qubits
         state = torch.eye(dim, dtype=self.complex_dtype, device=self.device)  # columns: inputs
         steps, blocks = self._chain_steps("unitary", plan, 0)
-        matrices = [self._kernel_matrix(kernel, angles) for kernel in blocks]
+        matrices = [self._kernel_matrix(kernel, angles, plan) for kernel in blocks]
         state = run_chain(steps, plan.n_wires, state, matrices)
         matrix = _to_standard_order(state, plan.order, plan.n_wires).T  # rows: outputs
         return matrix * self._global_phase(inputs)[0]
