@@ -155,8 +155,8 @@ class _Chain(torch.autograd.Function):
         if ctx.coefficients is None:
             grad = grad_output
         else:  # d|psi_i|^2 = 2 Re(conj(psi_i) dpsi_i): the gradient is 2 (C^T g)_i psi_i
-            weights = ctx.coefficients.T @ grad_output.T  # (2**n, b) real
-            grad = final * (2 * weights)
+            weights = torch.mm(ctx.coefficients.T, grad_output.T).mul_(2)  # (2**n, b) real
+            grad = torch.view_as_complex(torch.view_as_real(final) * weights.unsqueeze(-1))
         grad_matrices = [None] * len(matrices)
         need = ctx.needs_input_grad[4:]
         for step in reversed(ctx.steps):
@@ -217,24 +217,35 @@ def _product_backward(grad, groups, factors, amplitudes):
                     shape[other] = sizes[other]
                     view = (view * amplitudes[other].conj().view(shape)).sum(other, keepdim=True)
             grads.append(view.reshape(sizes[k], batch))
+    if n > 1 and len({table.shape for table in factors}) == 1:  # equal groups: one pass
+        tables, selectors = torch.stack(factors), torch.stack([sel for _, sel in groups])
+        others = _leave_one_out(tables, 1)
+        others = others * torch.stack(grads)[:, None]
+        result = torch.matmul(selectors, others)  # (n_groups, g, 2, b)
+        return result.flatten(0, 1)
     wire_grads = []
     for (_index, selector), table, group_grad in zip(groups, factors, grads, strict=True):
-        # product of every factor but one: exclusive prefix times exclusive suffix products
-        size = table.shape[0]
-        if size == 1:
-            others = group_grad[None]
-        else:
-            prefix = table[:-1].cumprod(0)
-            suffix = table[1:].flip(0).cumprod(0).flip(0)
-            others = torch.empty_like(table)
-            others[0] = suffix[0]
-            others[-1] = prefix[-1]
-            if size > 2:
-                torch.mul(prefix[:-1], suffix[1:], out=others[1:-1])
-            others = others.conj_physical_() * group_grad
+        others = _leave_one_out(table, 0) * group_grad
         # selector (g, 2, 2**g): which amplitudes have bit 0 / bit 1 of each wire
         wire_grads.append(torch.bmm(selector, others))  # (g, 2, b)
     return torch.cat(wire_grads)
+
+
+def _leave_one_out(table, dim):
+    """Conjugated products of all factors along ``dim`` but one, for each one: exclusive
+    prefix times exclusive suffix products, so no division by factors that may be zero."""
+    size = table.shape[dim]
+    if size == 1:
+        return torch.ones_like(table)
+    table = table.movedim(dim, 0)
+    prefix = table[:-1].cumprod(0)
+    suffix = table[1:].flip(0).cumprod(0).flip(0)
+    others = torch.empty_like(table)
+    others[0] = suffix[0]
+    others[-1] = prefix[-1]
+    if size > 2:
+        torch.mul(prefix[:-1], suffix[1:], out=others[1:-1])
+    return others.conj_physical_().movedim(0, dim)
 
 
 class _ProductState(torch.autograd.Function):
