@@ -3,7 +3,9 @@
 Compile a circuit once (``compile``) and run whole batches with few, large tensor operations;
 or call the one-shot functions ``statevector``, ``density_matrix`` and ``expval``. Precision
 follows ``values`` (float32 -> complex64, float64 -> complex128) and so does the device.
-See ``_schedule.py`` for what the compiler does.
+See ``_schedule.py`` for what the compiler does and ``_chain.py`` for how the kernels run:
+inside one autograd function per call whose backward is the adjoint pass written out, with
+angle encodings and product states differentiated by hand as well.
 """
 
 from __future__ import annotations
