@@ -123,6 +123,11 @@ class _ChannelStep(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_probabilities, grad_rho):
+        if torch.is_grad_enabled():  # create_graph=True: this backward has no graph of its own
+            raise RuntimeError(
+                "the QRNN channel's backward pass is not differentiable: second derivatives "
+                "(create_graph=True) are not supported"
+            )
         kraus, moved = ctx.saved_tensors
         batch, h, d, _ = kraus.shape
         scale = None  # dL/dP as a (B, h', j, 1) row scale
@@ -267,7 +272,7 @@ class _MemoryCell(StepCell):
     def prepare(self) -> Step:
         """The per-step map (the cell unitary built now, once): ``step(x (B, in_features),
         (rho,)) -> (out (B, n_obs), (rho',))``. Sequence modules call :meth:`run`, which also
-        builds the Kraus operators of many steps per matrix product."""
+        encodes every step's input in one pass."""
         if self._backend is not None:
             raise ValueError(
                 f"backend {self.backend!r} runs whole sequences; use the sequence module "
@@ -302,8 +307,10 @@ class _MemoryCell(StepCell):
         psi = product_state(angles).view(length, batch, -1)
         (rho,) = state
         outputs = []
-        for t in range(length):
-            kraus = kraus_operators(table, psi[t], self.n_hidden)
+        # unbind, not indexing: its backward stacks the step gradients once, where each index
+        # would scatter into a zero tensor of the whole sequence
+        for t, step_psi in enumerate(psi.unbind(0)):
+            kraus = kraus_operators(table, step_psi, self.n_hidden)
             probabilities, new_rho = channel_step(kraus, rho)
             out = readout(probabilities)
             if valid is not None and not bool(valid[t].all()):

@@ -10,7 +10,9 @@ is kept from the forward pass, the gradient flows back through ``M^H`` and gives
 the block matrix, and a gather's gradient is the inverse permutation (a gather, not the
 scatter-add that autograd would run). Every small view, permute and expand of the forward pass
 would otherwise be a node of the autograd graph; per time step of a recurrent model those
-nodes cost more than the arithmetic.
+nodes cost more than the arithmetic. The backward passes are not themselves differentiable:
+a backward pass that builds a graph (``create_graph=True``, for second derivatives) raises
+rather than returning derivatives that miss the terms of the saved states.
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ class ChainStep:
     phase: torch.Tensor | None = None  # (2**n_wires, 1) complex
     start: int = 0
     matrix: int = -1
+
+
+def _refuse_second_derivatives():
+    # autograd runs a backward with gradients enabled only when asked to build a graph
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "qrnn.sim's backward pass is not differentiable: second derivatives "
+            "(create_graph=True) are not supported; use first derivatives, or finite "
+            "differences of them"
+        )
 
 
 def permute_axes(state: torch.Tensor, permute, n_wires: int) -> torch.Tensor:
@@ -149,6 +161,7 @@ class _Chain(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
+        _refuse_second_derivatives()
         final, *rest = ctx.saved_tensors
         saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
         n_wires = ctx.n_wires
@@ -269,6 +282,7 @@ class _ProductState(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        _refuse_second_derivatives()
         n = len(ctx.groups)
         factors, amplitudes = ctx.saved_tensors[:n], ctx.saved_tensors[n:]
         return _product_backward(grad, ctx.groups, factors, amplitudes), None
@@ -288,6 +302,7 @@ class _EncodedProduct(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        _refuse_second_derivatives()
         cos, sin, p, q, *rest = ctx.saved_tensors
         n = len(ctx.groups)
         grad_vectors = _product_backward(grad, ctx.groups, rest[:n], rest[n:])  # (n, 2, b)

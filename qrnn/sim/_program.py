@@ -318,17 +318,30 @@ class BoundProgram:
         self.device = weights.device
         self.real_dtype = weights.dtype
         self.complex_dtype = _complex_dtype(weights.dtype)
-        offsets = self._constant("offsets", lambda: program._offsets, self.real_dtype)
-        if weights.shape[1]:
+        self._grad_mode = None
+        self._sync_grad_mode()
+
+    def _sync_grad_mode(self):
+        """(Re)build the weight-only work for the current autograd mode: what was hoisted
+        under ``torch.no_grad()`` has no graph, so a later run with gradients must not use it
+        (and the reverse would keep a graph alive for nothing)."""
+        grad_mode = torch.is_grad_enabled()
+        if grad_mode == self._grad_mode:
+            return
+        self._grad_mode = grad_mode
+        offsets = self._constant("offsets", lambda: self.program._offsets, self.real_dtype)
+        if self.weights.shape[1]:
             coefficients = self._constant(
-                "weight_coefficients", lambda: program._weight_coefficients.T, self.real_dtype
+                "weight_coefficients",
+                lambda: self.program._weight_coefficients.T,
+                self.real_dtype,
             )
-            self.static_angles = weights @ coefficients + offsets  # (b_w, n_rows)
+            self.static_angles = self.weights @ coefficients + offsets  # (b_w, n_rows)
         else:
             self.static_angles = offsets.unsqueeze(0)
         self._heads: dict[str, tuple] = {}
         self._static_blocks: dict[int, torch.Tensor] = {}
-        self._prefix_factors: dict[str, tuple] = {}
+        self._prefix_factors: dict = {}
 
     def _constant(self, key, builder, dtype):
         return self.program.constant(
@@ -455,6 +468,7 @@ class BoundProgram:
         """``(result, plan, readout)``: the final internal state (2**n_wires, batch), except
         in "expval" mode with a probability readout, where ``result`` is already the
         expectation values (batch, n_obs)."""
+        self._sync_grad_mode()
         program = self.program
         if inputs is None and program.input_index:
             raise UnboundParameterError(
@@ -480,15 +494,12 @@ class BoundProgram:
             )
         state, start = self._head(mode, plan)
         steps, blocks = self._chain_steps(mode, plan, start)
-        angles = None
-        if any(kernel.dynamic for kernel in blocks) or (
-            state is None and self._rotation_prefix(mode, plan) is None
-        ):
-            angles = self._angles(inputs)
+        angles = self._angles(inputs) if any(kernel.dynamic for kernel in blocks) else None
         if state is None:
-            if angles is None:
+            if self._rotation_prefix(mode, plan) is not None:
                 state = self._rotation_prefix_state(mode, plan, inputs)
             else:
+                angles = self._angles(inputs) if angles is None else angles
                 state = self._prefix_state(mode, plan, angles)
         matrices = [self._kernel_matrix(kernel, angles, plan) for kernel in blocks]
         result = run_chain(steps, plan.n_wires, state, matrices, coefficients)
@@ -636,7 +647,7 @@ class BoundProgram:
         theta_rows = [op.rows[0] for op in dynamic_ops]
         base = self.static_angles.clone()
         base[:, theta_rows] = 0
-        key = ("prefix-dynamic", "rotation", tuple(theta_rows))
+        key = ("rotation", tuple((op.rows, op.conjugate) for op in dynamic_ops))
         at_zero = self._u1q(dynamic_ops, base, key)
         base[:, theta_rows] = math.pi
         at_pi = self._u1q(dynamic_ops, base, key)
@@ -812,6 +823,7 @@ class BoundProgram:
 
     def unitary(self, inputs=None) -> torch.Tensor:
         """(2**n, 2**n) complex unitary of the circuit for unbatched weights and inputs."""
+        self._sync_grad_mode()
         if inputs is not None:
             inputs = _as_values(inputs, len(self.program.input_index), "inputs")
         batches = {self.weights.shape[0], 1 if inputs is None else inputs.shape[0]}

@@ -197,6 +197,15 @@ def test_gradient_matches_finite_differences():
     assert analytic == pytest.approx((plus - minus) / (2 * eps), rel=1e-6, abs=1e-9)
 
 
+def test_second_derivatives_are_refused_not_wrong():
+    """The channel's hand-written backward has no graph: create_graph=True must fail."""
+    model = QRNN(2, 2, n_qubits=4, n_layers=1, dtype=F64)
+    x = torch.rand(2, 3, 2, dtype=F64)
+    output, _ = model(x)
+    with pytest.raises(RuntimeError, match="second derivatives"):
+        torch.autograd.grad(output.sum(), model.cell(0).weight, create_graph=True)
+
+
 def test_float32_uses_complex64_and_agrees_with_float64():
     torch.manual_seed(0)
     model32 = QRNN(1, 2, n_qubits=4, n_layers=2, dtype=torch.float32)

@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 import torch
 from qiskit.circuit import ParameterVector, QuantumCircuit
-from sim_references import assert_close, reference_expvals, reference_states
+from qiskit_aer.noise import NoiseModel, amplitude_damping_error, depolarizing_error
+from sim_references import (
+    assert_close,
+    reference_density,
+    reference_expvals,
+    reference_states,
+)
 
 from qrnn import sim
 from qrnn.sim._chain import product_groups, product_state
@@ -223,3 +229,80 @@ def test_product_state_gradient_where_amplitudes_vanish():
     vectors.requires_grad_()
     groups = product_groups(6, "cpu", torch.complex128)
     assert torch.autograd.gradcheck(lambda v: product_state(v, groups), (vectors,))
+
+
+def _shared_input_circuit():
+    """One input on two prefix wires (scaled and offset on one), a wire with static gates
+    only, a wire without prefix gates."""
+    x = ParameterVector("x", 2)
+    w = ParameterVector("w", 2)
+    circuit = QuantumCircuit(4)
+    circuit.rx(2 * x[0] + w[0] + 0.3, 0)
+    circuit.ry(x[0], 1)
+    circuit.s(3)
+    circuit.h(3)
+    circuit.cx(0, 1)
+    circuit.cz(1, 3)
+    circuit.cx(3, 2)
+    circuit.ry(w[1], 2)
+    circuit.rzz(x[1], 0, 2)
+    return circuit
+
+
+def test_one_input_on_two_wires_and_the_density_matrix_of_a_pure_circuit():
+    """The density-matrix mode runs conjugate copies of the encoding through the same
+    prefix; values against Qiskit, gradients against central differences."""
+    circuit = _shared_input_circuit()
+    observables = ["ZZII", "IXZI", "YIIX"]
+    program = sim.compile(circuit)
+    values = torch.rand(3, circuit.num_parameters, dtype=torch.float64)
+    assert_close(
+        sim.compile(circuit, observables).expval(values),
+        reference_expvals(circuit, values, observables),
+    )
+    assert_close(program.density_matrix(values), reference_density(circuit, values))
+    assert torch.autograd.gradcheck(
+        lambda v: torch.view_as_real(program.density_matrix(v)),
+        (values.requires_grad_(),),
+        **GRADCHECK,
+    )
+
+
+def test_noisy_program_through_the_chain_and_the_encoding_prefix():
+    """Non-unitary blocks (Kraus channels) in the chain, the encoding in the prefix."""
+    circuit = _shared_input_circuit()
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.05, 2), ["cx", "cz", "rzz"])
+    noise.add_all_qubit_quantum_error(amplitude_damping_error(0.1), ["ry"])
+    program = sim.compile(circuit, ["ZZII", "IXZI"], noise_model=noise)
+    values = torch.rand(2, circuit.num_parameters, dtype=torch.float64)
+    assert torch.autograd.gradcheck(program.expval, (values.requires_grad_(),), **GRADCHECK)
+
+
+def test_second_derivatives_raise_instead_of_being_wrong():
+    """The hand-written backward passes are not differentiable; building a graph of them
+    must fail loudly, for the encoding prefix and for input-dependent blocks alike."""
+    circuit, inputs, weights = _encoded_circuit()
+    program = sim.compile(circuit, ["ZIIIZ"], weight_params=weights)
+    x = torch.rand(2, len(inputs), dtype=torch.float64, requires_grad=True)
+    w = torch.rand(len(weights), dtype=torch.float64, requires_grad=True)
+    for wrt in (x, w):
+        with pytest.raises(RuntimeError, match="second derivatives"):
+            torch.autograd.grad(program.bind(w).expval(x).sum(), wrt, create_graph=True)
+
+
+def test_a_bound_program_used_under_no_grad_still_gives_gradients_later():
+    """Weight-only work hoisted during a no_grad call must not be reused without its graph."""
+    circuit, inputs, weights = _encoded_circuit()
+    program = sim.compile(circuit, ["ZIIIZ", "IZIZI"], weight_params=weights)
+    x = torch.rand(3, len(inputs), dtype=torch.float64)
+    w = torch.rand(len(weights), dtype=torch.float64, requires_grad=True)
+    bound = program.bind(w)
+    with torch.no_grad():
+        before = bound.expval(x)
+    after = bound.expval(x)
+    torch.testing.assert_close(after.detach(), before, atol=1e-12, rtol=0)
+    (gradient,) = torch.autograd.grad(after.sum(), w)
+    (fresh,) = torch.autograd.grad(program.bind(w).expval(x).sum(), w)
+    torch.testing.assert_close(gradient, fresh, atol=1e-12, rtol=0)
+    assert gradient.abs().sum() > 0
