@@ -29,7 +29,8 @@ class ChainStep:
 
     ``source`` / ``phase``: a gather, ``out[i] = state[source[i]] * phase[i]`` (phase may be
     None); ``source`` must be a permutation. Otherwise a block: ``matrices[matrix]`` on the
-    wire axes ``start .. start + m - 1``. ``permute``: axis permutation applied first.
+    wire axes ``start .. start + m - 1``. ``permute``: axis permutation applied first;
+    ``unpermute`` its inverse, for the backward pass.
     """
 
     permute: tuple[int, ...] | None
@@ -38,6 +39,12 @@ class ChainStep:
     phase: torch.Tensor | None = None  # (2**n_wires, 1) complex
     start: int = 0
     matrix: int = -1
+    unpermute: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.permute is not None and self.unpermute is None:
+            inverse = tuple(int(a) for a in np.argsort(self.permute))
+            object.__setattr__(self, "unpermute", inverse)
 
 
 def _refuse_second_derivatives():
@@ -54,10 +61,6 @@ def permute_axes(state: torch.Tensor, permute, n_wires: int) -> torch.Tensor:
     """Reorder the wire axes of ``state (2**n_wires, batch)``."""
     batch = state.shape[1]
     return state.view(*([2] * n_wires), batch).permute(*permute, n_wires).reshape(-1, batch)
-
-
-def inverse_permutation(permute) -> tuple[int, ...]:
-    return tuple(int(a) for a in np.argsort(permute))
 
 
 def apply_block(matrix: torch.Tensor, state: torch.Tensor, start: int) -> torch.Tensor:
@@ -189,7 +192,7 @@ class _Chain(torch.autograd.Function):
                         grad_matrix if previous is None else previous + grad_matrix
                     )
             if step.permute is not None:
-                grad = permute_axes(grad, inverse_permutation(step.permute), n_wires)
+                grad = permute_axes(grad, step.unpermute, n_wires)
         return (None, None, None, grad, *grad_matrices)
 
 
