@@ -25,26 +25,19 @@ import torch
 
 @dataclass(frozen=True)
 class ChainStep:
-    """One kernel of a chain.
+    """One kernel of a chain, as the schedule made it.
 
-    ``source`` / ``phase``: a gather, ``out[i] = state[source[i]] * phase[i]`` (phase may be
-    None); ``source`` must be a permutation. Otherwise a block: ``matrices[matrix]`` on the
-    wire axes ``start .. start + m - 1``. ``permute``: axis permutation applied first;
-    ``unpermute`` its inverse, for the backward pass.
+    ``source`` / ``phase``: a gather, ``out[i] = state[source[i]] * phase[i]`` over the
+    canonical index (``phase`` (2**n_wires, 1) or None); ``source`` is a permutation.
+    Otherwise a block: ``matrices[matrix]`` on the canonical axes ``start .. start + m - 1``.
+    ``permute``: the canonical axis order changes first (new axis k = old axis permute[k]).
     """
 
     permute: tuple[int, ...] | None
     source: torch.Tensor | None = None
-    inverse: torch.Tensor | None = None  # inverse permutation of ``source``
-    phase: torch.Tensor | None = None  # (2**n_wires, 1) complex
+    phase: torch.Tensor | None = None
     start: int = 0
     matrix: int = -1
-    unpermute: tuple[int, ...] | None = None
-
-    def __post_init__(self):
-        if self.permute is not None and self.unpermute is None:
-            inverse = tuple(int(a) for a in np.argsort(self.permute))
-            object.__setattr__(self, "unpermute", inverse)
 
 
 def _refuse_second_derivatives():
@@ -90,131 +83,72 @@ def apply_block(matrix: torch.Tensor, state: torch.Tensor, start: int) -> torch.
     return out.reshape(-1, out_batch)
 
 
-def _block_backward(matrix, state, grad, start, need_matrix):
-    """Gradients of ``apply_block`` for the state and (if asked) the matrix."""
-    batch, out_batch = state.shape[1], grad.shape[1]
-    d = matrix.shape[-1]
-    leading = 2**start
-    grad_matrix = None
-    if matrix.shape[0] == 1:
-        if leading == 1:
-            flat_state, flat_grad = state.reshape(d, -1), grad.reshape(d, -1)
-            if need_matrix:
-                grad_matrix = (flat_grad @ flat_state.mH)[None]
-            return (matrix[0].mH @ flat_grad).view(-1, batch), grad_matrix
-        blocks, grad_blocks = state.reshape(leading, d, -1), grad.reshape(leading, d, -1)
-        if need_matrix:
-            grad_matrix = torch.bmm(grad_blocks, blocks.mH).sum(0, keepdim=True)
-        grad_state = torch.bmm(matrix.mH.expand(leading, d, d), grad_blocks)
-        return grad_state.view(-1, batch), grad_matrix
-    rest = state.shape[0] // (leading * d)
-
-    def moved(tensor, width):  # (l, j, r, b) -> (b, j, l * r)
-        view = tensor.reshape(leading, d, rest, -1).expand(-1, -1, -1, width)
-        return view.permute(3, 1, 0, 2).reshape(width, d, -1)
-
-    moved_grad = moved(grad, out_batch)
-    if need_matrix:
-        grad_matrix = torch.bmm(moved_grad, moved(state, out_batch).mH)
-    grad_state = torch.bmm(matrix.mH.expand(out_batch, d, d), moved_grad)
-    grad_state = grad_state.view(out_batch, d, leading, rest).permute(2, 1, 3, 0)
-    if batch != out_batch:  # the state was broadcast over the matrices' batch
-        grad_state = grad_state.sum(-1, keepdim=True)
-    return grad_state.reshape(-1, batch), grad_matrix
+_GROUP = 5  # wires per gather-product group: 2**5 rows, few and large operations
 
 
-def _forward(steps, n_wires, state, matrices, saved):
-    for step in steps:
-        if step.permute is not None:
-            state = permute_axes(state, step.permute, n_wires)
-        if step.source is not None:
-            state = state.index_select(0, step.source)
-            if step.phase is not None:
-                state = state * step.phase
-        else:
-            if saved is not None:
-                saved.append(state)
-            state = apply_block(matrices[step.matrix], state, step.start)
-    return state
+@dataclass(frozen=True)
+class ProductGroups:
+    """How ``product_state`` splits its wires: groups of up to 5 wires, each group's
+    ``2**g`` amplitudes built with one gather and one product, then the groups multiplied
+    out. With groups of equal size (10 wires: 5 + 5) the forward and backward passes treat
+    all groups in single operations."""
+
+    sizes: tuple[int, ...]
+    index: torch.Tensor  # rows of vectors (n_wires * 2, b) for every group's table
+    selectors: tuple[torch.Tensor, ...]  # per group (g, 2, 2**g): amplitudes with bit 0 / 1
+    others: torch.Tensor | None  # equal groups: (n_wires, g - 1) table rows of the other wires
+    stacked: torch.Tensor | None  # equal groups: the selectors as one (n_wires, 2, 2**g)
+
+    @property
+    def equal(self) -> bool:
+        return self.others is not None
 
 
-def probability_readout(state: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-    """``(b, n_obs) = |state|^2 (2**n, b)`` contracted with real ``coefficients (n_obs, 2**n)``.
-
-    Contract first, then add the (re, im) pairs, so the slow reduction over a size-2 axis runs
-    on (n_obs, batch, 2), not on the state."""
-    squares = torch.view_as_real(state).reshape(state.shape[0], -1).square()
-    return (coefficients @ squares).view(-1, state.shape[1], 2).sum(-1).T
-
-
-class _Chain(torch.autograd.Function):
-    """``(state, *matrices) -> final state``, or its probability readout when coefficients
-    are given; the backward pass is the adjoint described in the module docstring."""
-
-    @staticmethod
-    def forward(ctx, steps, n_wires, coefficients, state, *matrices):
-        saved: list[torch.Tensor] = []
-        final = _forward(steps, n_wires, state, matrices, saved)
-        ctx.steps, ctx.n_wires, ctx.coefficients = steps, n_wires, coefficients
-        ctx.save_for_backward(final, *saved, *matrices)
-        ctx.n_saved = len(saved)
-        if coefficients is None:
-            return final
-        return probability_readout(final, coefficients)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        _refuse_second_derivatives()
-        final, *rest = ctx.saved_tensors
-        saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
-        n_wires = ctx.n_wires
-        if ctx.coefficients is None:
-            grad = grad_output
-        else:  # d|psi_i|^2 = 2 Re(conj(psi_i) dpsi_i): the gradient is 2 (C^T g)_i psi_i
-            weights = torch.mm(ctx.coefficients.T, grad_output.T).mul_(2)  # (2**n, b) real
-            grad = torch.view_as_complex(torch.view_as_real(final) * weights.unsqueeze(-1))
-        grad_matrices = [None] * len(matrices)
-        need = ctx.needs_input_grad[4:]
-        for step in reversed(ctx.steps):
-            if step.source is not None:
-                if step.phase is not None:
-                    grad = grad * step.phase.conj()
-                grad = grad.index_select(0, step.inverse)
-            else:
-                state = saved.pop()
-                matrix = matrices[step.matrix]
-                grad, grad_matrix = _block_backward(
-                    matrix, state, grad, step.start, need[step.matrix]
-                )
-                if grad_matrix is not None:
-                    previous = grad_matrices[step.matrix]
-                    grad_matrices[step.matrix] = (
-                        grad_matrix if previous is None else previous + grad_matrix
-                    )
-            if step.permute is not None:
-                grad = permute_axes(grad, step.unpermute, n_wires)
-        return (None, None, None, grad, *grad_matrices)
+def product_groups(n_wires: int, device, dtype) -> ProductGroups:
+    """The ``ProductGroups`` of ``n_wires`` wires, selectors in ``dtype``."""
+    n_groups = max(1, -(-n_wires // _GROUP))
+    sizes = [n_wires // n_groups + (1 if k < n_wires % n_groups else 0) for k in range(n_groups)]
+    indices, selectors, others, first = [], [], [], 0
+    for size in sizes:
+        bits = np.array([[(j >> (size - 1 - k)) & 1 for j in range(2**size)] for k in range(size)])
+        indices.append((2 * (first + np.arange(size))[:, None] + bits).reshape(-1))
+        selector = np.stack((bits == 0, bits == 1), axis=1).astype(float)  # (g, 2, 2**g)
+        selectors.append(torch.as_tensor(selector, device=device, dtype=dtype))
+        others.extend([first + j for j in range(size) if j != k] for k in range(size))
+        first += size
+    equal = len(set(sizes)) == 1
+    return ProductGroups(
+        tuple(sizes),
+        torch.as_tensor(np.concatenate(indices), device=device),
+        tuple(selectors),
+        torch.as_tensor(np.array(others, dtype=np.int64), device=device) if equal else None,
+        torch.cat(selectors) if equal else None,
+    )
 
 
-def _product_forward(vectors, groups):
-    """``(state, factors, amplitudes)``: the Kronecker product and what its backward needs."""
-    factors = []  # per group (g, 2**g, b): factor k of amplitude i is v_k[bit k of i]
-    amplitudes = []
+def _product_forward(vectors, groups: ProductGroups):
+    """``(state, tables, amplitudes)``: the Kronecker product of ``vectors (n, 2, b)`` and
+    what its backward needs (``tables``: factor k of amplitude i of a group is
+    ``v_k[bit k of i]``; ``amplitudes``: each group's products)."""
     batch = vectors.shape[-1]
-    flat = vectors.reshape(-1, batch)
-    for index, selector in groups:
-        table = flat.index_select(0, index).view(-1, selector.shape[-1], batch)
-        factors.append(table)
-        amplitudes.append(table.prod(0))
+    tables = vectors.reshape(-1, batch).index_select(0, groups.index)
+    if groups.equal:
+        g = groups.sizes[0]
+        tables = tables.view(len(groups.sizes), g, 2**g, batch)
+        amplitudes = list(tables.prod(1).unbind(0))
+    else:
+        parts = tables.split([g * 2**g for g in groups.sizes])
+        tables = [part.view(g, 2**g, batch) for part, g in zip(parts, groups.sizes, strict=True)]
+        amplitudes = [table.prod(0) for table in tables]
     state = amplitudes[0]
     for group in amplitudes[1:]:
         state = (state[:, None, :] * group[None]).reshape(-1, batch)
-    return state, factors, amplitudes
+    return state, tables, amplitudes
 
 
-def _product_backward(grad, groups, factors, amplitudes):
+def _product_backward(grad, groups: ProductGroups, tables, amplitudes):
     """Gradient of ``_product_forward``'s state for its vectors, ``(n_wires, 2, b)``."""
-    n = len(groups)
+    n = len(amplitudes)
     batch = grad.shape[-1]
     if n == 1:
         grads = [grad]
@@ -233,16 +167,16 @@ def _product_backward(grad, groups, factors, amplitudes):
                     shape[other] = sizes[other]
                     view = (view * amplitudes[other].conj().view(shape)).sum(other, keepdim=True)
             grads.append(view.reshape(sizes[k], batch))
-    if n > 1 and len({table.shape for table in factors}) == 1:  # equal groups: one pass
-        tables, selectors = torch.stack(factors), torch.stack([sel for _, sel in groups])
-        others = _leave_one_out(tables, 1)
-        others = others * torch.stack(grads)[:, None]
-        result = torch.matmul(selectors, others)  # (n_groups, g, 2, b)
-        return result.flatten(0, 1)
+    if groups.equal:
+        # each wire's factor times the product of its group's other factors, summed by bit
+        g = groups.sizes[0]
+        rows = tables.view(-1, 2**g, batch)
+        others = rows[groups.others].prod(1).conj()  # (n_wires, 2**g, b)
+        weighted = others.view(n, g, 2**g, batch) * torch.stack(grads)[:, None]
+        return torch.bmm(groups.stacked, weighted.view(-1, 2**g, batch))
     wire_grads = []
-    for (_index, selector), table, group_grad in zip(groups, factors, grads, strict=True):
+    for selector, table, group_grad in zip(groups.selectors, tables, grads, strict=True):
         others = _leave_one_out(table, 0) * group_grad
-        # selector (g, 2, 2**g): which amplitudes have bit 0 / bit 1 of each wire
         wire_grads.append(torch.bmm(selector, others))  # (g, 2, b)
     return torch.cat(wire_grads)
 
@@ -268,82 +202,58 @@ class _ProductState(torch.autograd.Function):
     """Kronecker product of one 2-vector per wire, ``(n_wires, 2, b) -> (2**n_wires, b)``,
     first wire most significant.
 
-    Within groups of up to 5 wires one gather and one product build all ``2**g`` amplitudes
-    of the group; the groups are multiplied out. Backward: the gradient of a group is the
-    state's gradient contracted with the other groups, and a wire's gradient is the group's
-    gradient times the product of the group's other factors (prefix and suffix products, so
-    no division by amplitudes that may be zero), summed over the wire's bit with one batched
-    product.
+    Backward: the gradient of a group is the state's gradient contracted with the other
+    groups, and a wire's gradient is the group's gradient times the product of the group's
+    other factors (gathered and multiplied, or prefix and suffix products: no division by
+    amplitudes that may be zero), summed over the wire's bit with one batched product.
     """
 
     @staticmethod
     def forward(ctx, vectors, groups):
-        state, factors, amplitudes = _product_forward(vectors, groups)
+        state, tables, amplitudes = _product_forward(vectors, groups)
         ctx.groups = groups
-        ctx.save_for_backward(*factors, *amplitudes)
+        ctx.n_tables = 1 if groups.equal else len(tables)
+        ctx.save_for_backward(*([tables] if groups.equal else tables), *amplitudes)
         return state
 
     @staticmethod
     def backward(ctx, grad):
         _refuse_second_derivatives()
-        n = len(ctx.groups)
-        factors, amplitudes = ctx.saved_tensors[:n], ctx.saved_tensors[n:]
-        return _product_backward(grad, ctx.groups, factors, amplitudes), None
+        saved = ctx.saved_tensors
+        tables = saved[0] if ctx.groups.equal else list(saved[: ctx.n_tables])
+        amplitudes = saved[ctx.n_tables :]
+        return _product_backward(grad, ctx.groups, tables, amplitudes), None
 
 
-class _EncodedProduct(torch.autograd.Function):
-    """``(half (b, n), p, q (n, 2, 1 or b))`` -> the product state of the wire vectors
-    ``cos(half) p + sin(half) q``, with the backward of both steps written out."""
-
-    @staticmethod
-    def forward(ctx, half, p, q, groups):
-        cos, sin = torch.cos(half).T.unsqueeze(1), torch.sin(half).T.unsqueeze(1)  # (n, 1, b)
-        state, factors, amplitudes = _product_forward(cos * p + sin * q, groups)
-        ctx.groups = groups
-        ctx.save_for_backward(cos, sin, p, q, *factors, *amplitudes)
-        return state
-
-    @staticmethod
-    def backward(ctx, grad):
-        _refuse_second_derivatives()
-        cos, sin, p, q, *rest = ctx.saved_tensors
-        n = len(ctx.groups)
-        grad_vectors = _product_backward(grad, ctx.groups, rest[:n], rest[n:])  # (n, 2, b)
-        grad_half = grad_p = grad_q = None
-        if ctx.needs_input_grad[0]:  # d v / d half = -sin p + cos q
+def _encoded_backward(grad, groups, needs, cos, sin, p, q, tables, amplitudes):
+    """Gradients ``(half (b, n), p, q)`` of the product state of ``cos(half) p + sin(half) q``
+    for the state's gradient ``grad``; ``needs``: which of the three are wanted."""
+    grad_vectors = _product_backward(grad, groups, tables, amplitudes)  # (n, 2, b)
+    grad_half = grad_p = grad_q = None
+    if needs[0]:  # d v / d half = cos q - sin p
+        if p.shape[-1] == 1 and q.shape[-1] == 1:  # Re <p|r>, Re <q|r> in one product
+            overlaps = torch.bmm(torch.cat((p, q), -1).mH, grad_vectors).real
+            grad_half = (overlaps[:, 1] * cos[:, 0] - overlaps[:, 0] * sin[:, 0]).T
+        else:
             slope = q * cos - p * sin
             grad_half = (grad_vectors.conj() * slope).real.sum(1).T
-        if ctx.needs_input_grad[1]:
-            grad_p = grad_vectors * cos
-            if p.shape[-1] != grad_p.shape[-1]:
-                grad_p = grad_p.sum(-1, keepdim=True)
-        if ctx.needs_input_grad[2]:
-            grad_q = grad_vectors * sin
-            if q.shape[-1] != grad_q.shape[-1]:
-                grad_q = grad_q.sum(-1, keepdim=True)
-        return grad_half, grad_p, grad_q, None
+    if needs[1]:
+        grad_p = grad_vectors * cos
+        if p.shape[-1] != grad_p.shape[-1]:
+            grad_p = grad_p.sum(-1, keepdim=True)
+    if needs[2]:
+        grad_q = grad_vectors * sin
+        if q.shape[-1] != grad_q.shape[-1]:
+            grad_q = grad_q.sum(-1, keepdim=True)
+    return grad_half, grad_p, grad_q
 
 
-_GROUP = 5  # wires per gather-product group: 2**5 rows, few and large operations
-
-
-def product_groups(n_wires: int, device, dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Gather indices and bit selectors of ``product_state``'s wire groups."""
-    n_groups = max(1, -(-n_wires // _GROUP))
-    sizes = [n_wires // n_groups + (1 if k < n_wires % n_groups else 0) for k in range(n_groups)]
-    groups, first = [], 0
-    for size in sizes:
-        bits = np.array([[(j >> (size - 1 - k)) & 1 for j in range(2**size)] for k in range(size)])
-        index = (2 * (first + np.arange(size))[:, None] + bits).reshape(-1)
-        selector = np.stack((bits == 0, bits == 1), axis=1).astype(float)  # (g, 2, 2**g)
-        groups.append(
-            (
-                torch.as_tensor(index, device=device),
-                torch.as_tensor(selector, device=device, dtype=dtype),
-            )
-        )
-        first += size
-    return groups
+def _encoded_forward(inputs, coefficients, half_static, p, q, groups):
+    """``(state, cos, sin, tables, amplitudes)`` of the encoded product state."""
+    half = torch.addmm(half_static, inputs, coefficients)  # (b, n)
+    cos, sin = torch.cos(half).T.unsqueeze(1), torch.sin(half).T.unsqueeze(1)  # (n, 1, b)
+    state, tables, amplitudes = _product_forward(cos * p + sin * q, groups)
+    return state, cos, sin, tables, amplitudes
 
 
 def product_state(vectors: torch.Tensor, groups) -> torch.Tensor:
@@ -354,29 +264,394 @@ def product_state(vectors: torch.Tensor, groups) -> torch.Tensor:
     return _product_forward(vectors, groups)[0]
 
 
-def encoded_product_state(half, p, q, groups) -> torch.Tensor:
-    """The product state of the wire vectors ``cos(half) p + sin(half) q``.
+# --- chains, planned on memory layouts --------------------------------------------------------
+#
+# The state is one contiguous tensor whose axes are the wires (size 2) and the batch, in an
+# order the plan tracks: its layout, most significant first. A block whose wires lead the
+# layout is one matrix product that leaves them trailing (S^T M^T); one whose wires trail is
+# one product that brings them to the front (M S^T); so a layer of blocks rotates the layout
+# instead of copying the state, and each block's weight gradient is one product as well. A
+# gather needs the batch axis last but takes any wire order (its index table is composed
+# with the layout once) and writes its output in the order the next blocks want. The readout
+# coefficients are permuted to the final layout once. Only blocks whose wires are not
+# adjacent in the layout, and per-sample blocks away from the batch axis, cost a copy.
+
+_BATCH = -1  # the batch axis in a layout
+
+# planned operations (tuples, kind first)
+_ROTATE = 0  # (kind, matrix, d): leading wires; out (R, d) = S(d, R)^T M^T
+_UNROTATE = 1  # (kind, matrix, d): trailing wires; out (d, R) = M S(R, d)^T
+_MIDDLE = 2  # (kind, matrix, d, leading or -1, rest or -1): adjacent wires inside; bmm
+_SAMPLE = 3  # (kind, matrix, d): per-sample matrices, layout (batch, wires, rest); bmm
+_PERMUTE = 4  # (kind, view shape, axes, view shape after, inverse axes): a copy
+_GATHER = 5  # (kind, source, inverse, phase or None, rows): rows of a batch-last layout
+
+
+def _index_map(layout, canonical) -> np.ndarray:
+    """The canonical index of every memory index; both list the same wires, MSB first."""
+    n = len(layout)
+    memory = np.arange(2**n, dtype=np.int64)
+    result = np.zeros(2**n, dtype=np.int64)
+    for k, wire in enumerate(layout):
+        result |= ((memory >> (n - 1 - k)) & 1) << (n - 1 - canonical.index(wire))
+    return result
+
+
+class ChainPlan:
+    """A chain of ``ChainStep``s compiled to operations on memory layouts.
 
     Args:
-        half: ``(b, n_wires)`` real, half of each wire's rotation angle.
-        p, q: ``(n_wires, 2, 1 or b)`` complex, the wire vector at angle 0 and at angle pi.
-        groups: from ``product_groups``.
+        steps: the chain; blocks act on canonical axes and gathers on canonical indices, where
+            the canonical order is the schedule's (``permute`` steps reorder it).
+        n_wires: wires of the state.
+        blocks: per block matrix ``(d, per_sample)``.
+        free_start: the initial state may be built in any wire order (a product state); it
+            must then be built in ``start_order`` (canonical axes at the start, MSB first).
+            Otherwise it is canonical and batch-last, ``(2**n_wires, batch)``.
+        coefficients: ``(n_obs, 2**n_wires)`` real readout coefficients over the final
+            canonical index, or None: the chain then returns the canonical batch-last state.
+    """
+
+    def __init__(self, steps, n_wires, blocks, free_start=False, coefficients=None):
+        self.n_wires = n_wires
+        canonical = list(range(n_wires))  # wire labels: canonical axes at the start
+        items = []
+        for step in steps:
+            if step.permute is not None:
+                canonical = [canonical[a] for a in step.permute]
+            if step.source is None:
+                d, per_sample = blocks[step.matrix]
+                wires = canonical[step.start : step.start + d.bit_length() - 1]
+                items.append(("block", wires, step.matrix, d, per_sample))
+            else:
+                items.append(("gather", list(canonical), step))
+        start = list(range(n_wires))
+        if free_start:
+            start = _preferred(items, 0, start)
+        self.start_order = tuple(start)
+        self.ops: list[tuple] = []
+        layout = [*start, _BATCH]
+        for k, item in enumerate(items):
+            if item[0] == "gather":
+                layout = self._gather(item, layout, _preferred(items, k + 1, item[1]))
+            else:
+                layout = self._block(item, layout)
+        self.coefficients = self.coefficients_t = None
+        self.batch_first = False
+        if coefficients is None:
+            self._permute(layout, [*canonical, _BATCH])
+        else:
+            if _BATCH not in (layout[0], layout[-1]):
+                layout = self._permute(layout, [_BATCH, *(w for w in layout if w != _BATCH)])
+            wires = [w for w in layout if w != _BATCH]
+            index = torch.as_tensor(_index_map(wires, canonical), device=coefficients.device)
+            table = coefficients[:, index]  # (n_obs, 2**n) over the memory index
+            self.batch_first = layout[0] == _BATCH
+            if self.batch_first:  # columns (amplitude, re/im) of the squared state
+                table = table.repeat_interleave(2, dim=1)  # (n_obs, 2**(n+1))
+                self.coefficients_t = 2 * table  # the backward's, with its 2
+            else:
+                self.coefficients_t = (2 * table).T.contiguous()
+            self.coefficients = table
+
+    def _permute(self, layout, target):
+        if layout == target:
+            return layout
+        shape = tuple(-1 if w == _BATCH else 2 for w in layout)
+        axes = tuple(layout.index(w) for w in target)
+        after = tuple(-1 if w == _BATCH else 2 for w in target)
+        self.ops.append((_PERMUTE, shape, axes, after, tuple(int(a) for a in np.argsort(axes))))
+        return list(target)
+
+    def _gather(self, item, layout, out_wires):
+        _, canonical, step = item
+        if layout[-1] != _BATCH:
+            layout = self._permute(layout, [*(w for w in layout if w != _BATCH), _BATCH])
+        in_wires = layout[:-1]
+        to_canonical = _index_map(out_wires, canonical)  # output memory index -> canonical
+        from_canonical = np.empty_like(to_canonical)
+        from_canonical[_index_map(in_wires, canonical)] = np.arange(len(to_canonical))
+        source_np = step.source.cpu().numpy()
+        source = from_canonical[source_np[to_canonical]]
+        inverse = np.empty_like(source)
+        inverse[source] = np.arange(len(source))
+        device = step.source.device
+        phase = None
+        if step.phase is not None:
+            phase = step.phase[torch.as_tensor(to_canonical, device=device)]
+        self.ops.append(
+            (
+                _GATHER,
+                torch.as_tensor(source, device=device),
+                torch.as_tensor(inverse, device=device),
+                phase,
+                len(source),
+            )
+        )
+        return [*out_wires, _BATCH]
+
+    def _block(self, item, layout):
+        _, wires, matrix, d, per_sample = item
+        m = len(wires)
+        if per_sample:
+            target = [_BATCH, *wires]
+            if layout[: m + 1] != target:
+                layout = self._permute(layout, target + [w for w in layout if w not in target])
+            self.ops.append((_SAMPLE, matrix, d))
+            return layout
+        if layout[:m] == wires:
+            self.ops.append((_ROTATE, matrix, d))
+            return layout[m:] + wires
+        if layout[-m:] == wires:
+            self.ops.append((_UNROTATE, matrix, d))
+            return wires + layout[:-m]
+        first = layout.index(wires[0])
+        if layout[first : first + m] != wires:
+            layout = self._permute(layout, wires + [w for w in layout if w not in wires])
+            self.ops.append((_ROTATE, matrix, d))
+            return layout[m:] + wires
+        before, after = layout[:first], layout[first + m :]
+        leading = -1 if _BATCH in before else 2 ** len(before)
+        rest = -1 if _BATCH in after else 2 ** len(after)
+        self.ops.append((_MIDDLE, matrix, d, leading, rest))
+        return layout
+
+
+def _preferred(items, k, wires):
+    """A wire order for a state about to run ``items[k:]``: the wires of the next blocks in
+    the order they come (while they are shared and disjoint), then the rest."""
+    chosen: list[int] = []
+    for item in items[k:]:
+        if item[0] != "block" or item[4] or set(item[1]) & set(chosen):
+            break
+        chosen.extend(item[1])
+    return chosen + [w for w in wires if w not in chosen]
+
+
+def _run_forward(ops, state, matrices, saved):
+    """Apply the planned ``ops``; ``saved`` collects each block's input state."""
+    for op in ops:
+        kind = op[0]
+        if kind == _GATHER:
+            state = state.view(op[4], -1).index_select(0, op[1])
+            if op[3] is not None:
+                state = state * op[3]
+            continue
+        if kind == _PERMUTE:
+            state = state.view(op[1]).permute(op[2]).contiguous()
+            continue
+        if saved is not None:
+            saved.append(state)
+        matrix, d = matrices[op[1]], op[2]
+        if kind == _ROTATE:
+            state = torch.mm(state.view(d, -1).T, matrix[0].T)
+        elif kind == _UNROTATE:
+            state = torch.mm(matrix[0], state.view(-1, d).T)
+        elif kind == _MIDDLE:
+            blocks = state.view(op[3], d, op[4])
+            state = torch.bmm(matrix.expand(blocks.shape[0], d, d), blocks)
+        else:  # _SAMPLE
+            state = torch.bmm(matrix, state.view(matrix.shape[0], d, -1))
+    return state
+
+
+def _run_backward(ops, grad, saved, matrices, need):
+    """The adjoint of ``_run_forward``: (state gradient, block matrix gradients)."""
+    grad_matrices = [None] * len(matrices)
+    for op in reversed(ops):
+        kind = op[0]
+        if kind == _GATHER:
+            grad = grad.view(op[4], -1)
+            if op[3] is not None:
+                grad = grad * op[3].conj()
+            grad = grad.index_select(0, op[2])
+            continue
+        if kind == _PERMUTE:
+            grad = grad.view(op[3]).permute(op[4]).contiguous()
+            continue
+        state, index, d = saved.pop(), op[1], op[2]
+        matrix = matrices[index]
+        grad_matrix = None
+        if kind == _ROTATE:
+            flat_grad, flat_state = grad.view(-1, d).T, state.view(d, -1)
+            if need[index]:
+                grad_matrix = torch.mm(flat_grad, flat_state.mH)[None]
+            grad = torch.mm(matrix[0].mH, flat_grad)
+        elif kind == _UNROTATE:
+            flat_grad, flat_state = grad.view(d, -1), state.view(-1, d)
+            if need[index]:
+                grad_matrix = torch.mm(flat_state.mH, flat_grad.T).T[None]
+            grad = torch.mm(flat_grad.T, matrix[0].conj())
+        elif kind == _MIDDLE:
+            blocks, grad_blocks = state.view(op[3], d, op[4]), grad.view(op[3], d, op[4])
+            if need[index]:
+                grad_matrix = torch.bmm(grad_blocks, blocks.mH).sum(0, keepdim=True)
+            grad = torch.bmm(matrix.mH.expand(blocks.shape[0], d, d), grad_blocks)
+        else:  # _SAMPLE
+            batch = matrix.shape[0]
+            blocks, grad_blocks = state.view(batch, d, -1), grad.view(batch, d, -1)
+            if need[index]:
+                grad_matrix = torch.bmm(grad_blocks, blocks.mH)
+            grad = torch.bmm(matrix.mH, grad_blocks)
+        if grad_matrix is not None:
+            previous = grad_matrices[index]
+            grad_matrices[index] = grad_matrix if previous is None else previous + grad_matrix
+    return grad, grad_matrices
+
+
+def _readout(plan, final, batch):
+    """(batch, n_obs) probabilities of ``final`` contracted with the plan's coefficients."""
+    squares = torch.view_as_real(final).square()
+    if plan.batch_first:  # (n_obs, rows) @ (rows, batch): the fast orientation for MKL here
+        return torch.mm(plan.coefficients, squares.view(batch, -1).T).T
+    # batch-last: contract first, then add the (re, im) pairs, so the slow reduction over a
+    # size-2 axis runs on (n_obs, batch, 2), not on the state
+    return (plan.coefficients @ squares.view(-1, 2 * batch)).view(-1, batch, 2).sum(-1).T
+
+
+def _readout_backward(plan, final, grad_output, batch):
+    # d|psi_i|^2 = 2 Re(conj(psi_i) dpsi_i): the state's gradient is 2 (C^T g)_i psi_i
+    real = torch.view_as_real(final)
+    if plan.batch_first:
+        weights = torch.mm(grad_output, plan.coefficients_t)  # (batch, 2**(n+1))
+        return torch.view_as_complex((real.view(batch, -1) * weights).view(real.shape))
+    weights = torch.mm(plan.coefficients_t, grad_output.T)  # (2**n, batch)
+    return torch.view_as_complex(real * weights.view(-1, batch, 1))
+
+
+class _Chain(torch.autograd.Function):
+    """``(state, *matrices) -> final state``, or its readout when the plan has coefficients;
+    the backward pass is the adjoint pass written out (module docstring)."""
+
+    @staticmethod
+    def forward(ctx, plan, state, *matrices):
+        batch = state.shape[-1]
+        saved: list[torch.Tensor] = []
+        final = _run_forward(plan.ops, state, matrices, saved)
+        ctx.plan, ctx.batch, ctx.shape = plan, batch, state.shape
+        ctx.save_for_backward(final, *saved, *matrices)
+        ctx.n_saved = len(saved)
+        if plan.coefficients is None:
+            return final.view(-1, batch)
+        return _readout(plan, final, batch)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _refuse_second_derivatives()
+        final, *rest = ctx.saved_tensors
+        saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
+        plan = ctx.plan
+        if plan.coefficients is None:
+            grad = grad_output
+        else:
+            grad = _readout_backward(plan, final, grad_output, ctx.batch)
+        grad, grad_matrices = _run_backward(
+            plan.ops, grad, saved, matrices, ctx.needs_input_grad[2:]
+        )
+        return (None, grad.reshape(ctx.shape), *grad_matrices)
+
+
+def run_chain(plan: ChainPlan, state, matrices):
+    """Run ``plan`` on ``state (2**n_wires, batch)`` (in the plan's start order) with
+    ``matrices`` (each ``(1 or batch, d, d)``, per-sample ones as the plan was made for).
+    Returns the final canonical state ``(2**n_wires, batch)``, or the readout
+    ``(batch, n_obs)`` when the plan has coefficients."""
+    batch = max([state.shape[1], *(m.shape[0] for m in matrices)])
+    if state.shape[1] != batch:  # per-sample matrices on a shared state
+        state = state.expand(-1, batch).contiguous()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (state, *matrices)):
+        return _Chain.apply(plan, state, *matrices)
+    final = _run_forward(plan.ops, state, matrices, None)
+    if plan.coefficients is None:
+        return final.view(-1, batch)
+    return _readout(plan, final, batch)
+
+
+class _EncodedChain(torch.autograd.Function):
+    """An angle encoding's product state run through a chain, as one function:
+    ``half = inputs @ coefficients + half_static``, wire vectors ``cos(half) p + sin(half) q``,
+    their product state, the chain and its readout. One autograd node per run; the backward
+    is the chain's adjoint followed by the product state's."""
+
+    @staticmethod
+    def forward(ctx, plan, groups, inputs, coefficients, half_static, p, q, *matrices):
+        state, cos, sin, tables, amplitudes = _encoded_forward(
+            inputs, coefficients, half_static, p, q, groups
+        )
+        batch = state.shape[-1]
+        saved: list[torch.Tensor] = []
+        final = _run_forward(plan.ops, state, matrices, saved)
+        tables = [tables] if groups.equal else list(tables)
+        ctx.plan, ctx.groups, ctx.batch = plan, groups, batch
+        ctx.static_rows = half_static.shape[0]
+        ctx.counts = (len(saved), len(tables), len(amplitudes))
+        ctx.save_for_backward(
+            coefficients, cos, sin, p, q, final, *saved, *tables, *amplitudes, *matrices
+        )
+        if plan.coefficients is None:
+            return final.view(-1, batch)
+        return _readout(plan, final, batch)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _refuse_second_derivatives()
+        coefficients, cos, sin, p, q, final, *rest = ctx.saved_tensors
+        n_saved, n_tables, n_amplitudes = ctx.counts
+        saved = rest[:n_saved]
+        tables = rest[n_saved : n_saved + n_tables]
+        amplitudes = rest[n_saved + n_tables : n_saved + n_tables + n_amplitudes]
+        matrices = rest[n_saved + n_tables + n_amplitudes :]
+        plan, needs = ctx.plan, ctx.needs_input_grad
+        if plan.coefficients is None:
+            grad = grad_output
+        else:
+            grad = _readout_backward(plan, final, grad_output, ctx.batch)
+        grad, grad_matrices = _run_backward(plan.ops, grad, list(saved), matrices, needs[7:])
+        grad_inputs = grad_half_static = None
+        if any(needs[2:7]):
+            grad_half, grad_p, grad_q = _encoded_backward(
+                grad.view(-1, ctx.batch),
+                ctx.groups,
+                (needs[2] or needs[4], needs[5], needs[6]),
+                cos,
+                sin,
+                p,
+                q,
+                tables[0] if ctx.groups.equal else list(tables),
+                amplitudes,
+            )
+            if needs[2]:  # the inputs have the batch (BoundProgram checks)
+                grad_inputs = grad_half @ coefficients.T
+            if needs[4]:  # unbatched weights were broadcast over the batch
+                grad_half_static = grad_half
+                if ctx.static_rows != grad_half.shape[0]:
+                    grad_half_static = grad_half.sum(0, keepdim=True)
+        return (None, None, grad_inputs, None, grad_half_static, grad_p, grad_q, *grad_matrices)
+
+
+def encoded_chain(plan, groups, inputs, coefficients, half_static, p, q, matrices):
+    """Run ``plan`` on the product state of the wire vectors ``cos(half) p + sin(half) q``,
+    ``half = inputs @ coefficients + half_static``.
+
+    Args:
+        plan: a ``ChainPlan`` with a free start; the wires below are in its ``start_order``.
+        groups: ``product_groups`` of the wires.
+        inputs: ``(b, n_inputs)`` real.
+        coefficients: ``(n_inputs, n_wires)`` real: half of each wire's angle per input.
+        half_static: ``(1 or b, n_wires)`` real: the rest of half each wire's angle.
+        p, q: ``(n_wires, 2, 1 or b)`` complex: each wire's vector at angle 0 and at pi.
+        matrices: the block matrices, ``(1 or b, d, d)`` each.
 
     Returns:
-        ``(2**n_wires, b)`` complex, the first wire most significant.
+        ``(b, n_obs)`` readout when the plan has coefficients, else the final canonical state
+        ``(2**n_wires, b)``.
     """
-    if torch.is_grad_enabled() and (half.requires_grad or p.requires_grad or q.requires_grad):
-        return _EncodedProduct.apply(half, p, q, groups)
-    cos, sin = torch.cos(half).T.unsqueeze(1), torch.sin(half).T.unsqueeze(1)
-    return _product_forward(cos * p + sin * q, groups)[0]
-
-
-def run_chain(steps, n_wires, state, matrices, coefficients=None):
-    """Apply ``steps`` to ``state (2**n_wires, batch)`` with ``matrices`` (the block matrices,
-    each ``(1 or batch, d, d)``). Returns the final state, or ``probability_readout`` of it
-    when ``coefficients (n_obs, 2**n_wires)`` are given."""
-    tensors = (state, *matrices)
+    tensors = (inputs, half_static, p, q, *matrices)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return _Chain.apply(steps, n_wires, coefficients, state, *matrices)
-    final = _forward(steps, n_wires, state, matrices, None)
-    return final if coefficients is None else probability_readout(final, coefficients)
+        return _EncodedChain.apply(plan, groups, inputs, coefficients, half_static, p, q, *matrices)
+    state = _encoded_forward(inputs, coefficients, half_static, p, q, groups)[0]
+    batch = state.shape[-1]
+    final = _run_forward(plan.ops, state, matrices, None)
+    if plan.coefficients is None:
+        return final.view(-1, batch)
+    return _readout(plan, final, batch)

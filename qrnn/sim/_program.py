@@ -18,9 +18,10 @@ import torch
 from qiskit.circuit import QuantumCircuit
 
 from qrnn.sim._chain import (
+    ChainPlan,
     ChainStep,
     apply_block,
-    encoded_product_state,
+    encoded_chain,
     permute_axes,
     product_groups,
     product_state,
@@ -493,16 +494,20 @@ class BoundProgram:
                 "readout_real", lambda: readout.coefficients.T, self.real_dtype
             )
         state, start = self._head(mode, plan)
-        steps, blocks = self._chain_steps(mode, plan, start)
+        _steps, blocks = self._chain_steps(mode, plan, start)
         angles = self._angles(inputs) if any(kernel.dynamic for kernel in blocks) else None
-        if state is None:
-            if self._rotation_prefix(mode, plan) is not None:
-                state = self._rotation_prefix_state(mode, plan, inputs)
-            else:
-                angles = self._angles(inputs) if angles is None else angles
-                state = self._prefix_state(mode, plan, angles)
         matrices = [self._kernel_matrix(kernel, angles, plan) for kernel in blocks]
-        result = run_chain(steps, plan.n_wires, state, matrices, coefficients)
+        chain = self._chain_plan(mode, plan, start, matrices, state is None, coefficients)
+        if state is None and self._rotation_prefix(mode, plan) is not None:
+            # an angle encoding: its product state and the chain run as one function
+            prefix = self._rotation_factors(mode, plan, chain.start_order)
+            groups = self._constant_groups(plan.n_wires)
+            result = encoded_chain(chain, groups, inputs, *prefix, matrices)
+        else:
+            if state is None:  # a product state, built in the order the chain wants
+                angles = self._angles(inputs) if angles is None else angles
+                state = self._prefix_state(mode, plan, angles, chain.start_order)
+            result = run_chain(chain, state, matrices)
         if coefficients is not None:
             return (result if result.shape[0] == batch else result.expand(batch, -1)), plan, readout
         if result.shape[1] != batch:  # nothing depended on the inputs
@@ -510,21 +515,19 @@ class BoundProgram:
         return result, plan, readout
 
     def _chain_steps(self, mode, plan: Schedule, start: int):
-        """``(steps, block kernels)`` of ``plan.kernels[start:]`` as a ``run_chain`` chain,
-        built once per program, device and dtype."""
+        """``(steps, block kernels)`` of ``plan.kernels[start:]`` as chain steps, built once
+        per program, device and dtype."""
 
         def build():
             steps, blocks = [], []
             for kernel in plan.kernels[start:]:
                 if isinstance(kernel, GatherKernel):
                     source = torch.as_tensor(kernel.source, device=self.device)
-                    inverse = torch.empty_like(source)
-                    inverse[source] = torch.arange(len(source), device=self.device)
                     phase = None
                     if kernel.phase is not None:
                         phase = torch.as_tensor(kernel.phase[:, None], device=self.device)
                         phase = phase.to(self.complex_dtype)
-                    steps.append(ChainStep(kernel.permute, source, inverse, phase))
+                    steps.append(ChainStep(kernel.permute, source, phase))
                 else:
                     steps.append(ChainStep(kernel.permute, start=kernel.start, matrix=len(blocks)))
                     blocks.append(kernel)
@@ -534,6 +537,18 @@ class BoundProgram:
         cache = self.program._tensor_cache
         if key not in cache:
             cache[key] = build()
+        return cache[key]
+
+    def _chain_plan(self, mode, plan: Schedule, start, matrices, free_start, coefficients):
+        """The ``ChainPlan`` of the chain from kernel ``start``, for these matrices' shapes
+        (which are per-sample), made once per program, device and dtype."""
+        shapes = tuple((m.shape[-1], m.shape[0] > 1) for m in matrices)
+        key = ("chain-plan", mode, start, shapes, free_start, coefficients is not None)
+        key = (*key, self.device, self.complex_dtype)
+        cache = self.program._tensor_cache
+        if key not in cache:
+            steps, _blocks = self._chain_steps(mode, plan, start)
+            cache[key] = ChainPlan(steps, plan.n_wires, shapes, free_start, coefficients)
         return cache[key]
 
     def _head(self, mode, plan):
@@ -682,13 +697,10 @@ class BoundProgram:
         p = torch.cat((p, static, ground), dim=1)
         q = torch.cat((q, torch.zeros_like(static), torch.zeros_like(ground)), dim=1)
         rows = [theta_rows[k] for k in gate]
-        half = torch.cat(
-            (
-                self.static_angles[:, rows] / 2,
-                self.static_angles.new_zeros(weight_batch, n_rest),
-            ),
-            dim=1,
-        )
+        angles = self.static_angles[:, rows]
+        if not self.program._weight_coefficients[rows].any():  # no weight: a constant
+            angles = angles.detach()
+        half = torch.cat((angles / 2, angles.new_zeros(angles.shape[0], n_rest)), dim=1)
         slot = {w: k for k, w in enumerate(dynamic_wires + static_wires)}
         order = [slot.get(w, len(slot)) for w in initial_order]
         index = torch.as_tensor(order, device=self.device)
@@ -703,13 +715,22 @@ class BoundProgram:
             return coefficients, half, p[0].unsqueeze(-1), q[0].unsqueeze(-1)
         return coefficients, half, p.permute(1, 2, 0), q.permute(1, 2, 0)
 
-    def _rotation_prefix_state(self, mode, plan: Schedule, inputs) -> torch.Tensor:
-        coefficients, half_static, p, q = self._rotation_prefix(mode, plan)
-        half = torch.addmm(half_static, inputs, coefficients)  # (b, n_wires), axis order
-        return encoded_product_state(half, p, q, self._constant_groups(p.shape[0]))
+    def _rotation_factors(self, mode, plan: Schedule, start_order):
+        """``_rotation_prefix`` with its wires in ``start_order`` (canonical axes, MSB first),
+        once per bind."""
+        key = ("rotation", mode, start_order)
+        if key not in self._prefix_factors:
+            coefficients, half, p, q = self._rotation_prefix(mode, plan)
+            if start_order != tuple(range(len(start_order))):
+                order = list(start_order)
+                coefficients, half = coefficients[:, order], half[:, order]
+                p, q = p[order], q[order]
+            self._prefix_factors[key] = (coefficients, half, p, q)
+        return self._prefix_factors[key]
 
-    def _prefix_state(self, mode, plan: Schedule, angles) -> torch.Tensor:
-        """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out."""
+    def _prefix_state(self, mode, plan: Schedule, angles, start_order=None) -> torch.Tensor:
+        """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out,
+        the axes in ``start_order`` (canonical axes, MSB first; default canonical)."""
         wires, positions, dynamic_ops = self._prefix_plan(mode, plan)
         column = None
         if wires:
@@ -742,9 +763,10 @@ class BoundProgram:
         batch = column.shape[2] if wires else 1
         # one (2, b) vector per wire in the initial axis order; wires without gates stay |0>
         row_of = {w: k for k, w in enumerate(wires)}
+        axes = start_order or range(len(plan.initial_order))
         order_index = self._constant(
-            ("prefix-order", mode),
-            lambda: np.array([row_of.get(w, len(wires)) for w in plan.initial_order]),
+            ("prefix-order", mode, tuple(axes)),
+            lambda: np.array([row_of.get(plan.initial_order[a], len(wires)) for a in axes]),
             torch.int64,
         )
         vectors = torch.cat([column, zero.expand(1, 2, batch)]).index_select(0, order_index)
@@ -840,9 +862,10 @@ class BoundProgram:
         )
         dim = 2**self.program.n_qubits
         state = torch.eye(dim, dtype=self.complex_dtype, device=self.device)  # columns: inputs
-        steps, blocks = self._chain_steps("unitary", plan, 0)
+        _steps, blocks = self._chain_steps("unitary", plan, 0)
         matrices = [self._kernel_matrix(kernel, angles, plan) for kernel in blocks]
-        state = run_chain(steps, plan.n_wires, state, matrices)
+        chain = self._chain_plan("unitary", plan, 0, matrices, False, None)
+        state = run_chain(chain, state, matrices)
         matrix = _to_standard_order(state, plan.order, plan.n_wires).T  # rows: outputs
         return matrix * self._global_phase(inputs)[0]
 

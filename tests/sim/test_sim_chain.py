@@ -306,3 +306,63 @@ def test_a_bound_program_used_under_no_grad_still_gives_gradients_later():
     (fresh,) = torch.autograd.grad(program.bind(w).expval(x).sum(), w)
     torch.testing.assert_close(gradient, fresh, atol=1e-12, rtol=0)
     assert gradient.abs().sum() > 0
+
+
+def _layer_circuit(n_qubits: int, layers: int):
+    """Angle encoding, then layers of weight rotations on every wire and a CNOT ring: the
+    recurrent-cell shape whose blocks rotate the state's memory layout."""
+    x = ParameterVector("x", n_qubits)
+    w = ParameterVector("w", 2 * n_qubits * layers)
+    circuit = QuantumCircuit(n_qubits)
+    for q in range(n_qubits):
+        circuit.ry(x[q], q)
+    for layer in range(layers):
+        for q in range(n_qubits):
+            circuit.rx(w[2 * (layer * n_qubits + q)], q)
+            circuit.rz(w[2 * (layer * n_qubits + q) + 1], q)
+        for q in range(n_qubits):
+            circuit.cx(q, (q + 1) % n_qubits)
+    return circuit, list(x), list(w)
+
+
+@pytest.mark.parametrize(("n_qubits", "layers", "max_fused"), [(7, 3, 3), (8, 2, 5), (6, 4, 2)])
+def test_layers_of_blocks_and_gathers_rotate_the_layout_exactly(n_qubits, layers, max_fused):
+    """Several layers: gathers meet rotated layouts, blocks lead, trail or sit inside them."""
+    circuit, inputs, weights = _layer_circuit(n_qubits, layers)
+    observables = ["Z" * n_qubits, "I" * (n_qubits - 1) + "Z", "X" + "I" * (n_qubits - 1)]
+    program = sim.compile(
+        circuit, observables[:2], weight_params=weights, max_fused_qubits=max_fused
+    )
+    generator = torch.Generator().manual_seed(n_qubits)
+    input_values = torch.rand(3, len(inputs), generator=generator, dtype=torch.float64) * 3
+    weight_values = torch.rand(len(weights), generator=generator, dtype=torch.float64) * 3
+    rows = _values(circuit, inputs, weights, input_values, weight_values[None])
+    bound = program.bind(weight_values)
+    assert_close(bound.expval(input_values), reference_expvals(circuit, rows, observables[:2]))
+    assert_close(bound.statevector(input_values), reference_states(circuit, rows))
+    mixed = sim.compile(circuit, observables, weight_params=weights, max_fused_qubits=max_fused)
+    assert_close(
+        mixed.bind(weight_values).expval(input_values),
+        reference_expvals(circuit, rows, observables),
+    )
+    if n_qubits <= 7:
+        assert torch.autograd.gradcheck(
+            lambda a, b: program.bind(b).expval(a),
+            (input_values.requires_grad_(), weight_values.requires_grad_()),
+            **GRADCHECK,
+        )
+
+
+def test_readout_straight_from_the_encoding():
+    """No kernel after the prefix: the probabilities of the product state itself are read
+    out (batch-last), with gradients."""
+    x = ParameterVector("x", 3)
+    circuit = QuantumCircuit(3)
+    for q in range(3):
+        circuit.ry(x[q], q)
+    circuit.rz(0.3, 1)
+    observables = ["ZZI", "IIZ", "ZIZ"]
+    program = sim.compile(circuit, observables)
+    values = torch.rand(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    assert_close(program.expval(values), reference_expvals(circuit, values, observables))
+    assert torch.autograd.gradcheck(program.expval, (values.requires_grad_(),), **GRADCHECK)
