@@ -205,6 +205,54 @@ class Program:
             return bool(self._dynamic_rows[op.row])
         return False
 
+    def prefix_structure(self, mode: str) -> _PrefixStructure:
+        """How the prefix of ``plan(mode)`` splits into static runs and input gates, and its
+        angle-encoding form when it has one; derived once per mode."""
+        key = ("prefix-structure", mode)
+        if key not in self._tensor_cache:
+            self._tensor_cache[key] = _prefix_structure(self, self.plan(mode)[0])
+        return self._tensor_cache[key]
+
+    def kronecker_layout(self, plan: Schedule) -> _KroneckerLayout | None:
+        """Which static blocks of ``plan`` are layers of one-wire gates, and the runs of
+        their gates (indices into ``static_u1q_ops``) per wire, grouped by block size."""
+        key = ("kronecker", id(plan))
+        if key not in self._tensor_cache:
+            _ops, slices = self.static_u1q_ops(plan)
+            runs: list[list[int]] = []
+            by_size: dict[int, tuple[list, list]] = {}
+            for kernel in plan.kernels:
+                if not isinstance(kernel, BlockKernel) or kernel.dynamic:
+                    continue
+                if not all(isinstance(op, U1Q) for op in kernel.ops):
+                    continue
+                start = slices[id(kernel)][0]
+                per_wire = {w: [] for w in kernel.local_wires}
+                for k, op in enumerate(kernel.ops):
+                    per_wire[op.wires[0]].append(start + k)
+                kernels, index = by_size.setdefault(len(kernel.local_wires), ([], []))
+                kernels.append(kernel)
+                index.append([len(runs) + j for j in range(len(per_wire))])
+                runs.extend(per_wire[w] for w in reversed(kernel.local_wires))  # MSB first
+            groups = [(tuple(k), np.array(i)) for k, i in by_size.values()]
+            self._tensor_cache[key] = _KroneckerLayout(runs, groups) if groups else None
+        return self._tensor_cache[key]
+
+    def static_u1q_ops(self, plan: Schedule):
+        """``(ops, slices)``: every input-free one-wire gate of ``plan`` (prefix, then static
+        blocks), with ``slices["prefix"]`` and ``slices[id(kernel)]`` their ranges."""
+        key = ("static-u1q", id(plan))
+        if key not in self._tensor_cache:
+            ops = [op for run in plan.prefix.values() for op in run if not self._is_dynamic(op)]
+            slices = {"prefix": (0, len(ops))}
+            for kernel in plan.kernels:
+                if isinstance(kernel, BlockKernel) and not kernel.dynamic:
+                    start = len(ops)
+                    ops.extend(op for op in kernel.ops if isinstance(op, U1Q))
+                    slices[id(kernel)] = (start, len(ops))
+            self._tensor_cache[key] = (ops, slices)
+        return self._tensor_cache[key]
+
     # -- constants per (device, dtype) ------------------------------------------------------
 
     def constant(self, key, builder, device, dtype):
@@ -212,6 +260,127 @@ class Program:
         if cache_key not in self._tensor_cache:
             self._tensor_cache[cache_key] = builder().to(device=device, dtype=dtype)
         return self._tensor_cache[cache_key]
+
+
+@dataclass
+class _Rotation:
+    """The angle-encoding form of a prefix (see ``BoundProgram._rotation_prefix``), as index
+    tables. Gate rows ``n_rows`` and ``n_rows + 1`` are constant angles 0 and pi. The vector
+    table holds the dynamic wires' p's, then their q's, then the static wires' vectors, then
+    |0> and the zero vector."""
+
+    gate_rows: np.ndarray  # (2 n_ops, 4): the input gates at theta 0, then at theta pi
+    index: tuple[np.ndarray, ...]  # before runs, after runs, gates, static runs (into tables)
+    p_rows: np.ndarray  # per canonical axis, its p in the vector table
+    q_rows: np.ndarray  # per canonical axis, its q in the vector table
+    theta_rows: list[int]  # angle rows of the dynamic wires' thetas
+    half_rows: np.ndarray  # per canonical axis, its column of [thetas / 2, 0]
+    coefficients: np.ndarray  # (n_inputs, n_axes): half of each axis' theta per input
+    constant_half: bool  # no weight enters the thetas
+
+
+@dataclass
+class _KroneckerLayout:
+    runs: list[list[int]]  # per factor (wire of a block, MSB first): its gates, in order
+    groups: list[tuple[tuple, np.ndarray]]  # per block size: kernels, (n_blocks, m) factors
+
+
+@dataclass
+class _PrefixStructure:
+    wires: list[int]  # wires with prefix gates
+    segments: dict[int, list[tuple[str, int]]]  # wire -> (kind, static run or dynamic op)
+    dynamic_ops: list[U1Q]
+    static_ops: list[U1Q]
+    runs: list[list[int]]  # static runs, as indices into static_ops
+    rotation: _Rotation | None
+
+
+def _prefix_structure(program: Program, plan: Schedule) -> _PrefixStructure:
+    wires = [w for w, ops in plan.prefix.items() if ops]
+    dynamic_ops: list[U1Q] = []
+    static_ops: list[U1Q] = []
+    runs: list[list[int]] = []
+    segments: dict[int, list[tuple[str, int]]] = {}
+    for w in wires:
+        segments[w] = []
+        run = None
+        for op in plan.prefix[w]:
+            if program._is_dynamic(op):
+                run = None
+                segments[w].append(("dynamic", len(dynamic_ops)))
+                dynamic_ops.append(op)
+            else:
+                if run is None:
+                    run = []
+                    segments[w].append(("static", len(runs)))
+                    runs.append(run)
+                run.append(len(static_ops))
+                static_ops.append(op)
+    structure = _PrefixStructure(wires, segments, dynamic_ops, static_ops, runs, None)
+    dynamic_rows = program._dynamic_rows
+    eligible = bool(dynamic_ops) and all(
+        not dynamic_rows[list(op.rows[1:])].any() for op in dynamic_ops
+    )
+    eligible = eligible and all(
+        sum(kind == "dynamic" for kind, _ in segments[w]) <= 1 for w in wires
+    )
+    if eligible:
+        structure.rotation = _rotation_structure(program, plan, structure)
+    return structure
+
+
+def _rotation_structure(program: Program, plan: Schedule, structure) -> _Rotation:
+    identity_run = len(structure.runs)
+    n_ops = len(structure.dynamic_ops)
+    n_rows = program._offsets.shape[0]
+    dynamic_wires, static_wires = [], []
+    before, gate, after, static_runs = [], [], [], []
+    for w in structure.wires:
+        segments = structure.segments[w]
+        kinds = [kind for kind, _ in segments]
+        if "dynamic" not in kinds:
+            static_wires.append(w)
+            static_runs.append(segments[0][1])  # one static run
+            continue
+        position = kinds.index("dynamic")
+        dynamic_wires.append(w)
+        gate.append(segments[position][1])
+        before.append(segments[0][1] if position == 1 else identity_run)
+        after.append(segments[-1][1] if position + 1 < len(kinds) else identity_run)
+    rows = np.array([op.rows for op in structure.dynamic_ops])
+    gate_rows = np.concatenate([rows, rows])
+    gate_rows[:n_ops, 0], gate_rows[n_ops:, 0] = n_rows, n_rows + 1
+    n_dynamic, n_static = len(dynamic_wires), len(static_wires)
+    ground, zero = 2 * n_dynamic + n_static, 2 * n_dynamic + n_static + 1
+    p_rows, q_rows, half_rows = [], [], []
+    theta_rows = [structure.dynamic_ops[k].rows[0] for k in gate]
+    coefficients = np.zeros((len(program.input_index), len(plan.initial_order)))
+    for axis, w in enumerate(plan.initial_order):
+        if w in dynamic_wires:
+            k = dynamic_wires.index(w)
+            p_rows.append(k)
+            q_rows.append(n_dynamic + k)
+            half_rows.append(k)
+            coefficients[:, axis] = program._input_coefficients[theta_rows[k]] / 2
+        else:
+            p_rows.append(2 * n_dynamic + static_wires.index(w) if w in static_wires else ground)
+            q_rows.append(zero)
+            half_rows.append(n_dynamic)
+    return _Rotation(
+        gate_rows=gate_rows,
+        index=(
+            np.array(before + before, dtype=np.int64),
+            np.array(after + after, dtype=np.int64),
+            np.array(gate + [k + n_ops for k in gate], dtype=np.int64),
+            np.array(static_runs, dtype=np.int64),
+        ),
+        p_rows=np.array(p_rows),
+        q_rows=np.array(q_rows),
+        theta_rows=theta_rows,
+        half_rows=np.array(half_rows),
+        coefficients=coefficients,
+        constant_half=not program._weight_coefficients[theta_rows].any(),
+    )
 
 
 def _readout_tables(terms: Terms, order, n_qubits, density) -> _Readout:
@@ -366,14 +535,20 @@ class BoundProgram:
         )
         return self.static_angles + inputs @ coefficients
 
-    def _u1q(self, ops, angles, key):
-        """(b, len(ops), 2, 2) matrices of one-wire gates; ``key`` names the op list.
+    def _u1q(self, ops, angles, key, rows=None):
+        """(b, len(ops), 2, 2) matrices of one-wire gates; ``key`` names the op list; ``rows``
+        (len(ops), 4): the angle columns of each gate's (theta, phi, lam, gamma) when not the
+        gates' own.
 
         exp(i g) U(t, f, l) = [[cos(t/2) e^{ig}, -sin(t/2) e^{i(l+g)}],
                                [sin(t/2) e^{i(f+g)}, cos(t/2) e^{i(f+l+g)}]]
         built with two small matrix products (magnitudes, phases) and one polar.
         """
-        rows = self._constant(("rows", key), lambda: np.array([op.rows for op in ops]), torch.int64)
+        rows = self._constant(
+            ("rows", key),
+            lambda: np.array([op.rows for op in ops]) if rows is None else rows,
+            torch.int64,
+        )
         # phases of the four entries from (f, l, g); conjugate copies negate all three
         phase_map = self._constant(
             ("phase_map", key),
@@ -500,7 +675,7 @@ class BoundProgram:
         chain = self._chain_plan(mode, plan, start, matrices, state is None, coefficients)
         if state is None and self._rotation_prefix(mode, plan) is not None:
             # an angle encoding: its product state and the chain run as one function
-            prefix = self._rotation_factors(mode, plan, chain.start_order)
+            prefix = self._rotation_prefix(mode, plan, chain.start_order)
             groups = self._constant_groups(plan.n_wires)
             result = encoded_chain(chain, groups, inputs, *prefix, matrices)
         else:
@@ -569,46 +744,37 @@ class BoundProgram:
                 self._heads[mode] = (state, start)
         return self._heads[mode]
 
+    def _prefix_products(self, mode, plan: Schedule) -> torch.Tensor:
+        """Each static run of the prefix multiplied out, ``(b_w, n_runs + 1, 2, 2)``, the
+        identity last (padding); once per bind."""
+        key = ("prefix-products", mode)
+        if key not in self._prefix_factors:
+            structure = self.program.prefix_structure(mode)
+            identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
+            products = identity.expand(self.static_angles.shape[0], 1, 2, 2)
+            if structure.static_ops:
+                matrices, slices = self._static_u1q(plan)
+                start, stop = slices["prefix"]
+                runs = _run_products(matrices[:, start:stop], structure.runs, self)
+                products = torch.cat((runs, products), dim=1)
+            self._prefix_factors[key] = products
+        return self._prefix_factors[key]
+
     def _prefix_plan(self, mode, plan: Schedule):
-        """Per wire, its prefix gates as factors: weight-only runs pre-multiplied here (once
-        per bind), input-dependent gates left for each run. Returns (wires, positions,
-        dynamic ops) where positions[j] = (kind, data) for every wire's j-th factor."""
+        """Per wire, its prefix gates as factors: weight-only runs pre-multiplied (once per
+        bind), input-dependent gates left for each run. Returns (wires, positions, dynamic
+        ops) where positions[j] = (kind, data) for every wire's j-th factor."""
         if mode in self._prefix_factors:
-            return self._prefix_factors[mode][:3]
-        wires = [w for w, ops in plan.prefix.items() if ops]
-        dynamic_ops: list[U1Q] = []
-        static_all: list[U1Q] = []
-        runs: list[list[int]] = []  # static runs, as indices into static_all
-        segments: dict[int, list[tuple[str, int]]] = {}  # wire -> (kind, run or dynamic index)
-        for w in wires:
-            segments[w] = []
-            run = None
-            for op in plan.prefix[w]:
-                if self.program._is_dynamic(op):
-                    run = None
-                    segments[w].append(("dynamic", len(dynamic_ops)))
-                    dynamic_ops.append(op)
-                else:
-                    if run is None:
-                        run = []
-                        segments[w].append(("static", len(runs)))
-                        runs.append(run)
-                    run.append(len(static_all))
-                    static_all.append(op)
-        # every run's product, plus the identity as run ``len(runs)`` (padding)
-        identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
-        products = identity.expand(self.static_angles.shape[0], 1, 2, 2)
-        if static_all:
-            matrices, slices = self._static_u1q(plan)
-            start, stop = slices["prefix"]
-            products = torch.cat(
-                (_run_products(matrices[:, start:stop], runs, self), products), dim=1
-            )
+            return self._prefix_factors[mode]
+        structure = self.program.prefix_structure(mode)
+        products = self._prefix_products(mode, plan)
+        wires, segments = structure.wires, structure.segments
         depth = max((len(f) for f in segments.values()), default=0)
         positions = []
         for j in range(depth):
             entries = [
-                segments[w][j] if j < len(segments[w]) else ("static", len(runs)) for w in wires
+                segments[w][j] if j < len(segments[w]) else ("static", len(structure.runs))
+                for w in wires
             ]
             if all(kind == "static" for kind, _ in entries):
                 index = torch.as_tensor([k for _, k in entries], device=self.device)
@@ -622,111 +788,77 @@ class BoundProgram:
                         [(kind, k if kind == "dynamic" else products[:, k]) for kind, k in entries],
                     )
                 )
-        result = (wires, positions, dynamic_ops, segments, products, len(runs))
+        result = (wires, positions, structure.dynamic_ops)
         self._prefix_factors[mode] = result
-        return result[:3]
+        return result
 
-    def _rotation_prefix(self, mode, plan: Schedule):
+    def _rotation_prefix(self, mode, plan: Schedule, start_order=None):
         """The prefix as ``cos(theta_w / 2) p_w + sin(theta_w / 2) q_w`` per wire, when every
         wire's prefix holds at most one input-dependent gate and only that gate's theta depends
         on the inputs (angle encodings: RY(x), RX(x), R(x, phi), ...). The static gates around
         it and its static phases are folded into the 2-vectors ``p_w`` and ``q_w`` once per
         bind, so a run costs a matrix product for the angles, a cosine, a sine and the
-        Kronecker product. Returns None when the prefix has another shape."""
-        key = ("rotation", mode)
-        if key in self._prefix_factors:
-            return self._prefix_factors[key]
-        self._prefix_plan(mode, plan)
-        wires, _positions, dynamic_ops, segments, products, identity_run = self._prefix_factors[
-            mode
-        ]
-        dynamic_rows = self.program._dynamic_rows
-        eligible = bool(dynamic_ops) and all(
-            not dynamic_rows[list(op.rows[1:])].any() for op in dynamic_ops
-        )
-        eligible = eligible and all(
-            sum(kind == "dynamic" for kind, _ in segments[w]) <= 1 for w in wires
-        )
-        result = None
-        if eligible:
-            result = self._build_rotation_prefix(
-                wires, segments, dynamic_ops, products, identity_run, plan.initial_order
-            )
-        self._prefix_factors[key] = result
-        return result
+        Kronecker product. Returns None when the prefix has another shape; else, given
+        ``start_order`` (canonical axes, MSB first), ``(coefficients (n_inputs, n), half
+        (b_w, n), p, q (n, 2, 1 or b_w))`` with the wires in that order."""
+        rotation = self.program.prefix_structure(mode).rotation
+        if rotation is None or start_order is None:
+            return rotation
+        key = ("rotation", mode, start_order)
+        if key not in self._prefix_factors:
+            self._prefix_factors[key] = self._build_rotation_prefix(mode, plan, start_order)
+        return self._prefix_factors[key]
 
-    def _build_rotation_prefix(
-        self, wires, segments, dynamic_ops, products, identity_run, initial_order
-    ):
-        # U(theta) = cos(theta/2) P + sin(theta/2) Q with P = U(0), Q = U(pi) (theta rows only)
-        theta_rows = [op.rows[0] for op in dynamic_ops]
-        base = self.static_angles.clone()
-        base[:, theta_rows] = 0
-        key = ("rotation", tuple((op.rows, op.conjugate) for op in dynamic_ops))
-        at_zero = self._u1q(dynamic_ops, base, key)
-        base[:, theta_rows] = math.pi
-        at_pi = self._u1q(dynamic_ops, base, key)
-        dynamic_wires, static_wires = [], []
-        before, gate, after, static_runs = [], [], [], []
-        for w in wires:
-            kinds = [kind for kind, _ in segments[w]]
-            if "dynamic" not in kinds:
-                static_wires.append(w)
-                static_runs.append(segments[w][0][1])  # one static run
-                continue
-            position = kinds.index("dynamic")
-            dynamic_wires.append(w)
-            gate.append(segments[w][position][1])
-            before.append(segments[w][0][1] if position == 1 else identity_run)
-            after.append(segments[w][-1][1] if position + 1 < len(kinds) else identity_run)
-
-        def pick(tensor, index):
-            return tensor[:, torch.as_tensor(index, device=self.device)]
-
-        start = pick(products, before)[..., :, :1]  # (b_w, n_dynamic, 2, 1): before |0>
-        finish = pick(products, after)
-        p = (finish @ (pick(at_zero, gate) @ start))[..., 0]  # (b_w, n_dynamic, 2)
-        q = (finish @ (pick(at_pi, gate) @ start))[..., 0]
-        # every wire in the state's axis order: a static wire is p = its vector, q = 0, and
-        # theta = 0; a wire without gates is p = |0>
+    def _build_rotation_prefix(self, mode, plan: Schedule, start_order):
+        # U(theta) = cos(theta/2) P + sin(theta/2) Q with P = U(0), Q = U(pi): both from one
+        # batch of gate matrices whose theta rows point at two constant columns (0 and pi)
+        structure = self.program.prefix_structure(mode)
+        rotation = structure.rotation
+        constants = self._constant("zero-pi", lambda: np.array([[0.0, math.pi]]), self.real_dtype)
         weight_batch = self.static_angles.shape[0]
-        ground = torch.zeros(weight_batch, 1, 2, dtype=self.complex_dtype, device=self.device)
-        ground[..., 0] = 1
-        static = pick(products, static_runs)[..., :, 0] if static_wires else ground[:, :0]
-        n_rest = len(static_wires) + 1
-        p = torch.cat((p, static, ground), dim=1)
-        q = torch.cat((q, torch.zeros_like(static), torch.zeros_like(ground)), dim=1)
-        rows = [theta_rows[k] for k in gate]
-        angles = self.static_angles[:, rows]
-        if not self.program._weight_coefficients[rows].any():  # no weight: a constant
-            angles = angles.detach()
-        half = torch.cat((angles / 2, angles.new_zeros(angles.shape[0], n_rest)), dim=1)
-        slot = {w: k for k, w in enumerate(dynamic_wires + static_wires)}
-        order = [slot.get(w, len(slot)) for w in initial_order]
-        index = torch.as_tensor(order, device=self.device)
-        p, q, half = p[:, index], q[:, index], half[:, index]
-        # theta / 2 = inputs @ coefficients + half, column w for the wire at axis w
-        coefficients = np.zeros((len(self.program.input_index), len(initial_order)))
-        coefficients[:, : len(rows)] = self.program._input_coefficients[rows].T / 2
-        coefficients = torch.as_tensor(
-            coefficients[:, order], dtype=self.real_dtype, device=self.device
+        angles = torch.cat((self.static_angles, constants.expand(weight_batch, 2)), dim=1)
+        ops = structure.dynamic_ops
+        gates = self._u1q(ops + ops, angles, ("rotation", mode), rotation.gate_rows)
+        products = self._prefix_products(mode, plan)
+        before, after, gate, static = (
+            self._constant(("rotation-index", mode, k), lambda k=k: rotation.index[k], torch.int64)
+            for k in range(4)
+        )
+        start = products[:, before][..., :, :1]  # (b_w, 2 n_dynamic, 2, 1): before, on |0>
+        vectors = (products[:, after] @ (gates[:, gate] @ start))[..., 0]  # p's, then q's
+        # all wires: a dynamic wire's p and q, a static wire's vector as p (q = 0, theta = 0),
+        # |0> as p for a wire without gates; and a zero vector
+        ground = self._constant(
+            "ground", lambda: np.array([[[1.0, 0.0], [0.0, 0.0]]]), self.complex_dtype
+        ).expand(weight_batch, 2, 2)
+        table = torch.cat((vectors, products[:, static][..., :, 0], ground), dim=1)
+        pick = self._constant(
+            ("rotation-order", mode, start_order),
+            lambda: np.concatenate(
+                [rotation.p_rows[list(start_order)], rotation.q_rows[list(start_order)]]
+            ),
+            torch.int64,
+        )
+        table = table[:, pick]  # (b_w, 2 n, 2): p then q of every wire, in start order
+        n = len(start_order)
+        p, q = table[:, :n], table[:, n:]
+        thetas = self.static_angles[:, rotation.theta_rows]
+        if rotation.constant_half:  # no weight in the encoding angles: no gradient path
+            thetas = thetas.detach()
+        half_index = self._constant(
+            ("rotation-half", mode, start_order),
+            lambda: rotation.half_rows[list(start_order)],
+            torch.int64,
+        )
+        half = torch.cat((thetas / 2, thetas.new_zeros(weight_batch, 1)), dim=1)[:, half_index]
+        coefficients = self._constant(
+            ("rotation-coefficients", mode, start_order),
+            lambda: rotation.coefficients[:, list(start_order)],
+            self.real_dtype,
         )
         if weight_batch == 1:  # (n_wires, 2, 1): broadcast over the batch
             return coefficients, half, p[0].unsqueeze(-1), q[0].unsqueeze(-1)
         return coefficients, half, p.permute(1, 2, 0), q.permute(1, 2, 0)
-
-    def _rotation_factors(self, mode, plan: Schedule, start_order):
-        """``_rotation_prefix`` with its wires in ``start_order`` (canonical axes, MSB first),
-        once per bind."""
-        key = ("rotation", mode, start_order)
-        if key not in self._prefix_factors:
-            coefficients, half, p, q = self._rotation_prefix(mode, plan)
-            if start_order != tuple(range(len(start_order))):
-                order = list(start_order)
-                coefficients, half = coefficients[:, order], half[:, order]
-                p, q = p[order], q[order]
-            self._prefix_factors[key] = (coefficients, half, p, q)
-        return self._prefix_factors[key]
 
     def _prefix_state(self, mode, plan: Schedule, angles, start_order=None) -> torch.Tensor:
         """Product state of the prefix, (2**n_wires, b): one 2-vector per wire, multiplied out,
@@ -792,11 +924,36 @@ class BoundProgram:
             return self._block_matrix(kernel, angles)
         key = id(kernel)
         if key not in self._static_blocks:
-            matrices, slices = self._static_u1q(plan)
-            start, stop = slices[key]
-            own = matrices[:, start:stop] if stop > start else None
-            self._static_blocks[key] = self._block_matrix(kernel, self.static_angles, own)
+            built = ("kronecker", id(plan))
+            if built not in self._prefix_factors:  # all layers of one-wire gates at once
+                self._prefix_factors[built] = True
+                self._static_blocks.update(self._kronecker_blocks(plan))
+            if key not in self._static_blocks:
+                matrices, slices = self._static_u1q(plan)
+                start, stop = slices[key]
+                own = matrices[:, start:stop] if stop > start else None
+                self._static_blocks[key] = self._block_matrix(kernel, self.static_angles, own)
         return self._static_blocks[key]
+
+    def _kronecker_blocks(self, plan: Schedule) -> dict[int, torch.Tensor]:
+        """The matrices of every static block made of one-wire gates only (a layer of
+        rotations: a Kronecker product), all of one size built together; by ``id(kernel)``."""
+        layout = self.program.kronecker_layout(plan)
+        if not layout:
+            return {}
+        matrices, _slices = self._static_u1q(plan)
+        products = _run_products(matrices, layout.runs, self)  # (b_w, n_factors, 2, 2)
+        blocks = {}
+        for kernels, index in layout.groups:
+            factors = products[
+                :, self._constant(("kron", id(kernels)), lambda i=index: i, torch.int64)
+            ]
+            result = factors[:, :, 0]  # (b_w, n_blocks, 2, 2), the most significant wire
+            for j in range(1, factors.shape[2]):
+                result = _kron(result, factors[:, :, j])
+            for k, kernel in enumerate(kernels):
+                blocks[id(kernel)] = result[:, k]
+        return blocks
 
     def _static_u1q(self, plan: Schedule):
         """The matrices of every input-free one-wire gate of ``plan`` (prefix and static
@@ -804,14 +961,7 @@ class BoundProgram:
         ``slices["prefix"]`` and ``slices[id(kernel)]`` the ``(start, stop)`` of each part."""
         key = ("static-u1q", id(plan))
         if key not in self._prefix_factors:
-            dynamic = self.program._is_dynamic
-            ops = [op for w, run in plan.prefix.items() for op in run if not dynamic(op)]
-            slices = {"prefix": (0, len(ops))}
-            for kernel in plan.kernels:
-                if isinstance(kernel, BlockKernel) and not kernel.dynamic:
-                    start = len(ops)
-                    ops.extend(op for op in kernel.ops if isinstance(op, U1Q))
-                    slices[id(kernel)] = (start, len(ops))
+            ops, slices = self.program.static_u1q_ops(plan)
             matrices = self._u1q(ops, self.static_angles, key) if ops else None
             self._prefix_factors[key] = (matrices, slices)
         return self._prefix_factors[key]
@@ -922,10 +1072,10 @@ def _run_products(matrices, runs, bound: BoundProgram) -> torch.Tensor:
 
 
 def _kron(a, b):
-    """Batched Kronecker product of (b1, p, p) and (b2, q, q)."""
-    batch = max(a.shape[0], b.shape[0])
+    """Batched Kronecker product of (..., p, p) and (..., q, q)."""
     p, q = a.shape[-1], b.shape[-1]
-    return (a[:, :, None, :, None] * b[:, None, :, None, :]).reshape(batch, p * q, p * q)
+    product = a[..., :, None, :, None] * b[..., None, :, None, :]
+    return product.reshape(*product.shape[:-4], p * q, p * q)
 
 
 def _apply_local(matrix, gate, positions, m, bound: BoundProgram):
