@@ -426,13 +426,15 @@ def _as_values(values, width: int, name: str) -> torch.Tensor:
         raise UnboundParameterError(
             f"{name} has shape {tuple(values.shape)}; expected (batch, {width}) or ({width},)"
         )
-    # the largest magnitude is finite exactly when every entry is (max propagates NaN); one
-    # reduction, cheaper than isfinite().all() on every time step of a recurrent model
-    if values.numel() and not math.isfinite(float(values.detach().abs().max())):
-        bad = torch.nonzero(~torch.isfinite(values))[0].tolist()
-        raise UnboundParameterError(
-            f"{name} contains NaN or inf (first at index {tuple(bad)}); expected finite angles"
-        )
+    # the sum is finite when every entry is (NaN and inf propagate): one reduction on every
+    # time step of a recurrent model; only a non-finite sum (or an overflow) looks closer
+    if values.numel() and not math.isfinite(float(values.detach().sum())):
+        bad = torch.nonzero(~torch.isfinite(values))
+        if len(bad):
+            raise UnboundParameterError(
+                f"{name} contains NaN or inf (first at index {tuple(bad[0].tolist())}); "
+                "expected finite angles"
+            )
     return values
 
 
@@ -510,6 +512,7 @@ class BoundProgram:
         else:
             self.static_angles = offsets.unsqueeze(0)
         self._heads: dict[str, tuple] = {}
+        self._prepared: dict[str, tuple] = {}  # mode -> what a run of inputs needs
         self._static_blocks: dict[int, torch.Tensor] = {}
         self._prefix_factors: dict = {}
 
@@ -662,6 +665,10 @@ class BoundProgram:
         batch = max(self.weights.shape[0], inputs.shape[0] if inputs is not None else 1)
         n_wires = program.n_qubits * (2 if program.density or mode == "density" else 1)
         _check_memory(batch, n_wires, self.complex_dtype, self.device)  # before any 2**n work
+        fast = self._prepared.get(mode)
+        if fast is not None and inputs is not None:  # everything but the inputs is ready
+            result = encoded_chain(fast[0], fast[1], inputs, *fast[2], fast[3])
+            return (result if result.shape[0] == batch else result.expand(batch, -1)), *fast[4]
         plan, readout = program.plan(mode)
         coefficients = None
         if readout is not None and readout.real:
@@ -678,6 +685,8 @@ class BoundProgram:
             prefix = self._rotation_prefix(mode, plan, chain.start_order)
             groups = self._constant_groups(plan.n_wires)
             result = encoded_chain(chain, groups, inputs, *prefix, matrices)
+            if coefficients is not None and angles is None:  # no input-dependent block
+                self._prepared[mode] = (chain, groups, prefix, matrices, (plan, readout))
         else:
             if state is None:  # a product state, built in the order the chain wants
                 angles = self._angles(inputs) if angles is None else angles
