@@ -1,18 +1,22 @@
 """The kernel chain: a schedule's kernels applied to a batch of states, and its adjoint.
 
 A chain is a list of steps, each a gather (permutation with phases) or a block (a dense
-matrix on adjacent wire axes), optionally after an axis permutation. States are batch-last,
-``(2**n_wires, batch)``.
+matrix on adjacent wire axes), optionally after an axis permutation. States enter and leave
+batch-last, ``(2**n_wires, batch)``; in between, ``ChainPlan`` keeps them in whatever axis
+order makes each step one large operation without a copy (see "chains, planned on memory
+layouts" below).
 
-``run_chain`` applies the steps. When gradients are needed it runs them inside one
+``run_chain`` applies a plan. When gradients are needed it runs it inside one
 ``autograd.Function`` whose backward is the adjoint pass written out: each block's input state
 is kept from the forward pass, the gradient flows back through ``M^H`` and gives ``G S^H`` for
 the block matrix, and a gather's gradient is the inverse permutation (a gather, not the
 scatter-add that autograd would run). Every small view, permute and expand of the forward pass
 would otherwise be a node of the autograd graph; per time step of a recurrent model those
-nodes cost more than the arithmetic. The backward passes are not themselves differentiable:
-a backward pass that builds a graph (``create_graph=True``, for second derivatives) raises
-rather than returning derivatives that miss the terms of the saved states.
+nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle encoding's
+product state in front, so a recurrent cell's time step is one autograd node. The backward
+passes are not themselves differentiable: a backward pass that builds a graph
+(``create_graph=True``, for second derivatives) raises rather than returning derivatives that
+miss the terms of the saved states.
 """
 
 from __future__ import annotations
@@ -289,6 +293,7 @@ _MIDDLE = 2  # (kind, matrix, d, leading or -1, rest or -1): adjacent wires insi
 _SAMPLE = 3  # (kind, matrix, d): per-sample matrices, layout (batch, wires, rest); bmm
 _PERMUTE = 4  # (kind, view shape, axes, view shape after, inverse axes): a copy
 _GATHER = 5  # (kind, source, inverse, phase or None, rows): rows of a batch-last layout
+_LEFT = 6  # (kind, matrix, d): leading wires, left there; out (d, R) = M S(d, R)
 
 
 def _index_map(layout, canonical) -> np.ndarray:
@@ -339,24 +344,26 @@ class ChainPlan:
             if item[0] == "gather":
                 layout = self._gather(item, layout, _preferred(items, k + 1, item[1]))
             else:
-                layout = self._block(item, layout)
+                layout = self._block(item, layout, last=k == len(items) - 1)
         self.coefficients = self.coefficients_t = None
-        self.batch_first = False
+        self.readout_groups = 0  # readout: 0 batch last, else 2**(wires before the batch)
         if coefficients is None:
             self._permute(layout, [*canonical, _BATCH])
-        else:
-            if _BATCH not in (layout[0], layout[-1]):
-                layout = self._permute(layout, [_BATCH, *(w for w in layout if w != _BATCH)])
-            wires = [w for w in layout if w != _BATCH]
-            index = torch.as_tensor(_index_map(wires, canonical), device=coefficients.device)
-            table = coefficients[:, index]  # (n_obs, 2**n) over the memory index
-            self.batch_first = layout[0] == _BATCH
-            if self.batch_first:  # columns (amplitude, re/im) of the squared state
-                table = table.repeat_interleave(2, dim=1)  # (n_obs, 2**(n+1))
-                self.coefficients_t = 2 * table  # the backward's, with its 2
-            else:
-                self.coefficients_t = (2 * table).T.contiguous()
+            return
+        wires = [w for w in layout if w != _BATCH]
+        index = torch.as_tensor(_index_map(wires, canonical), device=coefficients.device)
+        table = coefficients[:, index]  # (n_obs, 2**n) over the memory index
+        if layout[-1] == _BATCH:
+            self.coefficients_t = (2 * table).T.contiguous()  # the backward's, with its 2
             self.coefficients = table
+            return
+        # the batch first or inside: the state is (groups, batch, rest); the coefficients
+        # (groups, n_obs, 2 rest) over the rest's (amplitude, re/im) pairs
+        groups = 2 ** layout.index(_BATCH)
+        table = table.view(table.shape[0], groups, -1).repeat_interleave(2, dim=2)
+        self.readout_groups = groups
+        self.coefficients = table.transpose(0, 1).contiguous()
+        self.coefficients_t = 2 * self.coefficients
 
     def _permute(self, layout, target):
         if layout == target:
@@ -394,7 +401,7 @@ class ChainPlan:
         )
         return [*out_wires, _BATCH]
 
-    def _block(self, item, layout):
+    def _block(self, item, layout, last):
         _, wires, matrix, d, per_sample = item
         m = len(wires)
         if per_sample:
@@ -404,6 +411,9 @@ class ChainPlan:
             self.ops.append((_SAMPLE, matrix, d))
             return layout
         if layout[:m] == wires:
+            if last:  # no later block needs the layout turned: M S, measured the faster
+                self.ops.append((_LEFT, matrix, d))
+                return layout
             self.ops.append((_ROTATE, matrix, d))
             return layout[m:] + wires
         if layout[-m:] == wires:
@@ -449,6 +459,8 @@ def _run_forward(ops, state, matrices, saved):
         matrix, d = matrices[op[1]], op[2]
         if kind == _ROTATE:
             state = torch.mm(state.view(d, -1).T, matrix[0].T)
+        elif kind == _LEFT:
+            state = torch.mm(matrix[0], state.view(d, -1))
         elif kind == _UNROTATE:
             state = torch.mm(matrix[0], state.view(-1, d).T)
         elif kind == _MIDDLE:
@@ -481,6 +493,11 @@ def _run_backward(ops, grad, saved, matrices, need):
             if need[index]:
                 grad_matrix = torch.mm(flat_grad, flat_state.mH)[None]
             grad = torch.mm(matrix[0].mH, flat_grad)
+        elif kind == _LEFT:
+            flat_grad, flat_state = grad.view(d, -1), state.view(d, -1)
+            if need[index]:
+                grad_matrix = torch.mm(flat_grad, flat_state.mH)[None]
+            grad = torch.mm(matrix[0].mH, flat_grad)
         elif kind == _UNROTATE:
             flat_grad, flat_state = grad.view(d, -1), state.view(-1, d)
             if need[index]:
@@ -506,8 +523,11 @@ def _run_backward(ops, grad, saved, matrices, need):
 def _readout(plan, final, batch):
     """(batch, n_obs) probabilities of ``final`` contracted with the plan's coefficients."""
     squares = torch.view_as_real(final).square()
-    if plan.batch_first:  # (n_obs, rows) @ (rows, batch): the fast orientation for MKL here
-        return torch.mm(plan.coefficients, squares.view(batch, -1).T).T
+    groups = plan.readout_groups
+    if groups == 1:  # (n_obs, rows) @ (rows, batch): the fast orientation for MKL here
+        return torch.mm(plan.coefficients[0], squares.view(batch, -1).T).T
+    if groups:
+        return torch.bmm(squares.view(groups, batch, -1), plan.coefficients.mT).sum(0)
     # batch-last: contract first, then add the (re, im) pairs, so the slow reduction over a
     # size-2 axis runs on (n_obs, batch, 2), not on the state
     return (plan.coefficients @ squares.view(-1, 2 * batch)).view(-1, batch, 2).sum(-1).T
@@ -516,9 +536,10 @@ def _readout(plan, final, batch):
 def _readout_backward(plan, final, grad_output, batch):
     # d|psi_i|^2 = 2 Re(conj(psi_i) dpsi_i): the state's gradient is 2 (C^T g)_i psi_i
     real = torch.view_as_real(final)
-    if plan.batch_first:
-        weights = torch.mm(grad_output, plan.coefficients_t)  # (batch, 2**(n+1))
-        return torch.view_as_complex((real.view(batch, -1) * weights).view(real.shape))
+    groups = plan.readout_groups
+    if groups:
+        weights = torch.matmul(grad_output, plan.coefficients_t)  # (groups, batch, 2 rest)
+        return torch.view_as_complex((real.view(groups, batch, -1) * weights).view(real.shape))
     weights = torch.mm(plan.coefficients_t, grad_output.T)  # (2**n, batch)
     return torch.view_as_complex(real * weights.view(-1, batch, 1))
 

@@ -10,9 +10,10 @@ Done once per circuit, independent of values:
    wires, so commuting layers fuse), and
    gather stages that apply runs of permutation-with-phase gates (CNOT rings, CZ, SWAP) as
    one index permutation of the whole state;
-4. the state is stored batch-last, (2**n_wires, batch), and its axis order is tracked at
-   compile time, so a block whose wires are adjacent axes is applied as one matrix product
-   with no copy, and gathers move whole rows of the batch.
+4. the axis order is tracked at compile time (``permute`` when a block's wires are not
+   adjacent); at run time ``_chain.ChainPlan`` maps that canonical order onto the memory
+   layout it keeps, so blocks are single matrix products and gathers move whole rows of the
+   batch.
 """
 
 from __future__ import annotations
