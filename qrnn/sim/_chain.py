@@ -344,7 +344,7 @@ class ChainPlan:
             if item[0] == "gather":
                 layout = self._gather(item, layout, _preferred(items, k + 1, item[1]))
             else:
-                layout = self._block(item, layout, last=k == len(items) - 1)
+                layout = self._block(item, layout, items, k)
         self.coefficients = self.coefficients_t = None
         self.readout_groups = 0  # readout: 0 batch last, else 2**(wires before the batch)
         if coefficients is None:
@@ -401,9 +401,10 @@ class ChainPlan:
         )
         return [*out_wires, _BATCH]
 
-    def _block(self, item, layout, last):
+    def _block(self, item, layout, items, k):
         _, wires, matrix, d, per_sample = item
         m = len(wires)
+        last = k == len(items) - 1
         if per_sample:
             target = [_BATCH, *wires]
             if layout[: m + 1] != target:
@@ -421,9 +422,13 @@ class ChainPlan:
             return wires + layout[:-m]
         first = layout.index(wires[0])
         if layout[first : first + m] != wires:
-            layout = self._permute(layout, wires + [w for w in layout if w not in wires])
-            self.ops.append((_ROTATE, matrix, d))
-            return layout[m:] + wires
+            # one copy, into the order of this and the next blocks: they rotate through it;
+            # a block that no next one follows that way stays in place (M S)
+            order = _preferred(items, k, [w for w in layout if w != _BATCH])
+            layout = self._permute(layout, [*order, _BATCH])
+            follows = len(_preferred(items, k, [])) > m
+            self.ops.append((_ROTATE if follows else _LEFT, matrix, d))
+            return layout[m:] + wires if follows else layout
         before, after = layout[:first], layout[first + m :]
         leading = -1 if _BATCH in before else 2 ** len(before)
         rest = -1 if _BATCH in after else 2 ** len(after)
