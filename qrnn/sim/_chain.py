@@ -546,7 +546,7 @@ def _readout_backward(plan, final, grad_output, batch):
         weights = torch.matmul(grad_output, plan.coefficients_t)  # (groups, batch, 2 rest)
         return torch.view_as_complex((real.view(groups, batch, -1) * weights).view(real.shape))
     weights = torch.mm(plan.coefficients_t, grad_output.T)  # (2**n, batch)
-    return torch.view_as_complex(real * weights.view(-1, batch, 1))
+    return torch.view_as_complex((real.view(-1, batch, 2) * weights[..., None]).view(real.shape))
 
 
 class _Chain(torch.autograd.Function):

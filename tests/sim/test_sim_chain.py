@@ -366,3 +366,30 @@ def test_readout_straight_from_the_encoding():
     values = torch.rand(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
     assert_close(program.expval(values), reference_expvals(circuit, values, observables))
     assert torch.autograd.gradcheck(program.expval, (values.requires_grad_(),), **GRADCHECK)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_last_block_on_some_wires_read_out_in_place(batch):
+    """The chain ends with a block on one wire (an input-dependent gate: per-sample for a
+    batch, shared for one sample), applied in place with the batch axis last; the readout and
+    its gradient see the state in that layout."""
+    x = ParameterVector("x", 3)
+    w = ParameterVector("w", 1)
+    circuit = QuantumCircuit(3)
+    circuit.ry(x[0], 0)
+    circuit.ry(x[2], 2)
+    circuit.cx(0, 1)
+    circuit.rx(2 * x[1] + w[0], 1)
+    observables = ["ZZI", "IZI", "ZZZ"]
+    program = sim.compile(circuit, observables, weight_params=list(w))
+    generator = torch.Generator().manual_seed(10 + batch)
+    input_values = torch.rand(batch, 3, generator=generator, dtype=torch.float64) * 3
+    weight_values = torch.rand(1, generator=generator, dtype=torch.float64) * 3
+    rows = _values(circuit, list(x), list(w), input_values, weight_values[None])
+    expected = reference_expvals(circuit, rows, observables)
+    assert_close(program.bind(weight_values).expval(input_values), expected)
+    assert torch.autograd.gradcheck(
+        lambda a, b: program.bind(b).expval(a),
+        (input_values.requires_grad_(), weight_values.requires_grad_()),
+        **GRADCHECK,
+    )
