@@ -280,9 +280,10 @@ def product_state(vectors: torch.Tensor, groups) -> torch.Tensor:
 # one product that brings them to the front (M S^T); so a layer of blocks rotates the layout
 # instead of copying the state, and each block's weight gradient is one product as well. A
 # gather needs the batch axis last but takes any wire order (its index table is composed
-# with the layout once) and writes its output in the order the next blocks want. The readout
-# coefficients are permuted to the final layout once. Only blocks whose wires are not
-# adjacent in the layout, and per-sample blocks away from the batch axis, cost a copy.
+# with the layout once) and writes its output in the order the next blocks want. The last
+# block runs in place (M S), and the readout coefficients are permuted to the final layout
+# once. Only blocks whose wires are not adjacent in the layout, and per-sample blocks away
+# from the batch axis, cost a copy.
 
 _BATCH = -1  # the batch axis in a layout
 
