@@ -111,6 +111,7 @@ class Program:
         self._offsets = offsets
         self._dynamic_rows = np.abs(self._input_coefficients).sum(axis=1) > 0
         self._plans: dict[str, tuple[Schedule, _Readout | None]] = {}
+        self._plan_modes: dict[int, str] = {}
         self._tensor_cache: dict = {}
 
     # -- public runs ------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class Program:
         """mode: "expval", "statevector", "density" or "unitary"."""
         if mode not in self._plans:
             self._plans[mode] = self._build_plan(mode)
+            self._plan_modes[id(self._plans[mode][0])] = mode
         return self._plans[mode]
 
     def _build_plan(self, mode):
@@ -238,6 +240,31 @@ class Program:
             self._tensor_cache[key] = _KroneckerLayout(runs, groups) if groups else None
         return self._tensor_cache[key]
 
+    def gate_layout(self, plan: Schedule) -> _GateLayout:
+        """Every one-wire gate matrix a bind of ``plan`` builds (its static gates, then the
+        encoding's gates at theta 0 and pi) and every run of them it multiplies out (the
+        prefix's static runs, the identity, the factors of the Kronecker blocks): one batch
+        each per bind."""
+        key = ("gate-layout", id(plan))
+        if key not in self._tensor_cache:
+            ops, _slices = self.static_u1q_ops(plan)
+            n_static = len(ops)
+            rows = [op.rows for op in ops]
+            structure = self.prefix_structure(self._plan_modes[id(plan)])
+            runs = [list(run) for run in structure.runs] + [[]]  # [] multiplies to identity
+            rotation = structure.rotation
+            if rotation is not None:
+                ops = ops + structure.dynamic_ops + structure.dynamic_ops
+                rows.extend(rotation.gate_rows.tolist())
+            kronecker = self.kronecker_layout(plan)
+            kron_offset = len(runs)
+            if kronecker is not None:
+                runs.extend(kronecker.runs)
+            self._tensor_cache[key] = _GateLayout(
+                ops, np.array(rows, dtype=np.int64).reshape(-1, 4), runs, n_static, kron_offset
+            )
+        return self._tensor_cache[key]
+
     def static_u1q_ops(self, plan: Schedule):
         """``(ops, slices)``: every input-free one-wire gate of ``plan`` (prefix, then static
         blocks), with ``slices["prefix"]`` and ``slices[id(kernel)]`` their ranges."""
@@ -277,6 +304,15 @@ class _Rotation:
     half_rows: np.ndarray  # per canonical axis, its column of [thetas / 2, 0]
     coefficients: np.ndarray  # (n_inputs, n_axes): half of each axis' theta per input
     constant_half: bool  # no weight enters the thetas
+
+
+@dataclass
+class _GateLayout:
+    ops: list[U1Q]  # static one-wire gates, then the encoding's gates at 0, then at pi
+    rows: np.ndarray  # (len(ops), 4) angle columns of each; n_rows, n_rows + 1 are 0 and pi
+    runs: list[list[int]]  # prefix runs, the identity, then the Kronecker factors
+    n_static: int  # where the encoding's gates start
+    kron_offset: int  # where the Kronecker factors start
 
 
 @dataclass
@@ -754,20 +790,9 @@ class BoundProgram:
         return self._heads[mode]
 
     def _prefix_products(self, mode, plan: Schedule) -> torch.Tensor:
-        """Each static run of the prefix multiplied out, ``(b_w, n_runs + 1, 2, 2)``, the
-        identity last (padding); once per bind."""
-        key = ("prefix-products", mode)
-        if key not in self._prefix_factors:
-            structure = self.program.prefix_structure(mode)
-            identity = torch.eye(2, dtype=self.complex_dtype, device=self.device)
-            products = identity.expand(self.static_angles.shape[0], 1, 2, 2)
-            if structure.static_ops:
-                matrices, slices = self._static_u1q(plan)
-                start, stop = slices["prefix"]
-                runs = _run_products(matrices[:, start:stop], structure.runs, self)
-                products = torch.cat((runs, products), dim=1)
-            self._prefix_factors[key] = products
-        return self._prefix_factors[key]
+        """Each static run of the prefix multiplied out, ``(b_w, n_runs + 1 + ..., 2, 2)``,
+        then the identity (padding); once per bind."""
+        return self._gate_table(plan)[1]  # the prefix runs and the identity come first
 
     def _prefix_plan(self, mode, plan: Schedule):
         """Per wire, its prefix gates as factors: weight-only runs pre-multiplied (once per
@@ -821,16 +846,16 @@ class BoundProgram:
     def _build_rotation_prefix(self, mode, plan: Schedule, start_order):
         # U(theta) = cos(theta/2) P + sin(theta/2) Q with P = U(0), Q = U(pi): both from one
         # batch of gate matrices whose theta rows point at two constant columns (0 and pi)
-        structure = self.program.prefix_structure(mode)
-        rotation = structure.rotation
-        constants = self._constant("zero-pi", lambda: np.array([[0.0, math.pi]]), self.real_dtype)
+        rotation = self.program.prefix_structure(mode).rotation
         weight_batch = self.static_angles.shape[0]
-        angles = torch.cat((self.static_angles, constants.expand(weight_batch, 2)), dim=1)
-        ops = structure.dynamic_ops
-        gates = self._u1q(ops + ops, angles, ("rotation", mode), rotation.gate_rows)
-        products = self._prefix_products(mode, plan)
+        gates, products = self._gate_table(plan)
+        offset = self.program.gate_layout(plan).n_static
         before, after, gate, static = (
-            self._constant(("rotation-index", mode, k), lambda k=k: rotation.index[k], torch.int64)
+            self._constant(
+                ("rotation-index", mode, k),
+                lambda k=k: rotation.index[k] + (offset if k == 2 else 0),
+                torch.int64,
+            )
             for k in range(4)
         )
         start = products[:, before][..., :, :1]  # (b_w, 2 n_dynamic, 2, 1): before, on |0>
@@ -950,30 +975,42 @@ class BoundProgram:
         layout = self.program.kronecker_layout(plan)
         if not layout:
             return {}
-        matrices, _slices = self._static_u1q(plan)
-        products = _run_products(matrices, layout.runs, self)  # (b_w, n_factors, 2, 2)
+        _matrices, products = self._gate_table(plan)
+        offset = self.program.gate_layout(plan).kron_offset
         blocks = {}
         for kernels, index in layout.groups:
-            factors = products[
-                :, self._constant(("kron", id(kernels)), lambda i=index: i, torch.int64)
-            ]
-            result = factors[:, :, 0]  # (b_w, n_blocks, 2, 2), the most significant wire
-            for j in range(1, factors.shape[2]):
-                result = _kron(result, factors[:, :, j])
-            for k, kernel in enumerate(kernels):
-                blocks[id(kernel)] = result[:, k]
+            index = self._constant(("kron", id(kernels)), lambda i=index: i + offset, torch.int64)
+            factors = products[:, index].unbind(2)  # each (b_w, n_blocks, 2, 2), MSB first
+            result = factors[0]
+            for factor in factors[1:]:
+                result = _kron(result, factor)
+            blocks.update(zip(map(id, kernels), result.unbind(1), strict=True))
         return blocks
 
-    def _static_u1q(self, plan: Schedule):
-        """The matrices of every input-free one-wire gate of ``plan`` (prefix and static
-        blocks), built in one batch per bind: ``(matrices (b_w, n, 2, 2), slices)`` with
-        ``slices["prefix"]`` and ``slices[id(kernel)]`` the ``(start, stop)`` of each part."""
-        key = ("static-u1q", id(plan))
+    def _gate_table(self, plan: Schedule):
+        """``(matrices (b_w, n_gates, 2, 2), products (b_w, n_runs, 2, 2))`` of
+        ``Program.gate_layout(plan)``: one batch of gate matrices and one of run products per
+        bind."""
+        key = ("gate-table", id(plan))
         if key not in self._prefix_factors:
-            ops, slices = self.program.static_u1q_ops(plan)
-            matrices = self._u1q(ops, self.static_angles, key) if ops else None
-            self._prefix_factors[key] = (matrices, slices)
+            layout = self.program.gate_layout(plan)
+            matrices = products = None
+            if layout.ops:
+                constants = self._constant(
+                    "zero-pi", lambda: np.array([[0.0, math.pi]]), self.real_dtype
+                )
+                weight_batch = self.static_angles.shape[0]
+                angles = torch.cat((self.static_angles, constants.expand(weight_batch, 2)), 1)
+                matrices = self._u1q(layout.ops, angles, key, layout.rows)
+            products = _run_products(matrices, layout.runs, self, self.static_angles.shape[0])
+            self._prefix_factors[key] = (matrices, products)
         return self._prefix_factors[key]
+
+    def _static_u1q(self, plan: Schedule):
+        """``(matrices (b_w, n, 2, 2), slices)``: the input-free one-wire gates of ``plan``
+        (``Program.static_u1q_ops``) from the bind's gate table."""
+        matrices, _products = self._gate_table(plan)
+        return matrices, self.program.static_u1q_ops(plan)[1]
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -1060,23 +1097,26 @@ def _product_state(vectors: torch.Tensor, bound: BoundProgram) -> torch.Tensor:
     return product_state(vectors, groups)
 
 
-def _run_products(matrices, runs, bound: BoundProgram) -> torch.Tensor:
-    """``matrices (b, n, 2, 2)``, ``runs`` lists of indices (in circuit order) -> each run's
-    product ``(b, len(runs), 2, 2)``, later gates on the left; all runs at once, the shorter
-    ones padded with the identity."""
-    depth = max(len(run) for run in runs)
-    identity = torch.eye(2, dtype=matrices.dtype, device=matrices.device)
-    table = torch.cat((matrices, identity.expand(matrices.shape[0], 1, 2, 2)), dim=1)
-    pad = matrices.shape[1]
+def _run_products(matrices, runs, bound: BoundProgram, batch=None) -> torch.Tensor:
+    """``matrices (b, n, 2, 2)`` (or None: no gates), ``runs`` lists of indices (in circuit
+    order) -> each run's product ``(b, len(runs), 2, 2)``, later gates on the left; all runs
+    at once, the shorter ones (and empty runs) padded with the identity."""
+    depth = max(1, max(len(run) for run in runs))
+    identity = torch.eye(2, dtype=bound.complex_dtype, device=bound.device)
+    batch = matrices.shape[0] if matrices is not None else batch
+    table = identity.expand(batch, 1, 2, 2)
+    if matrices is not None:
+        table = torch.cat((matrices, table), dim=1)
+    pad = table.shape[1] - 1
     index = bound._constant(
-        ("run-index", tuple(map(tuple, runs))),
+        ("run-index", pad, tuple(map(tuple, runs))),
         lambda: np.array([run + [pad] * (depth - len(run)) for run in runs]),
         torch.int64,
     )
-    gathered = table[:, index]  # (b, n_runs, depth, 2, 2)
-    product = gathered[:, :, 0]
-    for j in range(1, depth):
-        product = gathered[:, :, j] @ product
+    gathered = table[:, index].unbind(2)  # each (b, n_runs, 2, 2)
+    product = gathered[0]
+    for factor in gathered[1:]:
+        product = factor @ product
     return product
 
 
