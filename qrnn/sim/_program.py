@@ -251,7 +251,9 @@ class Program:
             n_static = len(ops)
             rows = [op.rows for op in ops]
             structure = self.prefix_structure(self._plan_modes[id(plan)])
-            runs = [list(run) for run in structure.runs] + [[]]  # [] multiplies to identity
+            # the prefix runs index structure.static_ops, which static_u1q_ops lists first and
+            # in the same order; [] multiplies to the identity
+            runs = [list(run) for run in structure.runs] + [[]]
             rotation = structure.rotation
             if rotation is not None:
                 ops = ops + structure.dynamic_ops + structure.dynamic_ops
