@@ -572,8 +572,8 @@ class _Chain(torch.autograd.Function):
         final, *rest = ctx.saved_tensors
         saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
         plan = ctx.plan
-        if plan.coefficients is None:
-            grad = grad_output
+        if plan.coefficients is None:  # the caller may hand back a transposed gradient
+            grad = grad_output.contiguous()
         else:
             grad = _readout_backward(plan, final, grad_output, ctx.batch)
         grad, grad_matrices = _run_backward(
@@ -589,7 +589,8 @@ def run_chain(plan: ChainPlan, state, matrices):
     ``(batch, n_obs)`` when the plan has coefficients."""
     batch = max([state.shape[1], *(m.shape[0] for m in matrices)])
     if state.shape[1] != batch:  # per-sample matrices on a shared state
-        state = state.expand(-1, batch).contiguous()
+        state = state.expand(-1, batch)
+    state = state.contiguous()  # the plan's views assume it (a head state may be strided)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (state, *matrices)):
         return _Chain.apply(plan, state, *matrices)
     final = _run_forward(plan.ops, state, matrices, None)
@@ -633,8 +634,8 @@ class _EncodedChain(torch.autograd.Function):
         amplitudes = rest[n_saved + n_tables : n_saved + n_tables + n_amplitudes]
         matrices = rest[n_saved + n_tables + n_amplitudes :]
         plan, needs = ctx.plan, ctx.needs_input_grad
-        if plan.coefficients is None:
-            grad = grad_output
+        if plan.coefficients is None:  # the caller may hand back a transposed gradient
+            grad = grad_output.contiguous()
         else:
             grad = _readout_backward(plan, final, grad_output, ctx.batch)
         grad, grad_matrices = _run_backward(plan.ops, grad, list(saved), matrices, needs[7:])

@@ -393,3 +393,56 @@ def test_a_last_block_on_some_wires_read_out_in_place(batch):
         (input_values.requires_grad_(), weight_values.requires_grad_()),
         **GRADCHECK,
     )
+
+
+def test_state_gradients_when_the_chain_ends_in_a_block():
+    """statevector() hands the chain back a transposed gradient; a chain that ends with a
+    block on some wires must take it (for the encoded and the general prefix)."""
+    x = ParameterVector("x", 3)
+    w = ParameterVector("w", 2)
+    encoded = QuantumCircuit(3)
+    for q in range(3):
+        encoded.ry(x[q], q)
+    encoded.rxx(w[0], 1, 2)
+    general = QuantumCircuit(2)
+    general.ryy(x[0], 0, 1)
+    general.rz(w[0], 0)
+    general.rz(w[1], 1)
+    for circuit, n_inputs, n_weights, fused in ((encoded, 3, 1, 5), (general, 1, 2, 1)):
+        inputs, weights = list(x)[:n_inputs], list(w)[:n_weights]
+        program = sim.compile(circuit, weight_params=weights, max_fused_qubits=fused)
+        generator = torch.Generator().manual_seed(12)
+        input_values = torch.rand(3, n_inputs, generator=generator, dtype=torch.float64)
+        weight_values = torch.rand(n_weights, generator=generator, dtype=torch.float64)
+        rows = _values(circuit, inputs, weights, input_values, weight_values[None])
+        assert_close(
+            program.bind(weight_values).statevector(input_values), reference_states(circuit, rows)
+        )
+        dim = 2**circuit.num_qubits
+
+        def loss(a, b, program=program, dim=dim):
+            state = program.bind(b).statevector(a)
+            return (state.abs().square() * torch.arange(dim)).sum(-1)
+
+        assert torch.autograd.gradcheck(
+            loss, (input_values.requires_grad_(), weight_values.requires_grad_()), **GRADCHECK
+        )
+
+
+def test_batched_weights_without_inputs_read_out_from_the_head():
+    """No input at all: the whole circuit is the head, built per bind with a batch of weights
+    (small per-sample blocks give a strided state), then read out."""
+    w = ParameterVector("w", 2)
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.rzz(w[0], 0, 1)
+    circuit.rx(w[1], 1)
+    program = sim.compile(circuit, ["IZ", "ZZ"], weight_params=list(w))
+    weight_values = torch.rand(
+        3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(13)
+    )
+    expected = reference_expvals(circuit, weight_values, ["IZ", "ZZ"])
+    assert_close(program.bind(weight_values).expval(), expected)
+    assert torch.autograd.gradcheck(
+        lambda b: program.bind(b).expval(), (weight_values.requires_grad_(),), **GRADCHECK
+    )
