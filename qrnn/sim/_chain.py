@@ -323,7 +323,6 @@ class ChainPlan:
     """
 
     def __init__(self, steps, n_wires, blocks, free_start=False, coefficients=None):
-        self.n_wires = n_wires
         canonical = list(range(n_wires))  # wire labels: canonical axes at the start
         items = []
         for step in steps:
@@ -526,6 +525,20 @@ def _run_backward(ops, grad, saved, matrices, need):
     return grad, grad_matrices
 
 
+def _output(plan, final, batch):
+    """What a run of ``plan`` returns: its readout, or the final state ``(2**n, batch)``."""
+    if plan.coefficients is None:
+        return final.view(-1, batch)
+    return _readout(plan, final, batch)
+
+
+def _output_backward(plan, final, grad_output, batch):
+    """The gradient for the final state from the gradient of ``_output``."""
+    if plan.coefficients is None:  # the caller may hand back a transposed gradient
+        return grad_output.contiguous()
+    return _readout_backward(plan, final, grad_output, batch)
+
+
 def _readout(plan, final, batch):
     """(batch, n_obs) probabilities of ``final`` contracted with the plan's coefficients."""
     squares = torch.view_as_real(final).square()
@@ -562,22 +575,16 @@ class _Chain(torch.autograd.Function):
         ctx.plan, ctx.batch, ctx.shape = plan, batch, state.shape
         ctx.save_for_backward(final, *saved, *matrices)
         ctx.n_saved = len(saved)
-        if plan.coefficients is None:
-            return final.view(-1, batch)
-        return _readout(plan, final, batch)
+        return _output(plan, final, batch)
 
     @staticmethod
     def backward(ctx, grad_output):
         _refuse_second_derivatives()
         final, *rest = ctx.saved_tensors
         saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
-        plan = ctx.plan
-        if plan.coefficients is None:  # the caller may hand back a transposed gradient
-            grad = grad_output.contiguous()
-        else:
-            grad = _readout_backward(plan, final, grad_output, ctx.batch)
+        grad = _output_backward(ctx.plan, final, grad_output, ctx.batch)
         grad, grad_matrices = _run_backward(
-            plan.ops, grad, saved, matrices, ctx.needs_input_grad[2:]
+            ctx.plan.ops, grad, saved, matrices, ctx.needs_input_grad[2:]
         )
         return (None, grad.reshape(ctx.shape), *grad_matrices)
 
@@ -593,10 +600,7 @@ def run_chain(plan: ChainPlan, state, matrices):
     state = state.contiguous()  # the plan's views assume it (a head state may be strided)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (state, *matrices)):
         return _Chain.apply(plan, state, *matrices)
-    final = _run_forward(plan.ops, state, matrices, None)
-    if plan.coefficients is None:
-        return final.view(-1, batch)
-    return _readout(plan, final, batch)
+    return _output(plan, _run_forward(plan.ops, state, matrices, None), batch)
 
 
 class _EncodedChain(torch.autograd.Function):
@@ -620,9 +624,7 @@ class _EncodedChain(torch.autograd.Function):
         ctx.save_for_backward(
             coefficients, cos, sin, p, q, final, *saved, *tables, *amplitudes, *matrices
         )
-        if plan.coefficients is None:
-            return final.view(-1, batch)
-        return _readout(plan, final, batch)
+        return _output(plan, final, batch)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -634,10 +636,7 @@ class _EncodedChain(torch.autograd.Function):
         amplitudes = rest[n_saved + n_tables : n_saved + n_tables + n_amplitudes]
         matrices = rest[n_saved + n_tables + n_amplitudes :]
         plan, needs = ctx.plan, ctx.needs_input_grad
-        if plan.coefficients is None:  # the caller may hand back a transposed gradient
-            grad = grad_output.contiguous()
-        else:
-            grad = _readout_backward(plan, final, grad_output, ctx.batch)
+        grad = _output_backward(plan, final, grad_output, ctx.batch)
         grad, grad_matrices = _run_backward(plan.ops, grad, list(saved), matrices, needs[7:])
         grad_inputs = grad_half_static = None
         if any(needs[2:7]):
@@ -683,7 +682,4 @@ def encoded_chain(plan, groups, inputs, coefficients, half_static, p, q, matrice
         return _EncodedChain.apply(plan, groups, inputs, coefficients, half_static, p, q, *matrices)
     state = _encoded_forward(inputs, coefficients, half_static, p, q, groups)[0]
     batch = state.shape[-1]
-    final = _run_forward(plan.ops, state, matrices, None)
-    if plan.coefficients is None:
-        return final.view(-1, batch)
-    return _readout(plan, final, batch)
+    return _output(plan, _run_forward(plan.ops, state, matrices, None), batch)

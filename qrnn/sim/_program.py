@@ -791,11 +791,6 @@ class BoundProgram:
                 self._heads[mode] = (state, start)
         return self._heads[mode]
 
-    def _prefix_products(self, mode, plan: Schedule) -> torch.Tensor:
-        """Each static run of the prefix multiplied out, ``(b_w, n_runs + 1 + ..., 2, 2)``,
-        then the identity (padding); once per bind."""
-        return self._gate_table(plan)[1]  # the prefix runs and the identity come first
-
     def _prefix_plan(self, mode, plan: Schedule):
         """Per wire, its prefix gates as factors: weight-only runs pre-multiplied (once per
         bind), input-dependent gates left for each run. Returns (wires, positions, dynamic
@@ -803,7 +798,7 @@ class BoundProgram:
         if mode in self._prefix_factors:
             return self._prefix_factors[mode]
         structure = self.program.prefix_structure(mode)
-        products = self._prefix_products(mode, plan)
+        products = self._gate_table(plan)[1]  # the prefix runs, then the identity
         wires, segments = structure.wires, structure.segments
         depth = max((len(f) for f in segments.values()), default=0)
         positions = []

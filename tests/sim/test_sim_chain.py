@@ -75,6 +75,20 @@ def _values(circuit, inputs, weights, input_values, weight_values):
     return rows
 
 
+def _check_values_and_gradients(program, circuit, observables, parameters, inputs, weights):
+    """Bound expectation values against Qiskit, and central-difference gradients for the
+    ``inputs`` (b, n_in) and the ``weights`` (n_w,) or (b, n_w); ``parameters``: the
+    circuit's (input, weight) parameter lists."""
+    rows = _values(circuit, *parameters, inputs, weights.reshape(-1, weights.shape[-1]))
+    expected = reference_expvals(circuit, rows, observables)
+    assert_close(program.bind(weights).expval(inputs), expected)
+    assert torch.autograd.gradcheck(
+        lambda a, b: program.bind(b).expval(a),
+        (inputs.requires_grad_(), weights.requires_grad_()),
+        **GRADCHECK,
+    )
+
+
 @pytest.mark.parametrize("diagonal_only", [True, False])
 def test_bound_expval_values_and_gradients(diagonal_only):
     circuit, inputs, weights = _encoded_circuit()
@@ -116,29 +130,20 @@ def test_input_free_head_is_broadcast_over_the_batch():
     generator = torch.Generator().manual_seed(4)
     input_values = torch.rand(3, 2, generator=generator, dtype=torch.float64)
     weight_values = torch.rand(3, generator=generator, dtype=torch.float64)
-    rows = _values(circuit, list(x), list(w), input_values, weight_values[None])
-    expected = reference_expvals(circuit, rows, observables)
-    assert_close(program.bind(weight_values).expval(input_values), expected)
-    assert torch.autograd.gradcheck(
-        lambda a, b: program.bind(b).expval(a),
-        (input_values.requires_grad_(), weight_values.requires_grad_()),
-        **GRADCHECK,
+    _check_values_and_gradients(
+        program, circuit, observables, (list(x), list(w)), input_values, weight_values
     )
 
 
 def test_batched_weights():
     circuit, inputs, weights = _encoded_circuit()
-    program = sim.compile(circuit, ["ZIIIZ", "IXIZI"], weight_params=weights)
+    observables = ["ZIIIZ", "IXIZI"]
+    program = sim.compile(circuit, observables, weight_params=weights)
     generator = torch.Generator().manual_seed(7)
     input_values = torch.rand(3, len(inputs), generator=generator, dtype=torch.float64)
     weight_values = torch.rand(3, len(weights), generator=generator, dtype=torch.float64)
-    rows = _values(circuit, inputs, weights, input_values, weight_values)
-    expected = reference_expvals(circuit, rows, ["ZIIIZ", "IXIZI"])
-    assert_close(program.bind(weight_values).expval(input_values), expected)
-    assert torch.autograd.gradcheck(
-        lambda a, b: program.bind(b).expval(a),
-        (input_values.requires_grad_(), weight_values.requires_grad_()),
-        **GRADCHECK,
+    _check_values_and_gradients(
+        program, circuit, observables, (inputs, weights), input_values, weight_values
     )
 
 
@@ -385,13 +390,8 @@ def test_a_last_block_on_some_wires_read_out_in_place(batch):
     generator = torch.Generator().manual_seed(10 + batch)
     input_values = torch.rand(batch, 3, generator=generator, dtype=torch.float64) * 3
     weight_values = torch.rand(1, generator=generator, dtype=torch.float64) * 3
-    rows = _values(circuit, list(x), list(w), input_values, weight_values[None])
-    expected = reference_expvals(circuit, rows, observables)
-    assert_close(program.bind(weight_values).expval(input_values), expected)
-    assert torch.autograd.gradcheck(
-        lambda a, b: program.bind(b).expval(a),
-        (input_values.requires_grad_(), weight_values.requires_grad_()),
-        **GRADCHECK,
+    _check_values_and_gradients(
+        program, circuit, observables, (list(x), list(w)), input_values, weight_values
     )
 
 
