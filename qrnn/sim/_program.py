@@ -46,6 +46,7 @@ from qrnn.sim._schedule import (
     physical_to_logical,
     schedule,
 )
+from qrnn.sim._split import SplitPlan, split_chain
 
 DEFAULT_MAX_FUSED = 5
 
@@ -163,7 +164,9 @@ class Program:
     # -- plans ------------------------------------------------------------------------------
 
     def plan(self, mode: str) -> tuple[Schedule, _Readout | None]:
-        """mode: "expval", "statevector", "density" or "unitary"."""
+        """mode: "expval", "statevector", "density" or "unitary"; or "split": expval with
+        every gate in a block of its own wires (one-wire gates fused per wire only), so that
+        a split chain (``_split``) may cut between any wires that no gate joins."""
         if mode not in self._plans:
             self._plans[mode] = self._build_plan(mode)
             self._plan_modes[id(self._plans[mode][0])] = mode
@@ -174,7 +177,7 @@ class Program:
         ops = list(lowered.ops)
         density = self.density or mode == "density"
         terms = None
-        if mode == "expval":
+        if mode in ("expval", "split"):
             if self.observables is None:
                 raise ValueError("this program was compiled without observables")
             terms = Terms.from_paulis(self.observables, self.n_qubits, lowered.readout)
@@ -191,7 +194,7 @@ class Program:
             ops,
             n_wires,
             self._is_dynamic,
-            self.max_fused,
+            1 if mode == "split" else self.max_fused,
             product_prefix=mode != "unitary",
             initial_order=interleaved if density else None,
         )
@@ -704,9 +707,13 @@ class BoundProgram:
         n_wires = program.n_qubits * (2 if program.density or mode == "density" else 1)
         _check_memory(batch, n_wires, self.complex_dtype, self.device)  # before any 2**n work
         fast = self._prepared.get(mode)
+        if fast is None and mode == "expval" and inputs is not None:
+            fast = self._split_run()
+            if fast is not None:
+                self._prepared[mode] = fast
         if fast is not None and inputs is not None:  # everything but the inputs is ready
-            result = encoded_chain(fast[0], fast[1], inputs, *fast[2], fast[3])
-            return (result if result.shape[0] == batch else result.expand(batch, -1)), *fast[4]
+            result = fast[0](inputs)
+            return (result if result.shape[0] == batch else result.expand(batch, -1)), *fast[1]
         plan, readout = program.plan(mode)
         coefficients = None
         if readout is not None and readout.real:
@@ -722,9 +729,13 @@ class BoundProgram:
             # an angle encoding: its product state and the chain run as one function
             prefix = self._rotation_prefix(mode, plan, chain.start_order)
             groups = self._constant_groups(plan.n_wires)
-            result = encoded_chain(chain, groups, inputs, *prefix, matrices)
+
+            def run(inputs):
+                return encoded_chain(chain, groups, inputs, *prefix, matrices)
+
+            result = run(inputs)
             if coefficients is not None and angles is None:  # no input-dependent block
-                self._prepared[mode] = (chain, groups, prefix, matrices, (plan, readout))
+                self._prepared[mode] = (run, (plan, readout))
         else:
             if state is None:  # a product state, built in the order the chain wants
                 angles = self._angles(inputs) if angles is None else angles
@@ -772,6 +783,51 @@ class BoundProgram:
             steps, _blocks = self._chain_steps(mode, plan, start)
             cache[key] = ChainPlan(steps, plan.n_wires, shapes, free_start, coefficients)
         return cache[key]
+
+    def _split_run(self):
+        """``(inputs -> expectation values, (plan, readout))`` of the "split" plan run split
+        across a cut (``_split``), its side operators built for this bind; None when the
+        circuit has no such form (inputs past the encoding, batched weights, noise, complex
+        readout) or its cost model keeps the state whole."""
+        program = self.program
+        if program.density or self.weights.shape[0] != 1:
+            return None
+        key = ("split-plan", self.device, self.complex_dtype)
+        cache = program._tensor_cache
+        if key not in cache:
+            cache[key] = self._build_split_plan()
+        split = cache[key]
+        if split is None:
+            return None
+        plan, readout = program.plan("split")
+        _steps, blocks = self._chain_steps("split", plan, 0)
+        matrices = [self._kernel_matrix(kernel, None, plan) for kernel in blocks]
+        prefix = self._rotation_prefix("split", plan, split.start_order)
+        arguments = (*split.encoding(*prefix), *split.operators(matrices))
+
+        def run(inputs):
+            return split_chain(split, inputs, *arguments)
+
+        return run, (plan, readout)
+
+    def _build_split_plan(self):
+        program = self.program
+        plan, readout = program.plan("split")
+        if not readout.real or program.prefix_structure("split").rotation is None:
+            return None
+        prefix_ops = [op for ops in plan.prefix.values() for op in ops]
+        if not any(map(program._is_dynamic, prefix_ops)):
+            return None  # no encoding: the input-free head is computed once per bind anyway
+        if any(isinstance(k, BlockKernel) and k.dynamic for k in plan.kernels):
+            return None
+        steps, blocks = self._chain_steps("split", plan, 0)
+        coefficients = self._constant(
+            "readout_real_split", lambda: readout.coefficients.T, self.real_dtype
+        )
+        shapes = tuple((2 ** len(kernel.local_wires), False) for kernel in blocks)
+        return SplitPlan.choose(
+            steps, plan.n_wires, shapes, coefficients, self.device, self.complex_dtype
+        )
 
     def _head(self, mode, plan):
         """(state, next kernel) after the leading input-free part, computed once per bind;
