@@ -812,14 +812,17 @@ class BoundProgram:
 
     def _build_split_plan(self):
         program = self.program
-        plan, readout = program.plan("split")
-        if not readout.real or program.prefix_structure("split").rotation is None:
-            return None
-        prefix_ops = [op for ops in plan.prefix.values() for op in ops]
-        if not any(map(program._is_dynamic, prefix_ops)):
-            return None  # no encoding: the input-free head is computed once per bind anyway
-        if any(isinstance(k, BlockKernel) and k.dynamic for k in plan.kernels):
-            return None
+        # the expval plan has the same prefix, readout and input-dependent gates: ask it
+        # first, so circuits without the shape never build a second schedule
+        for mode in ("expval", "split"):
+            plan, readout = program.plan(mode)
+            if not readout.real or program.prefix_structure(mode).rotation is None:
+                return None
+            prefix_ops = [op for ops in plan.prefix.values() for op in ops]
+            if not any(map(program._is_dynamic, prefix_ops)):
+                return None  # no encoding: the input-free head is computed once per bind
+            if any(isinstance(k, BlockKernel) and k.dynamic for k in plan.kernels):
+                return None
         steps, blocks = self._chain_steps("split", plan, 0)
         coefficients = self._constant(
             "readout_real_split", lambda: readout.coefficients.T, self.real_dtype
