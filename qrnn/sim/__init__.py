@@ -5,7 +5,8 @@ or call the one-shot functions ``statevector``, ``density_matrix`` and ``expval`
 follows ``values`` (float32 -> complex64, float64 -> complex128) and so does the device.
 See ``_schedule.py`` for what the compiler does and ``_chain.py`` for how the kernels run:
 inside one autograd function per call whose backward is the adjoint pass written out, with
-angle encodings and product states differentiated by hand as well.
+angle encodings and product states differentiated by hand as well; and ``_split.py`` for
+circuits whose state is run as a short sum of products across a cut of the wires.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 tables); ``Program.bind(weights)`` computes everything that depends only on the weights (gate
 matrices of weight-only blocks, the leading part of the circuit that has no inputs) and
 returns a ``BoundProgram`` whose ``expval(inputs)`` runs only the input-dependent work. Every
-kernel is batched; weight-only matrices have batch size 1 and broadcast.
+kernel is batched; weight-only matrices have batch size 1 and broadcast. An angle encoding
+followed by weight-only gates runs split across a cut of the wires when that is cheaper
+(``_split``): the bind then builds the two sides' operators, and a run only the encoding.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def _bits(index: np.ndarray, positions, n: int) -> np.ndarray:
     return value
 
 
-def _at(order, wires):
+def _positions(order, wires):
     return [order.index(w) for w in wires]
 
 
@@ -252,7 +252,7 @@ class SplitPlan:
                 continue
             dl, dr = 2 ** len(left), 2 ** len(right)
             crossing = sum(
-                _gf2_rank(depends[np.ix_(_at(order, a), _at(order, b))])
+                _gf2_rank(depends[np.ix_(_positions(order, a), _positions(order, b))])
                 for order, depends in dependencies
                 for a, b in ((left, right), (right, left))
             )

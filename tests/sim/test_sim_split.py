@@ -196,7 +196,7 @@ def test_float32_and_no_grad_runs():
     torch.testing.assert_close(single.double(), double, atol=1e-5, rtol=0)
     with torch.no_grad():
         torch.testing.assert_close(program.bind(w).expval(x), double, atol=1e-12, rtol=0)
-    # gradients to the inputs only (weights fixed), and to the weights only
+    # weights without gradients: only the inputs get one
     x.requires_grad_()
     program.bind(w).expval(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
