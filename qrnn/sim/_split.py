@@ -327,6 +327,9 @@ class SplitPlan:
 
 
 def _forward(plan: SplitPlan, inputs, coefficients, offsets, pq, klt, krt):
+    """``(out (b, n_obs), what the backward pass needs)``: the encoding's wire vectors, the
+    sides' product states ``a``, ``b``, ``u = a^T K_L^T (b, dL, chi)``, ``w^T = b^T K_R^T
+    (b, chi, dR)``, ``psi = u w^T`` and the readout of ``|psi|^2``."""
     batch = inputs.shape[0]
     n = pq.shape[0]
     half = torch.addmm(offsets, coefficients.T, inputs.T)  # (2n, b)
@@ -348,6 +351,10 @@ def _forward(plan: SplitPlan, inputs, coefficients, offsets, pq, klt, krt):
 
 
 class _SplitChain(torch.autograd.Function):
+    """``split_chain`` as one autograd node per run, its backward written out: the readout's
+    gradient for ``psi``, then for ``u`` and ``w``, the side operators and the side states,
+    the wire vectors (``_wire_gradients``) and the encoding's angles, ``pq`` and inputs."""
+
     @staticmethod
     def forward(ctx, plan, inputs, coefficients, offsets, pq, klt, krt):
         out, (half, trig, tables, amplitudes, u, wT, psi) = _forward(
