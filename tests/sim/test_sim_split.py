@@ -84,20 +84,20 @@ def _z(n_qubits, q):
 
 
 @pytest.mark.parametrize(
-    "n_qubits, n_layers, entangler, encoding",
+    "n_qubits, n_layers, entangler, encoding, terms",
     [
-        (10, 2, "cx", "ry"),  # the speed benchmark's cell: a 5 | 5 cut, 4 terms
-        (7, 2, "cx", "rx"),  # sides of unequal size
-        (8, 3, "cz", "r"),  # a gather with phases, two rings to cross: 16 terms
-        (6, 2, "cy", "ry"),  # phases +-i
+        (10, 2, "cx", "ry", 4),  # the speed benchmark's cell: a 5 | 5 cut, 4 terms
+        (7, 2, "cx", "rx", 4),  # sides of unequal size
+        (8, 3, "cz", "r", 16),  # gathers with phases, two rings to cross: 4 x 4 terms
+        (6, 2, "cy", "ry", 4),  # phases +-i
     ],
 )
-def test_recurrent_cells_run_split_and_exact(n_qubits, n_layers, entangler, encoding):
+def test_recurrent_cells_run_split_and_exact(n_qubits, n_layers, entangler, encoding, terms):
     circuit, inputs, weights = _cell(n_qubits, n_layers, entangler, encoding)
     observables = [_z(n_qubits, q) for q in range(n_qubits)]
     program = _check(circuit, inputs, weights, observables, gradients=n_qubits <= 8)
     split = _split_of(program)
-    assert split is not None
+    assert split is not None and split.chi == terms  # a ring crosses a cut twice: rank 4
     assert sorted(split.start_order) == list(range(n_qubits))
     assert abs(len(split.sides[0]) - len(split.sides[1])) <= 1
 
