@@ -108,10 +108,12 @@ class ProductGroups:
         return self.others is not None
 
 
-def product_groups(n_wires: int, device, dtype) -> ProductGroups:
-    """The ``ProductGroups`` of ``n_wires`` wires, selectors in ``dtype``."""
-    n_groups = max(1, -(-n_wires // _GROUP))
-    sizes = [n_wires // n_groups + (1 if k < n_wires % n_groups else 0) for k in range(n_groups)]
+def product_groups(n_wires: int, device, dtype, sizes=None) -> ProductGroups:
+    """The ``ProductGroups`` of ``n_wires`` wires, selectors in ``dtype``; ``sizes``: the
+    groups' sizes in wire order (default: as even as possible, at most 5 wires each)."""
+    if sizes is None:
+        n_groups = max(1, -(-n_wires // _GROUP))
+        sizes = [n_wires // n_groups + (k < n_wires % n_groups) for k in range(n_groups)]
     indices, selectors, others, first = [], [], [], 0
     for size in sizes:
         bits = np.array([[(j >> (size - 1 - k)) & 1 for j in range(2**size)] for k in range(size)])

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qrnn.sim._chain import _refuse_second_derivatives
+from qrnn.sim._chain import _index_map, _refuse_second_derivatives, product_groups
 
 _MAX_SIDE = 7  # wires per side: side operators up to 128 x 128
 _MAX_DENSE = 256  # a gather whose cut matrix is wider than this entangles too much to split
@@ -158,35 +158,23 @@ class SplitPlan:
                 self.steps.append(("gather", pair))
         close(0)
         close(1)
-        # product state of each side: rows of the (2 n, b) wire vectors, as in product_groups
-        self.tables, self.others, self.selectors, first = [], [], [], 0
-        for side in sides:
-            g = len(side)
-            bits = np.array([[(j >> (g - 1 - k)) & 1 for j in range(2**g)] for k in range(g)])
-            rows = (2 * (first + np.arange(g))[:, None] + bits).reshape(-1)
-            self.tables.append(torch.as_tensor(rows, device=device))
-            others = np.array([[j for j in range(g) if j != k] for k in range(g)], np.int64)
-            self.others.append(torch.as_tensor(others.reshape(g, g - 1), device=device).view(-1))
-            selector = np.stack((bits == 0, bits == 1), axis=1).astype(float)  # (g, 2, 2**g)
-            self.selectors.append(torch.as_tensor(selector, device=device, dtype=dtype))
-            first += g
-        # sides of equal size: both sides' tables and gradients in single operations
-        self.equal = len(sides[0]) == len(sides[1])
+        # product state of each side: one group of product_groups per side
+        groups = product_groups(len(self.start_order), device, dtype, [len(s) for s in sides])
+        self.equal = groups.equal  # both sides' tables and gradients in single operations
         if self.equal:
-            g = len(sides[0])
-            self.tables = [torch.cat(self.tables)]
-            others = np.array(
-                [[s * g + j for j in range(g) if j != k] for s in (0, 1) for k in range(g)]
-            )
-            self.others = [torch.as_tensor(others.reshape(-1), device=device)]
-            self.selectors = [torch.cat(self.selectors)]
+            self.tables, self.selectors = [groups.index], [groups.stacked]
+            self.others = [groups.others.reshape(-1)]
+        else:
+            self.tables = list(groups.index.split([g * 2**g for g in groups.sizes]))
+            self.selectors = list(groups.selectors)
+            self.others = [
+                torch.as_tensor(
+                    [j for k in range(g) for j in range(g) if j != k], device=device
+                ).to(torch.int64)
+                for g in groups.sizes
+            ]
         # readout over (xL, xR), xL most significant; columns doubled for (re, im) pairs
-        n = len(final)
-        index = np.zeros(self.dims[0] * self.dims[1], np.int64)
-        memory = np.arange(len(index))
-        for k, wire in enumerate(self.start_order):
-            bit = (memory >> (n - 1 - k)) & 1
-            index |= bit << (n - 1 - final.index(wire))
+        index = _index_map(self.start_order, final)
         table = coefficients[:, torch.as_tensor(index, device=coefficients.device)]
         self.readout = table.repeat_interleave(2, dim=1).to(real).contiguous()  # (n_obs, 2 D)
         self.readout_grad = 2 * self.readout  # d|psi|^2 = 2 Re(conj(psi) dpsi)
