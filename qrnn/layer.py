@@ -15,10 +15,11 @@ callable, so a sequence forward pays for it once, not once per step:
     for x_t in sequence:              # then per time step
         z_t = step(x_t)
 
-Backends: ``"torch"`` runs ``qrnn.sim`` directly (exact, autograd). Any other name, or a backend
-object, goes through ``qrnn.backends``: the layer assembles the full ``(batch, n_params)`` value
-tensor in ``circuit.parameters`` order and calls ``backend.expval(circuit, values,
-observables)``; gradients then come from that backend (autograd, parameter-shift or SPSA).
+Backends (``qrnn.backends.resolve``): the exact torch engine (``"torch"``, the default) runs
+``qrnn.sim``'s compiled program directly (exact, autograd). Any other backend gets the full
+``(batch, n_params)`` value tensor in ``circuit.parameters`` order through
+``backend.expval(circuit, values, observables)``; gradients then come from that backend
+(autograd, parameter-shift or SPSA).
 """
 
 from __future__ import annotations
@@ -28,14 +29,11 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from qiskit.circuit import Parameter, QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp
 from torch import nn
 
-from qrnn import sim
+from qrnn import backends, sim
 
 __all__ = ["QuantumLayer"]
-
-TORCH_BACKEND = "torch"
 
 
 def _parameter_list(name: str, params: object, circuit: QuantumCircuit) -> tuple[Parameter, ...]:
@@ -82,47 +80,6 @@ def _check_parameters(
         )
 
 
-def _check_observables(observables: list, n_qubits: int) -> None:
-    for observable in observables:
-        if isinstance(observable, str):
-            if len(observable) != n_qubits or set(observable) - set("IXYZ"):
-                raise ValueError(
-                    f"observable {observable!r} is not a Pauli label of {n_qubits} characters "
-                    "from I, X, Y, Z"
-                )
-        elif isinstance(observable, SparsePauliOp):
-            if observable.num_qubits != n_qubits:
-                raise ValueError(
-                    f"observable {observable} acts on {observable.num_qubits} qubits; the "
-                    f"circuit has {n_qubits}"
-                )
-        else:
-            raise TypeError(
-                f"observables must be Pauli labels or SparsePauliOps, got {observable!r}"
-            )
-
-
-def _resolve_backend(backend: object):
-    """``"torch"`` (None returned: use qrnn.sim) or an object with ``expval``."""
-    if isinstance(backend, str):
-        if backend == TORCH_BACKEND:
-            return None
-        try:
-            from qrnn import backends
-        except ImportError as error:  # the package is optional while it is being written
-            raise ValueError(
-                f"backend {backend!r} needs qrnn.backends, which is not available ({error}); "
-                f"use backend={TORCH_BACKEND!r}"
-            ) from None
-        return backends.get(backend)
-    if callable(getattr(backend, "expval", None)):
-        return backend
-    raise TypeError(
-        "backend must be a backend name ('torch', 'aer', 'pennylane:<device>') or an object "
-        f"with expval(circuit, values, observables), got {backend!r}"
-    )
-
-
 class QuantumLayer(nn.Module):
     """A parameterized circuit whose trainable angles are an ``nn.Parameter``.
 
@@ -131,11 +88,12 @@ class QuantumLayer(nn.Module):
         input_params: the per-sample input parameters, in the column order of ``forward``'s
             input (a ``ParameterVector`` or a sequence of ``Parameter``s).
         weight_params: the trainable parameters, in the order of ``weight``.
-        observables: Pauli labels (Qiskit little-endian: ``"IIZ"`` is Z on qubit 0) or
-            ``SparsePauliOp``s; one output column each.
+        observables: a list of Pauli labels (Qiskit little-endian: ``"IIZ"`` is Z on qubit 0),
+            ``Pauli``s or ``SparsePauliOp``s (``qrnn.sim.parse_observables``); one output
+            column each.
         backend: ``"torch"`` (``qrnn.sim``: exact, autograd), another name that
             ``qrnn.backends.get`` accepts (``"aer"``, ``"pennylane:default.qubit"``), or a
-            backend object with ``expval(circuit, values, observables)``.
+            ``qrnn.backends.Backend`` (e.g. ``qrnn.backends.get("aer", device=...)``).
         device, dtype: of ``weight`` (default: CPU, ``torch.get_default_dtype()``). The
             simulation precision follows it: float32 -> complex64, float64 -> complex128.
 
@@ -157,7 +115,7 @@ class QuantumLayer(nn.Module):
         input_params: Sequence[Parameter],
         weight_params: Sequence[Parameter],
         observables: Sequence[object],
-        backend: object = TORCH_BACKEND,
+        backend: str | backends.Backend = backends.TORCH,
         *,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -171,13 +129,12 @@ class QuantumLayer(nn.Module):
         weights = _parameter_list("weight_params", weight_params, circuit)
         _check_parameters(circuit, inputs, weights)
         if isinstance(observables, str) or not isinstance(observables, Sequence):
-            raise TypeError(
-                "observables must be a list of Pauli labels or SparsePauliOps, "
-                f"got {type(observables).__name__}"
+            raise sim.ObservableError(
+                "observables must be a list (one output column each) of Pauli labels, Paulis "
+                f"or SparsePauliOps, got {type(observables).__name__}"
             )
         observables = list(observables)
-        if not observables:
-            raise ValueError("observables is empty; the layer needs at least one output")
+        sim.parse_observables(observables, circuit.num_qubits)  # the one check, before work
         dtype = dtype or torch.get_default_dtype()
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -186,12 +143,8 @@ class QuantumLayer(nn.Module):
         self.input_params = inputs
         self.weight_params = weights
         self.observables = observables
-        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
-        self._backend = _resolve_backend(backend)
-        _check_observables(observables, circuit.num_qubits)
         self._program = None
-        if self._backend is None:
-            self._program = sim.compile(circuit, observables, weight_params=weights)
+        self._set_backend(backend)
         # qrnn.sim takes inputs in circuit.parameters order; forward takes input_params order.
         position = {p: i for i, p in enumerate(inputs)}
         weight_set = set(weights)
@@ -234,33 +187,36 @@ class QuantumLayer(nn.Module):
             f"backend={self.backend!r}"
         )
 
-    def set_backend(self, backend: object) -> QuantumLayer:
+    def set_backend(self, backend: str | backends.Backend) -> QuantumLayer:
         """Run this layer on another executor from now on; ``weight`` is unchanged.
 
         Args:
             backend: ``"torch"`` (``qrnn.sim``: exact, autograd), another name that
-                ``qrnn.backends.get`` accepts (default options), or a backend object with
-                ``expval(circuit, values, observables)`` (e.g. ``qrnn.backends.get("aer",
-                device="ionq-aria-1", shots=1000)``: native gates, noise, shots).
+                ``qrnn.backends.get`` accepts (default options), or a ``qrnn.backends.Backend``
+                (e.g. ``qrnn.backends.get("aer", device="ionq-aria-1", shots=1000)``: native
+                gates, noise, shots).
 
         Returns:
             ``self`` (switched in place, like ``nn.Module.to``).
         """
-        resolved = _resolve_backend(backend)
-        if resolved is None and self._program is None:  # built on another backend: compile now
+        self._set_backend(backend)
+        return self
+
+    def _set_backend(self, backend) -> None:
+        resolved = backends.resolve(backend)
+        if backends.is_engine(resolved) and self._program is None:
             self._program = sim.compile(
                 self.circuit, self.observables, weight_params=self.weight_params
             )
         self._backend = resolved
-        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
-        return self
+        self.backend = backend if isinstance(backend, str) else resolved.name
 
     def prepare(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """The per-step map ``inputs (batch, n_inputs) -> (batch, n_outputs)`` for the current
         weights, with the weight-only work done now, once. Call it again after the weights
         change (an optimizer step): the callable keeps the weights it was made with in its
         autograd graph."""
-        if self._backend is None:
+        if backends.is_engine(self._backend):
             bound = self._program.bind(self.weight)
 
             def run(inputs: torch.Tensor) -> torch.Tensor:

@@ -36,10 +36,10 @@ from qiskit.circuit import QuantumCircuit
 __all__ = [
     "BACKENDS",
     "DEFAULT_DEVICE",
+    "CircuitResult",
     "Expectation",
     "RunInputError",
     "RunPlan",
-    "RunResult",
     "execute",
     "format_result",
     "load_circuit",
@@ -125,7 +125,7 @@ class RunPlan:
 
 
 @dataclass(frozen=True)
-class RunResult:
+class CircuitResult:
     """What :func:`execute` measured and estimated.
 
     Attributes:
@@ -508,11 +508,6 @@ def prepare(
     else:
         angles, parameter_source = np.zeros(0), "none"
 
-    if shots is not None:
-        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-            raise RunInputError(f"--shots must be a positive integer, got {shots!r}")
-        machine.check_shots(shots)
-
     measures = any(i.operation.name == "measure" for i in circuit.data)
     stripped = circuit.remove_final_measurements(inplace=False) if measures else circuit
     mid_circuit = any(i.operation.name == "measure" for i in stripped.data)
@@ -573,7 +568,7 @@ def prepare(
     )
 
 
-def execute(plan: RunPlan) -> RunResult:
+def execute(plan: RunPlan) -> CircuitResult:
     """Run a :class:`RunPlan`: counts and/or expectation values, gate counts, duration."""
     gate_counts = {
         name: int(count) for name, count in plan.native.count_ops().items() if name != "barrier"
@@ -581,10 +576,9 @@ def execute(plan: RunPlan) -> RunResult:
     duration = plan.device.duration(plan.native)
     counts = None
     if plan.want_counts:
-        counts = _aer_counts(plan) if plan.backend_name == "aer" else _torch_counts(plan)
-        counts = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        (counts,) = plan.backend.counts(plan.executed, None, plan.shots)
     expectations = _expectations(plan) if plan.observables else []
-    return RunResult(
+    return CircuitResult(
         plan=plan,
         native_gate_counts=gate_counts,
         duration=duration,
@@ -593,15 +587,9 @@ def execute(plan: RunPlan) -> RunResult:
     )
 
 
-def run(circuit: str | Path | QuantumCircuit, **options) -> RunResult:
+def run(circuit: str | Path | QuantumCircuit, **options) -> CircuitResult:
     """``execute(prepare(circuit, **options))``; see :func:`prepare` for the options."""
     return execute(prepare(circuit, **options))
-
-
-def _torch_device(plan: RunPlan):
-    import torch
-
-    return torch.device("cuda") if plan.gpu else torch.device("cpu")
 
 
 def _expectations(plan: RunPlan) -> list[Expectation]:
@@ -611,7 +599,8 @@ def _expectations(plan: RunPlan) -> list[Expectation]:
     # numeric angles, so a bound circuit has fewer native gates (and less noise) than the
     # symbolic one; this is the circuit whose gate counts and duration are reported.
     circuit = plan.executed.remove_final_measurements(inplace=False)
-    no_values = torch.zeros(1, 0, dtype=torch.float64, device=_torch_device(plan))
+    where = torch.device("cuda") if plan.gpu else torch.device("cpu")
+    no_values = torch.zeros(1, 0, dtype=torch.float64, device=where)
     labels = [label for _, label in plan.observables]
     with torch.no_grad():
         estimates = plan.backend.expval(circuit, no_values, labels)[0]
@@ -625,73 +614,10 @@ def _expectations(plan: RunPlan) -> list[Expectation]:
     return result
 
 
-def _aer_counts(plan: RunPlan) -> dict[str, int]:
-    from qrnn.backends import BackendError
-
-    backend = plan.backend
-    runnable = plan.device.aer_circuit(plan.native)
-    job = backend.simulator.run(
-        runnable, shots=plan.shots, method=backend.method, seed_simulator=plan.seed
-    )
-    result = job.result()
-    if not result.success:
-        raise BackendError(f"Aer simulation failed: {result.status}")
-    return {key: int(value) for key, value in result.get_counts(0).items()}
-
-
-def _torch_counts(plan: RunPlan) -> dict[str, int]:
-    """Counts from the engine's exact outcome distribution: final measurements only, readout
-    error applied to the distribution, one multinomial draw."""
-    import torch
-
-    from qrnn import sim
-
-    native = plan.native
-    measured = {}  # clbit index -> qubit index
-    for instruction in native.data:
-        if instruction.operation.name == "measure":
-            qubit = native.find_bit(instruction.qubits[0]).index
-            measured[native.find_bit(instruction.clbits[0]).index] = qubit
-    unitary_part = native.remove_final_measurements(inplace=False)
-    no_values = torch.zeros(1, 0, dtype=torch.float64, device=_torch_device(plan))
-    with torch.no_grad():
-        rho = sim.density_matrix(unitary_part, no_values, noise_model=plan.device.noise_model())
-    probabilities = torch.diagonal(rho[0]).real.double().cpu().numpy()
-    n = native.num_qubits
-    p = probabilities.reshape((2,) * n)  # axis a is qubit n-1-a
-    confusion = plan.device.readout_confusion()  # [qubit, prepared, read]
-    for qubit in sorted(set(measured.values())):
-        axis = n - 1 - qubit
-        p = np.moveaxis(np.tensordot(p, confusion[qubit], axes=([axis], [0])), -1, axis)
-    p = np.clip(p.reshape(-1), 0.0, None)
-    p /= p.sum()
-    draws = np.random.default_rng(plan.seed).multinomial(plan.shots, p)
-    counts: dict[str, int] = {}
-    for outcome in np.flatnonzero(draws):
-        bits = [0] * native.num_clbits
-        for clbit, qubit in measured.items():
-            bits[clbit] = (int(outcome) >> qubit) & 1
-        key = _clbit_key(native, bits)
-        counts[key] = counts.get(key, 0) + int(draws[outcome])
-    return counts
-
-
-def _clbit_key(circuit: QuantumCircuit, bits: list[int]) -> str:
-    """Qiskit's counts key: one bitstring per register (clbit 0 rightmost), last register
-    first, separated by spaces."""
-    if not circuit.cregs:
-        return "".join(str(b) for b in reversed(bits))
-    words = []
-    for register in reversed(circuit.cregs):
-        indices = [circuit.find_bit(bit).index for bit in register]
-        words.append("".join(str(bits[i]) for i in reversed(indices)))
-    return " ".join(words)
-
-
 # ----------------------------------------------------------------------------- output
 
 
-def format_result(result: RunResult, top: int = 16) -> str:
+def format_result(result: CircuitResult, top: int = 16) -> str:
     """The human-readable report ``qrnn run`` prints; ``top`` most frequent outcomes shown."""
     plan = result.plan
     device = plan.device

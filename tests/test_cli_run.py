@@ -2,7 +2,7 @@
 
 References are independent of the command: ``qiskit.quantum_info`` for noiseless runs, and Aer's
 density-matrix method with the device's ``NoiseModel`` on the device's own transpilation (readout
-error as ``device.readout_observables``) for noisy ones.
+error by brute force, ``references.measured_pauli``) for noisy ones.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qpy
 from qiskit.circuit import Gate, Parameter
 from qiskit.quantum_info import DensityMatrix, SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
+from references import measured_pauli
 
 from circuits import ansatz
 from qrnn import devices
@@ -82,8 +83,8 @@ def noisy_reference(device, bound: QuantumCircuit, labels: list[str]) -> np.ndar
     runnable.save_density_matrix()
     simulator = AerSimulator(method="density_matrix", noise_model=device.noise_model())
     rho = DensityMatrix(simulator.run(runnable).result().data(0)["density_matrix"])
-    observables = device.readout_observables(labels)
-    return np.array([rho.expectation_value(o).real for o in observables])
+    confusion = dict(enumerate(device.readout_confusion()))
+    return np.array([measured_pauli(rho, label, confusion) for label in labels])
 
 
 def values_of(result: dict) -> list[float]:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 from qiskit.circuit import ParameterVector, QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit.quantum_info import Pauli, SparsePauliOp, Statevector
 
 from circuits import cells
-from qrnn import sim
+from qrnn import backends, sim
 from qrnn.layer import QuantumLayer
 
 
@@ -135,10 +135,13 @@ def test_state_dict_round_trip():
 def test_other_backends_get_full_values_in_circuit_parameter_order():
     calls = []
 
-    class Recorder:
-        name = "recorder"
+    class Recorder(backends.Backend):
+        """A new executor: a ``Backend`` subclass with its own ``_expval``."""
 
-        def expval(self, circuit, values, observables):
+        name = "recorder"
+        supports_autograd = True
+
+        def _expval(self, circuit, values, observables):
             calls.append(values.detach().clone())
             return sim.expval(circuit, values, observables)
 
@@ -152,6 +155,25 @@ def test_other_backends_get_full_values_in_circuit_parameter_order():
     order = list(gate.circuit.parameters)
     assert calls[0].shape == (3, len(order))
     torch.testing.assert_close(calls[0][:, order.index(gate.inputs[1])], x[:, 1])
+
+
+def test_observables_in_every_form_the_engine_accepts():
+    """One parser everywhere (``qrnn.sim.parse_observables``): lower-case labels, ``Pauli`` and
+    ``SparsePauliOp`` give the same outputs as upper-case labels."""
+    layer, gate = small_layer()
+    labels = list(gate.observables)
+    forms = [
+        [label.lower() for label in labels],
+        [Pauli(label) for label in labels],
+        [SparsePauliOp(label) for label in labels],
+    ]
+    x = torch.rand(2, 2, dtype=torch.float64)
+    for observables in forms:
+        other = QuantumLayer(
+            gate.circuit, gate.inputs, gate.weights, observables, dtype=torch.float64
+        )
+        other.load_state_dict(layer.state_dict())
+        torch.testing.assert_close(other(x), layer(x))
 
 
 def test_named_backend_from_qrnn_backends():
@@ -169,8 +191,9 @@ def test_named_backend_from_qrnn_backends():
     [
         (lambda g: {"input_params": list(g.inputs)[:1]}, ValueError, "neither inputs nor weights"),
         (lambda g: {"weight_params": [*g.weights, g.inputs[0]]}, ValueError, "both an input"),
-        (lambda g: {"observables": ["ZZ"]}, ValueError, "'ZZ'"),
-        (lambda g: {"observables": "ZZZ"}, TypeError, "list of Pauli labels"),
+        (lambda g: {"observables": ["ZZ"]}, sim.ObservableError, "acts on 2 qubits"),
+        (lambda g: {"observables": "ZZZ"}, sim.ObservableError, "must be a list"),
+        (lambda g: {"observables": ["ZQZ"]}, sim.ObservableError, "'ZQZ'"),
         (lambda g: {"circuit": "not a circuit"}, TypeError, "QuantumCircuit"),
         (lambda g: {"backend": "no-such-backend"}, Exception, "no-such-backend"),
         (lambda g: {"dtype": torch.int64}, TypeError, "float32 or torch.float64"),

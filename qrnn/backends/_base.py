@@ -1,13 +1,16 @@
-"""The backend protocol: one ``expval`` over several executors, gradients where they lack them.
+"""The backend protocol: expectation values and counts over several executors.
 
 A backend turns (circuit, values, observables) into expectation values with exactly the meaning
-of ``qrnn.sim.expval``. Subclasses implement ``_expval`` on validated input (values as a
-(batch, n_params) tensor, observables as SparsePauliOps); this class validates, resolves the
-device, and wraps executors without autograd in ``qrnn.gradients.execute`` so that backward
-uses parameter-shift or SPSA.
+of ``qrnn.sim.expval``, and (circuit, values, shots) into counts. This class validates the
+input (one parser for observables, one check for values and shots), resolves the device, puts
+every circuit in the form all executors share (``executable``), and wraps executors without
+autograd in ``qrnn.gradients.execute`` so that backward uses parameter-shift or SPSA.
+Subclasses implement ``_expval`` (and ``_counts``) on validated input.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -15,7 +18,7 @@ from qiskit.circuit import Barrier, QuantumCircuit
 
 from qrnn.backends._device import CircuitCache, check_shots, resolve_device
 from qrnn.backends._errors import BackendError
-from qrnn.backends._observables import parse_observables, readout_confusion
+from qrnn.sim import NoiseReader, parse_observables, simulated_form
 
 MARKER_LABEL = "qrnn.marker"
 GRADIENT_METHODS = ("backprop", "parameter-shift", "spsa")
@@ -37,16 +40,22 @@ def marker_positions(circuit: QuantumCircuit) -> list[int]:
     ]
 
 
-def check_circuit(circuit) -> QuantumCircuit:
+def check_circuit(circuit, measured: bool = False) -> QuantumCircuit:
+    """``circuit`` if it is a ``QuantumCircuit`` without (``measured=False``) or with
+    (``measured=True``) measurements, else a ``BackendError`` that says what to do."""
     if not isinstance(circuit, QuantumCircuit):
         raise BackendError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit).__name__}")
-    for instruction in circuit.data:
-        if instruction.operation.name == "measure" or instruction.clbits:
-            raise BackendError(
-                f"instruction {instruction.operation.name!r} writes classical bits; backends "
-                "compute expectation values, so remove measurements "
-                "(QuantumCircuit.remove_final_measurements) and pass observables instead"
-            )
+    measures = any(i.operation.name == "measure" or i.clbits for i in circuit.data)
+    if measures and not measured:
+        raise BackendError(
+            f"circuit {circuit.name!r} writes classical bits; expectation values need a circuit "
+            "without measurements (QuantumCircuit.remove_final_measurements) and observables"
+        )
+    if measured and not measures:
+        raise BackendError(
+            f"circuit {circuit.name!r} measures nothing; counts need measurements "
+            "(e.g. circuit.measure_all())"
+        )
     return circuit
 
 
@@ -100,8 +109,39 @@ def select_columns(values: torch.Tensor, source: QuantumCircuit, target: Quantum
     return values[:, [index[p] for p in target.parameters]]
 
 
+def final_measurements(circuit: QuantumCircuit) -> dict[int, int]:
+    """clbit -> qubit of a circuit whose measurements all come last on their qubits; a
+    ``BackendError`` for mid-circuit measurements (which only Aer simulates)."""
+    measured: dict[int, int] = {}
+    done: set[int] = set()
+    for instruction in circuit.data:
+        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        name = instruction.operation.name
+        if name == "barrier":
+            continue
+        if name == "measure":
+            measured[circuit.find_bit(instruction.clbits[0]).index] = qubits[0]
+            done.add(qubits[0])
+        elif done.intersection(qubits) or instruction.clbits:
+            raise BackendError(
+                f"circuit {circuit.name!r} measures mid-circuit (instruction {name!r} after a "
+                "measurement, or classical control); this backend samples final measurements "
+                "only: use the 'aer' backend"
+            )
+    return measured
+
+
+def without_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with its (final) measurements left out; clbits kept, so indices agree."""
+    unitary = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        if instruction.operation.name != "measure":
+            unitary.append(instruction)
+    return unitary
+
+
 class Backend:
-    """An executor of expectation values.
+    """An executor of expectation values and counts.
 
     Attributes:
         name: the name ``qrnn.backends.get`` knows it by (``"aer"``, ``"pennylane:..."``).
@@ -110,40 +150,52 @@ class Backend:
         noise_model: the ``NoiseModel`` applied (the device's, or one given), or None.
         supports_autograd: whether ``expval`` is differentiated by torch autograd itself;
             otherwise ``gradient`` ("parameter-shift" or "spsa") computes the backward pass.
+
+    Options (keyword arguments of every backend; subclasses add theirs to ``options``):
+        noise_model: a ``NoiseModel`` to run circuits with as given (instead of a device's).
+        seed: seeds the sampling with shots (and SPSA's perturbations).
+        gradient: "backprop" (default where ``supports_autograd``), "parameter-shift" (default
+            elsewhere) or "spsa"; ``gradient_options`` go to the method.
     """
 
     name: str = ""
     supports_autograd: bool = False
+    # option -> default, declared once here and extended by each subclass
+    options: ClassVar[dict[str, object]] = {
+        "noise_model": None,
+        "seed": None,
+        "gradient": None,
+        "gradient_options": None,
+    }
 
-    def __init__(
-        self,
-        *,
-        device=None,
-        shots=None,
-        noise_model=None,
-        gradient: str | None = None,
-        gradient_options: dict | None = None,
-        seed: int | None = None,
-    ):
+    def __init__(self, *, device=None, shots=None, **options):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise TypeError(
+                f"backend {self.name!r} has no option {unknown[0]!r}; its options are "
+                f"{sorted(self.options)} (and device=, shots=)"
+            )
+        settings = {**self.options, **options}
         self.device = resolve_device(device)
         self.shots = check_shots(shots, self.device)
-        if noise_model is not None:
-            from qiskit_aer.noise import NoiseModel
-
-            if not isinstance(noise_model, NoiseModel):
-                raise BackendError(
-                    f"noise_model must be a qiskit_aer.noise.NoiseModel, got "
-                    f"{type(noise_model).__name__}"
-                )
-            if self.device is not None:
-                raise BackendError(
-                    "give either device= (its own noise model is used) or noise_model=, not both"
-                )
-        self.noise_model = self.device.noise_model() if self.device is not None else noise_model
+        noise_model = settings.pop("noise_model")
+        if noise_model is not None and self.device is not None:
+            raise BackendError(
+                "give either device= (its own noise model is used) or noise_model=, not both"
+            )
+        if self.device is not None:
+            noise_model = self.device.noise_model()
+        self._noise = None if noise_model is None else NoiseReader(noise_model)
+        self.noise_model = noise_model
+        seed = settings.pop("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise BackendError(f"seed must be None or an int, got {seed!r}")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
+        gradient = settings.pop("gradient")
+        gradient_options = settings.pop("gradient_options")
+        self._cache = CircuitCache()
+        self._configure(**settings)  # the subclass's own options; may set supports_autograd
         if gradient is None:
             gradient = "backprop" if self.supports_autograd else "parameter-shift"
         if gradient not in GRADIENT_METHODS:
@@ -156,10 +208,12 @@ class Backend:
                 "gradient='parameter-shift' or 'spsa'"
             )
         self.gradient = gradient
-        self._prefixes = CircuitCache()
         self.gradient_options = dict(gradient_options or {})
         if gradient == "spsa":
             self.gradient_options.setdefault("seed", self._rng)
+
+    def _configure(self, **options) -> None:
+        """Validate and store the subclass's own options (``options`` minus the base ones)."""
 
     # -- public -------------------------------------------------------------------------------
 
@@ -171,7 +225,8 @@ class Backend:
                 the device's native gates and run with its noise and readout error.
             values: (batch, n_params) or (n_params,) in ``circuit.parameters`` order; gradients
                 flow to it.
-            observables: Pauli labels (little-endian) or ``SparsePauliOp``s, n_obs of them.
+            observables: Pauli labels (little-endian), ``Pauli``s or ``SparsePauliOp``s, n_obs
+                of them (``qrnn.sim.parse_observables``).
         """
         circuit = check_circuit(circuit)
         observables = parse_observables(observables, circuit.num_qubits)
@@ -193,9 +248,56 @@ class Backend:
             )
         return self._run(circuit, values, observables, markers=True)
 
+    def counts(self, circuit, values=None, shots: int | None = None) -> list[dict[str, int]]:
+        """Measurement outcomes of ``circuit``, sampled as the device would give them.
+
+        Args:
+            circuit: a ``QuantumCircuit`` that measures (``measure_all()`` measures every
+                qubit); with a device: native gates, noise and readout error.
+            values: (batch, n_params) or (n_params,) in ``circuit.parameters`` order, or None
+                for a circuit without parameters.
+            shots: samples per row of ``values``; default the backend's ``shots``.
+
+        Returns:
+            ``batch`` dicts ``{bitstring: count}`` in Qiskit's format (clbit 0 rightmost,
+            registers separated by spaces, the last register first), most frequent first.
+        """
+        circuit = check_circuit(circuit, measured=True)
+        shots = self.shots if shots is None else check_shots(shots, self.device)
+        if shots is None:
+            raise BackendError(
+                f"backend {self.name!r} is exact (shots=None); pass shots= to counts()"
+            )
+        values = check_values(values, circuit)
+        with torch.no_grad():
+            return self._counts(circuit, values, shots)
+
     def __repr__(self) -> str:
         device = getattr(self.device, "name", self.device)
         return f"{type(self).__name__}(name={self.name!r}, shots={self.shots}, device={device!r})"
+
+    # -- the form every executor runs ---------------------------------------------------------
+
+    def executable(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        """What runs for ``circuit``: with a device, its native gates written as Aer gates
+        whose labels carry the native names (``IonTrapDevice.aer_circuit``: each native gate
+        gets its error once); with quantum noise, only instructions Aer simulates
+        (``qrnn.sim.simulated_form``), so that every executor puts errors on the same
+        instructions. Cached per circuit object."""
+
+        def build():
+            runnable = circuit
+            if self.device is not None:
+                runnable = self.device.aer_circuit(self.device.transpile(circuit))
+            if self._noise is not None and self._noise.has_quantum_errors:
+                runnable = simulated_form(runnable)
+            return runnable
+
+        return self._cache.get(circuit, "executable", build)
+
+    def _readout(self, n_qubits: int) -> dict[int, np.ndarray]:
+        """qubit -> readout confusion matrix of the noise model (empty without one)."""
+        return {} if self._noise is None else self._noise.readout(n_qubits)
 
     # -- subclass hooks -----------------------------------------------------------------------
 
@@ -203,11 +305,15 @@ class Backend:
         """(batch, n_obs) for validated input; may run without autograd."""
         raise NotImplementedError
 
+    def _counts(self, circuit, values, shots) -> list[dict[str, int]]:
+        """Counts per row of ``values`` for a validated, measuring circuit."""
+        raise NotImplementedError
+
     def _expval_markers(self, circuit, values, observables) -> torch.Tensor:
         """(batch, n_markers, n_obs); by default one prefix circuit per marker."""
         columns = []
         for stop in marker_positions(circuit):
-            prefix = self._prefixes.get(circuit, stop, lambda s=stop: prefix_circuit(circuit, s))
+            prefix = self._cache.get(circuit, stop, lambda s=stop: prefix_circuit(circuit, s))
             columns.append(
                 self._expval(prefix, select_columns(values, circuit, prefix), observables)
             )
@@ -235,9 +341,6 @@ class Backend:
         return gradients.execute(
             evaluate, circuit, values, method=self.gradient, **self.gradient_options
         )
-
-    def _readout(self, n_qubits: int) -> dict[int, np.ndarray]:
-        return readout_confusion(self.noise_model, n_qubits)
 
     def _output(self, array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(

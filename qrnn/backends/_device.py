@@ -1,8 +1,8 @@
-"""Devices as backends see them: resolve a preset name, transpile once per circuit, noise.
+"""Devices as backends see them: resolve a preset name, check shots, cache per circuit.
 
-A device is anything with ``transpile(circuit) -> QuantumCircuit`` (native gates only) and
-``noise_model() -> NoiseModel`` (``qrnn.devices.IonTrapDevice``); ``check_shots(shots)`` and an
-Aer-executable form of native circuits are used when present.
+A device is a ``qrnn.devices.IonTrapDevice`` or an object with the same methods: ``transpile``
+(native gates), ``aer_circuit`` (native gates as Aer gates labelled by native name),
+``noise_model`` and ``check_shots``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def resolve_device(device):
         from qrnn import devices
 
         return devices.get(device)
-    methods = ("transpile", "noise_model")
+    methods = ("transpile", "aer_circuit", "noise_model", "check_shots")
     if not all(callable(getattr(device, m, None)) for m in methods):
         raise BackendError(
             f"device must be a preset name (see qrnn.devices.names()), a device file or an "
@@ -39,26 +39,9 @@ def check_shots(shots, device) -> int | None:
         return None
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
         raise BackendError(f"shots must be None (exact) or a positive integer, got {shots!r}")
-    if device is not None and callable(getattr(device, "check_shots", None)):
+    if device is not None:
         device.check_shots(shots)
     return shots
-
-
-def aer_executable(device, native: QuantumCircuit) -> QuantumCircuit:
-    """``native`` with every gate in a form Aer simulates (and the device's noise keys kept)."""
-    for name in ("aer_circuit", "to_aer", "aer_executable"):
-        method = getattr(device, name, None)
-        if callable(method):
-            return method(native)
-    try:
-        from qrnn import devices
-
-        helper = getattr(devices, "aer_circuit", None) or getattr(devices, "to_aer", None)
-    except ImportError:
-        helper = None
-    if helper is not None:
-        return helper(native, device)
-    return native
 
 
 class CircuitCache:

@@ -7,7 +7,7 @@ plain parameters, because Aer binds parameter expressions one value at a time in
 
 Exact mode (``shots=None``) saves one expectation value per observable (and per marker); readout
 error, which Aer ignores for saved expectation values, enters as the observable rewrite of
-``_observables.apply_readout``. With quantum errors or resets exact mode needs the
+``qrnn.sim.apply_readout``. With quantum errors or resets exact mode needs the
 ``density_matrix`` method (``automatic`` picks it): the statevector method would sample them.
 
 Shots mode measures: Z-type terms of all observables come from the same counts; the other terms
@@ -17,23 +17,17 @@ the device transpiles, as on hardware). Aer applies the noise model's readout er
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
-from qiskit import transpile
 from qiskit.circuit import QuantumCircuit
 
 from qrnn import gradients
 from qrnn.backends._base import Backend, marker_positions, prefix_circuit, select_columns
-from qrnn.backends._device import CircuitCache, aer_executable
 from qrnn.backends._errors import BackendError, GPUUnavailableError
-from qrnn.backends._observables import (
-    apply_readout,
-    basis_change,
-    estimate,
-    is_z_type,
-    measurement_plan,
-    pad_to_layout,
-)
+from qrnn.backends._measurement import estimate, measurement_plan, pad_to_layout, rotate_into
+from qrnn.sim import apply_readout, simulated_form
 
 METHODS = ("automatic", "statevector", "density_matrix")
 PRECISIONS = ("double", "single")
@@ -67,20 +61,13 @@ class AerBackend(Backend):
 
     name = "aer"
     supports_autograd = False
+    options: ClassVar[dict[str, object]] = Backend.options | {
+        "method": "automatic",
+        "gpu": False,
+        "precision": None,
+    }
 
-    def __init__(
-        self,
-        *,
-        device=None,
-        shots=None,
-        method: str = "automatic",
-        gpu: bool = False,
-        seed: int | None = None,
-        precision: str | None = None,
-        noise_model=None,
-        gradient: str | None = None,
-        gradient_options: dict | None = None,
-    ):
+    def _configure(self, method, gpu, precision) -> None:
         if method not in METHODS:
             raise BackendError(f"method must be one of {list(METHODS)}, got {method!r}")
         if not isinstance(gpu, bool):
@@ -94,14 +81,6 @@ class AerBackend(Backend):
                 "gpu=True but this qiskit-aer cannot use a GPU here (AerSimulator()"
                 f".available_devices() has no 'GPU'); {GPU_INSTALL_HINT}"
             )
-        super().__init__(
-            device=device,
-            shots=shots,
-            noise_model=noise_model,
-            gradient=gradient,
-            gradient_options=gradient_options,
-            seed=seed,
-        )
         self.method = method
         self.gpu = gpu
         self.precision = precision
@@ -114,34 +93,20 @@ class AerBackend(Backend):
         if self.noise_model is not None:
             options["noise_model"] = self.noise_model
         self.simulator = AerSimulator(**options)
-        # Every instruction Aer simulates (a noise model narrows the simulator's own list to
-        # its basis gates, but Aer still runs the others, noise-free).
-        self._reference = AerSimulator()
-        self._supported = set(self._reference.configuration().basis_gates)
-        self._cache = CircuitCache()
         self.runs = 0  # Aer run calls made (one per batch)
 
     # -- preparation --------------------------------------------------------------------------
 
-    def _executable(self, circuit: QuantumCircuit) -> QuantumCircuit:
-        """What Aer runs for ``circuit``: native gates with a device, else the circuit with
-        gates Aer does not know decomposed through their definitions."""
-        if self.device is not None:
-            return aer_executable(self.device, self.device.transpile(circuit))
-        unknown = {
-            i.operation.name
-            for i in circuit.data
-            if i.operation.name not in self._supported | {"barrier", "measure"}
-        }
-        if not unknown:
-            return circuit
-        return transpile(circuit, backend=self._reference, optimization_level=0)
+    def executable(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        """``Backend.executable``, with anything Aer does not simulate expanded even without
+        noise (``qrnn.sim.simulated_form``)."""
+        return simulated_form(super().executable(circuit))
 
     def _prepared(self, circuit: QuantumCircuit, key=None):
         """(executable circuit, its expansion with one parameter per gate angle or None)."""
 
         def build():
-            exe = self._executable(circuit)
+            exe = self.executable(circuit)
             try:
                 expanded = gradients.expand_parameters(exe)
             except gradients.GradientError:  # non-affine angles: let Aer bind them
@@ -151,9 +116,7 @@ class AerBackend(Backend):
         return self._cache.get(circuit, key, build)
 
     def _method(self, circuit: QuantumCircuit) -> str:
-        noisy = self.noise_model is not None and bool(
-            self.noise_model._default_quantum_errors or self.noise_model._local_quantum_errors
-        )
+        noisy = self._noise is not None and self._noise.has_quantum_errors
         resets = any(i.operation.name == "reset" for i in circuit.data)
         if self.shots is not None:
             return self.method
@@ -212,13 +175,13 @@ class AerBackend(Backend):
         # Device transpilation moves virtual Z rotations across barriers, which changes X/Y
         # (not Z-type) expectation values there; shots cannot be taken mid-circuit either. In
         # those cases: one prefix circuit per marker, all in the same run.
-        z_only = all(is_z_type(o) for o in observables)
+        z_only = not any(np.any(o.paulis.x) for o in observables)
         if self.shots is None and (self.device is None or z_only):
             exe, _ = self._prepared(circuit)
             if len(marker_positions(exe)) == len(marker_positions(circuit)):
                 return self._many(circuit, [circuit], values, observables, at_markers=True)
         prefixes = [
-            self._prefixes.get(circuit, stop, lambda s=stop: prefix_circuit(circuit, s))
+            self._cache.get(circuit, stop, lambda s=stop: prefix_circuit(circuit, s))
             for stop in marker_positions(circuit)
         ]
         return self._many(circuit, prefixes, values, observables)
@@ -276,7 +239,7 @@ class AerBackend(Backend):
                 exe, expanded = self._cache.get(
                     circuit,
                     ("basis", basis),
-                    lambda b=basis, c=circuit: self._prepare_measured(basis_change(c, b)),
+                    lambda b=basis, c=circuit: self._prepare_measured(rotate_into(c, b, True)),
                 )
                 jobs.append((*self._binds(logical, exe, expanded, values), exe, circuit))
         method = self._method(jobs[0][2])
@@ -298,8 +261,17 @@ class AerBackend(Backend):
             estimates.append(estimate(plan, outcomes))
         return np.concatenate(estimates, axis=1)
 
+    def _counts(self, circuit, values, shots):
+        exe, expanded = self._prepared(circuit, "counts")
+        run_circuit, bind = self._binds(circuit, exe, expanded, values)
+        result = self._submit([(run_circuit, bind)], values.shape[0], self.method, shots)
+        return [
+            dict(sorted(result.get_counts(b).items(), key=lambda item: (-item[1], item[0])))
+            for b in range(values.shape[0])
+        ]
+
     def _prepare_measured(self, measured: QuantumCircuit):
-        exe = self._executable(measured)
+        exe = self.executable(measured)
         try:
             expanded = gradients.expand_parameters(exe)
         except gradients.GradientError:

@@ -5,30 +5,41 @@ PennyLane itself). Exact and noise-free runs on devices with backprop (default.q
 default.mixed) are differentiated by torch autograd; other devices and shots use
 ``qrnn.gradients``.
 
-Noise (a device's or a given ``NoiseModel``): every instruction is followed by its quantum error
-as a ``qml.QubitChannel`` of Kraus operators -- where Aer and the torch engine apply it -- so a
-mixed-state device is needed (``pennylane:default.mixed``); resets become reset channels.
-Readout error enters exact runs as the observable rewrite of ``_observables.apply_readout`` and
-shot runs as bit flips of the samples drawn with the confusion matrices.
+Noise (a device's or a given ``NoiseModel``): every instruction of the backend's ``executable``
+form is followed by its quantum error as a ``qml.QubitChannel`` of Kraus operators, chosen by
+``qrnn.sim.NoiseReader`` (Aer's rule, as for every backend), so a mixed-state device is needed
+(``pennylane:default.mixed``); resets become reset channels. Readout error enters exact runs as
+the observable rewrite ``qrnn.sim.apply_readout`` and shot runs as bit flips of the samples
+(``qrnn.sim.flip``'s confusion matrices).
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import ClassVar
 
 import numpy as np
 import torch
 from qiskit.circuit import QuantumCircuit
 
-from qrnn.backends._base import Backend, select_columns
-from qrnn.backends._device import CircuitCache
+from qrnn.backends._base import (
+    Backend,
+    final_measurements,
+    select_columns,
+    without_measurements,
+)
 from qrnn.backends._errors import BackendError
-from qrnn.backends._observables import (
-    apply_readout,
+from qrnn.backends._measurement import (
+    clbit_counts,
     estimate,
     measurement_plan,
     pad_to_layout,
+    physical_qubits,
+    relabel,
+    rotate_into,
 )
+from qrnn.sim import apply_readout
+from qrnn.sim._noise import flip
 
 _RESET_KRAUS = [np.array([[1, 0], [0, 0]], complex), np.array([[0, 1], [0, 0]], complex)]
 
@@ -46,56 +57,36 @@ class PennyLaneBackend(Backend):
         device_options: extra keyword arguments for ``qml.device``.
     """
 
-    def __init__(
-        self,
-        *,
-        pennylane_device: str,
-        device=None,
-        shots=None,
-        noise_model=None,
-        seed: int | None = None,
-        gradient: str | None = None,
-        gradient_options: dict | None = None,
-        device_options: dict | None = None,
-    ):
+    options: ClassVar[dict[str, object]] = Backend.options | {"device_options": None}
+
+    def __init__(self, pennylane_device: str, *, device=None, shots=None, **options):
+        self.name = f"pennylane:{pennylane_device}"
+        self.pennylane_device = pennylane_device
+        super().__init__(device=device, shots=shots, **options)
+
+    def _configure(self, device_options) -> None:
         import pennylane as qml
         from pennylane.devices import ExecutionConfig
 
-        self.name = f"pennylane:{pennylane_device}"
-        self.pennylane_device = pennylane_device
         self.device_options = dict(device_options or {})
         try:
-            probe = qml.device(pennylane_device, wires=1, **self.device_options)
+            probe = qml.device(self.pennylane_device, wires=1, **self.device_options)
         except Exception as error:  # PennyLane raises DeviceError / TypeError for bad names
             raise BackendError(
-                f"PennyLane cannot create device {pennylane_device!r}: {error}"
+                f"PennyLane cannot create device {self.pennylane_device!r}: {error}"
             ) from None
         backprop = probe.supports_derivatives(ExecutionConfig(gradient_method="backprop"))
-        self.supports_autograd = shots is None and bool(backprop)
-        super().__init__(
-            device=device,
-            shots=shots,
-            noise_model=noise_model,
-            gradient=gradient,
-            gradient_options=gradient_options,
-            seed=seed,
-        )
-        self._cache = CircuitCache()
+        self.supports_autograd = self.shots is None and bool(backprop)
         self._devices: dict[int, object] = {}
         self._channels = _takes_channels(probe)
         if self._noisy() and not self._channels:
             raise BackendError(
-                f"PennyLane device {pennylane_device!r} cannot apply noise channels "
+                f"PennyLane device {self.pennylane_device!r} cannot apply noise channels "
                 "(qml.QubitChannel); with a device or noise model use a mixed-state device "
                 "such as 'pennylane:default.mixed'"
             )
 
     # -- pieces -------------------------------------------------------------------------------
-
-    def _native(self, circuit: QuantumCircuit) -> QuantumCircuit:
-        if self.device is None:
-            return circuit
-        return self._cache.get(circuit, "native", lambda: self.device.transpile(circuit))
 
     def _qml_device(self, n_qubits: int):
         import pennylane as qml
@@ -108,10 +99,7 @@ class PennyLaneBackend(Backend):
         return self._devices[n_qubits]
 
     def _noisy(self) -> bool:
-        model = self.noise_model
-        return model is not None and bool(
-            model._default_quantum_errors or model._local_quantum_errors
-        )
+        return self._noise is not None and self._noise.has_quantum_errors
 
     def _applier(self, circuit: QuantumCircuit):
         """(apply, extra wires): ``apply(values)`` queues ``circuit`` (values in
@@ -145,7 +133,7 @@ class PennyLaneBackend(Backend):
 
         from circuits.interop import pauli_observable
 
-        native = self._native(circuit)
+        native = self.executable(circuit)
         columns = select_columns(values, circuit, native)
         mapped = apply_readout(pad_to_layout(observables, native), self._readout(native.num_qubits))
         apply, extra = self._applier(native)
@@ -171,7 +159,7 @@ class PennyLaneBackend(Backend):
         outcomes = []
         for basis in plan.bases:
             native = self._cache.get(
-                circuit, ("basis", basis), lambda b=basis: self._rotated(circuit, b)
+                circuit, ("basis", basis), lambda b=basis: self.executable(rotate_into(circuit, b))
             )
             columns = select_columns(values, circuit, native)
             apply, extra = self._applier(native)
@@ -187,12 +175,8 @@ class PennyLaneBackend(Backend):
                     bits = np.asarray(qnode(columns), dtype=np.int64)
                 else:  # nothing to broadcast: one independent draw per sample
                     bits = np.stack([np.asarray(qnode(None), dtype=np.int64) for _ in range(batch)])
-            bits = bits.reshape(batch, self.shots, n)
-            bits = self._flip(bits)
-            physical = _physical_qubits(native, circuit.num_qubits)
-            keys = np.zeros(bits.shape[:2], dtype=np.int64)
-            for q, wire in enumerate(physical):
-                keys |= bits[..., wire] << q
+            bits = flip(bits.reshape(batch, self.shots, n), self._readout(n), self._rng)
+            keys = relabel(_bits_to_int(bits), physical_qubits(native, circuit.num_qubits))
             group = []
             for row in keys:
                 unique, counts = np.unique(row, return_counts=True)
@@ -202,28 +186,42 @@ class PennyLaneBackend(Backend):
             return self._output(np.tile(plan.constant, (batch, 1)), values)
         return self._output(estimate(plan, outcomes), values)
 
-    def _rotated(self, circuit, basis: str) -> QuantumCircuit:
-        rotated = circuit.copy()
-        for q, letter in enumerate(basis):
-            if letter == "X":
-                rotated.h(q)
-            elif letter == "Y":
-                rotated.sdg(q)
-                rotated.h(q)
-        return self.device.transpile(rotated) if self.device is not None else rotated
+    def _counts(self, circuit, values, shots):
+        import pennylane as qml
 
-    def _flip(self, bits: np.ndarray) -> np.ndarray:
-        """Readout error on samples (batch, shots, n_wires): flip each bit with P(m != t | t)."""
-        confusion = self._readout(bits.shape[-1])
-        if not confusion:
-            return bits
-        bits = bits.copy()
-        for wire, matrix in confusion.items():
-            true = bits[..., wire]
-            flip_probability = np.where(true == 0, matrix[0, 1], matrix[1, 0])
-            flips = self._rng.random(true.shape) < flip_probability
-            bits[..., wire] = true ^ flips
-        return bits
+        runnable = self.executable(circuit)
+        measured = final_measurements(runnable)
+        unitary = self._cache.get(circuit, "unitary-part", lambda: without_measurements(runnable))
+        columns = select_columns(values, circuit, unitary)
+        apply, extra = self._applier(unitary)
+        n = unitary.num_qubits
+
+        def samples(v):
+            apply(v)
+            return qml.sample(wires=list(range(n)))
+
+        qnode = self._qnode(samples, n, extra, shots=shots)
+        batch = values.shape[0]
+        with _float64_default():
+            if unitary.num_parameters:
+                bits = np.asarray(qnode(columns), dtype=np.int64)
+            else:
+                bits = np.stack([np.asarray(qnode(None), dtype=np.int64) for _ in range(batch)])
+        bits = flip(bits.reshape(batch, shots, n), self._readout(n), self._rng)
+        outcomes = _bits_to_int(bits)
+        clbits = np.zeros_like(outcomes)
+        for clbit, qubit in measured.items():
+            clbits |= ((outcomes >> qubit) & 1) << clbit
+        result = []
+        for row in clbits:
+            unique, counts = np.unique(row, return_counts=True)
+            result.append(clbit_counts(circuit, unique, counts))
+        return result
+
+
+def _bits_to_int(bits: np.ndarray) -> np.ndarray:
+    """(..., n) bits (last axis: wire) -> (...) integers, bit q = wire q."""
+    return (bits.astype(np.int64) << np.arange(bits.shape[-1])).sum(-1)
 
 
 def _takes_channels(device) -> bool:
@@ -246,44 +244,26 @@ class _ChannelCircuit:
     as reset channels."""
 
     def __init__(self, circuit: QuantumCircuit, backend: PennyLaneBackend):
-        from qiskit.quantum_info import Kraus
-
         from circuits.interop import to_pennylane
 
-        model = backend.noise_model if backend._noisy() else None
+        noise = backend._noise if backend._noisy() else None
         index = {p: i for i, p in enumerate(circuit.parameters)}
         self.steps = []  # (kind, payload, wires)
-        for position, instruction in enumerate(circuit.data):
+        for instruction in circuit.data:
             operation = instruction.operation
             qubits = [circuit.find_bit(q).index for q in instruction.qubits]
             if operation.name == "reset":
                 self.steps.append(("kraus", _RESET_KRAUS, qubits))
-                continue
-            if operation.name == "barrier":
-                continue
-            single = circuit.copy_empty_like()
-            single.global_phase = 0.0
-            single.append(instruction)
-            columns = [index[p] for p in single.parameters]
-            self.steps.append(("gate", (to_pennylane(single, global_phase=False), columns), None))
-            if model is None:
-                continue
-            key = operation.name
-            label = getattr(operation, "label", None)
-            if label and label in model._noise_instructions:
-                key = label
-            error = model._local_quantum_errors.get(key, {}).get(tuple(qubits))
-            if error is None:
-                error = model._default_quantum_errors.get(key)
-            if error is None:
-                continue
-            if error.num_qubits != len(qubits):
-                raise BackendError(
-                    f"noise on {key!r} acts on {error.num_qubits} qubits but instruction "
-                    f"{position} acts on {len(qubits)}"
-                )
-            kraus = [np.asarray(k) for k in Kraus(error).data]
-            self.steps.append(("kraus", kraus, qubits))
+            elif operation.name != "barrier":
+                single = circuit.copy_empty_like()
+                single.global_phase = 0.0
+                single.append(instruction)
+                columns = [index[p] for p in single.parameters]
+                apply = to_pennylane(single, global_phase=False)
+                self.steps.append(("gate", (apply, columns), None))
+            kraus = None if noise is None else noise.kraus(operation, qubits)
+            if kraus is not None:
+                self.steps.append(("kraus", kraus, qubits))
 
     def __call__(self, values=None):
         import pennylane as qml
@@ -295,13 +275,6 @@ class _ChannelCircuit:
             else:
                 # Qiskit matrices are little-endian over the qubits, PennyLane's big-endian.
                 qml.QubitChannel(payload, wires=wires[::-1])
-
-
-def _physical_qubits(native, n_logical: int) -> list[int]:
-    layout = getattr(native, "layout", None)
-    if layout is None:
-        return list(range(n_logical))
-    return list(layout.final_index_layout())[:n_logical]
 
 
 @contextlib.contextmanager

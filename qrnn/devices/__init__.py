@@ -12,7 +12,6 @@ Typical use::
     noise = device.noise_model()                       # errors keyed by native names
     runnable = device.aer_circuit(native)              # Aer gates labelled by native name
     AerSimulator(method="density_matrix", noise_model=noise).run(runnable, ...)
-    observables = device.readout_observables(["IIIIIIIIIZ"])  # readout error on <Z>
     seconds = device.duration(native)
 
 See ``DESIGN.md`` beside this file for the modelling choices.

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Delay, Gate, Measure, Parameter, Reset
 from qiskit.circuit.library import RGate, RXXGate, RZGate, RZZGate
-from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import InstructionProperties, Target
 from qiskit_aer.noise import (
     NoiseModel,
@@ -294,14 +293,14 @@ class IonTrapDevice:
         """This device's noise as a ``qiskit_aer.noise.NoiseModel``.
 
         Errors (:meth:`gate_error`) are attached to the native gate *names* (``gpi``,
-        ``ionq_ms``, ``u1q``, ``r``, ...); ``rz`` is virtual and noiseless. Aer matches
-        an instruction's label before its name, so run the circuit returned by
+        ``ionq_ms``, ``u1q``, ``r``, ...); ``rz`` is virtual and noiseless. Aer looks
+        noise up by an instruction's label when it has one, so run the circuit returned by
         :meth:`aer_circuit`, whose instructions carry the native names as labels: each
         native gate then receives its error exactly once. The readout error is
         included but Aer applies it to sampled counts only, never to saved
-        expectation values: use :meth:`readout_observables` or
-        :meth:`readout_confusion` for those. ``basis_gates`` lists the native names
-        and the Aer instructions of :meth:`aer_circuit`.
+        expectation values: ``qrnn.backends`` apply it to those
+        (``qrnn.sim.apply_readout``). ``basis_gates`` lists the native names and the Aer
+        instructions of :meth:`aer_circuit`.
         """
         basis = set(self.native_gates) | {"r", "rz", _AER_ENTANGLER[self.gate_set]}
         model = NoiseModel(basis_gates=sorted(basis))
@@ -381,51 +380,6 @@ class IonTrapDevice:
         p10, p01 = self.readout_p1_given_0, self.readout_p0_given_1
         one = np.array([[1.0 - p10, p10], [p01, 1.0 - p01]])
         return np.broadcast_to(one, (self.n_qubits, 2, 2)).copy()
-
-    def readout_observables(
-        self, observables: Sequence[str | SparsePauliOp] | str | SparsePauliOp
-    ) -> list[SparsePauliOp]:
-        """Observables whose exact expectation equals the readout-affected measured one.
-
-        Hardware estimates a Pauli term by rotating each non-identity factor into the
-        Z basis and averaging the product of ±1 outcomes; with independent per-qubit
-        readout flips, each factor P_q becomes ``a P_q + b I`` with
-        ``a = 1 - p(1|0) - p(0|1)`` and ``b = p(0|1) - p(1|0)``. So
-        ``<O>_measured = <readout_observables([O])[0]>_exact`` for any state, and a
-        backend that computes exact expectation values (or Aer's saved expectation
-        values, which ignore readout errors) applies readout error this way.
-
-        Args:
-            observables: Pauli labels (Qiskit order: rightmost character is qubit 0)
-                or ``SparsePauliOp``s, or one of them.
-
-        Returns:
-            One ``SparsePauliOp`` per observable, on the same number of qubits.
-        """
-        if isinstance(observables, str | SparsePauliOp):
-            observables = [observables]
-        a = 1.0 - self.readout_p1_given_0 - self.readout_p0_given_1
-        b = self.readout_p0_given_1 - self.readout_p1_given_0
-        result = []
-        for observable in observables:
-            op = SparsePauliOp(observable) if isinstance(observable, str) else observable
-            if not isinstance(op, SparsePauliOp):
-                raise TypeError(
-                    f"observables must be Pauli labels or SparsePauliOp, got {observable!r}"
-                )
-            n = op.num_qubits
-            terms = []
-            for label, coeff in op.to_list():
-                term = SparsePauliOp("I" * n, coeffs=[coeff])
-                for position, char in enumerate(reversed(label)):
-                    if char != "I":
-                        factor = SparsePauliOp.from_sparse_list(
-                            [(char, [position], a), ("", [], b)], num_qubits=n
-                        )
-                        term = term.compose(factor)
-                terms.append(term)
-            result.append(SparsePauliOp.sum(terms).simplify(atol=0.0))
-        return result
 
     # -- private -------------------------------------------------------------------
     def _check_circuit(self, circuit: QuantumCircuit) -> None:

@@ -19,7 +19,8 @@ from qrnn.sim._errors import (
     UnsupportedNoiseError,
 )
 from qrnn.sim._lowering import SUPPORTED_GATES
-from qrnn.sim._observables import ObservableError
+from qrnn.sim._noise import NoiseReader, apply_readout, simulated_form
+from qrnn.sim._observables import ObservableError, parse_observables
 from qrnn.sim._program import BoundProgram, Program
 
 
@@ -54,6 +55,7 @@ def expval(circuit, values, observables, noise_model=None):
 __all__ = [
     "SUPPORTED_GATES",
     "BoundProgram",
+    "NoiseReader",
     "ObservableError",
     "Program",
     "SimulationError",
@@ -61,8 +63,11 @@ __all__ = [
     "UnboundParameterError",
     "UnsupportedGateError",
     "UnsupportedNoiseError",
+    "apply_readout",
     "compile",
     "density_matrix",
     "expval",
+    "parse_observables",
+    "simulated_form",
     "statevector",
 ]

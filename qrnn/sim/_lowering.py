@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from qiskit.circuit import Instruction, ParameterExpression, QuantumCircuit
 
-from qrnn.sim._errors import UnboundParameterError, UnsupportedGateError, UnsupportedNoiseError
+from qrnn.sim._errors import UnboundParameterError, UnsupportedGateError
+from qrnn.sim._noise import NoiseReader, simulated_form
 
 # One-qubit gates written as exp(i*gamma) * U(theta, phi, lambda) with angles affine in the
 # gate's own parameters: name -> function(params) -> (theta, phi, lam, gamma).
@@ -188,13 +189,17 @@ class Lowered:
 
 
 def lower(circuit: QuantumCircuit, noise_model=None) -> Lowered:
-    """Flatten ``circuit`` into operations on qubits, attaching ``noise_model``'s errors."""
+    """Flatten ``circuit`` into operations on qubits, attaching ``noise_model``'s errors where
+    Aer attaches them (``_noise``: the circuit in Aer's instruction set, each instruction
+    followed by the error its label or name selects)."""
     n = circuit.num_qubits
     table = AngleTable(circuit.parameters)
     lowered = Lowered(n, [], table)
-    noise = _NoiseLookup(noise_model) if noise_model is not None else None
+    noise = NoiseReader(noise_model) if noise_model is not None else None
     if noise is not None:
         lowered.readout = noise.readout(n)
+        if noise.has_quantum_errors:
+            circuit = simulated_form(circuit)
     lowered.global_phase_rows.append(table.add(circuit.global_phase))
     qubit_index = {qubit: i for i, qubit in enumerate(circuit.qubits)}
     for instruction in circuit.data:
@@ -242,7 +247,7 @@ def _lower_instruction(operation: Instruction, qubits, lowered: Lowered, noise, 
             f"supported: {', '.join(SUPPORTED_GATES)}, and any gate whose definition "
             "decomposes into these"
         )
-    if top_level and noise is not None and name != "barrier":  # Aer never applies noise to barriers
+    if top_level and noise is not None:
         error_kraus = noise.kraus(operation, qubits)
         if error_kraus is not None:
             lowered.ops.append(Channel(qubits, error_kraus))
@@ -304,67 +309,3 @@ def virtualize(ops: list[Op], n_qubits: int) -> list[list[Op]]:
             superop = sum(np.kron(k, k.conj()) for k in op.kraus)
             out.append(Dense(cols + rows, superop))
     return groups
-
-
-# --- noise model ----------------------------------------------------------------------------
-
-
-class _NoiseLookup:
-    """Where Aer would apply a ``NoiseModel``'s errors: after each instruction, by name (or
-    label), local (per-qubit) errors overriding all-qubit ones."""
-
-    def __init__(self, noise_model):
-        from qiskit_aer.noise import NoiseModel
-
-        if not isinstance(noise_model, NoiseModel):
-            raise TypeError(
-                f"noise_model must be a qiskit_aer.noise.NoiseModel, got {type(noise_model)}"
-            )
-        self.model = noise_model
-        self._cache: dict = {}
-
-    def kraus(self, operation, qubits):
-        # Aer looks errors up by the instruction's label when it has one, else by its name
-        key = getattr(operation, "label", None) or operation.name
-        error = self.model._local_quantum_errors.get(key, {}).get(tuple(qubits))
-        if error is None:
-            error = self.model._default_quantum_errors.get(key)
-        if error is None:
-            return None
-        if error.num_qubits != len(qubits):
-            raise UnsupportedNoiseError(
-                f"noise on {key!r} acts on {error.num_qubits} qubits but the instruction acts "
-                f"on {len(qubits)}"
-            )
-        if error.id not in self._cache:
-            from qiskit.quantum_info import Kraus
-
-            try:
-                self._cache[error.id] = [np.asarray(k) for k in Kraus(error).data]
-            except Exception as exc:  # Kraus() rejects errors with classical parts
-                raise UnsupportedNoiseError(
-                    f"the error attached to {key!r} cannot be converted to Kraus form: {exc}"
-                ) from exc
-        return self._cache[error.id]
-
-    def readout(self, n_qubits) -> dict[int, np.ndarray]:
-        table = {}
-        default = self.model._default_readout_error
-        for qubit in range(n_qubits):
-            error = self.model._local_readout_errors.get((qubit,), default)
-            if error is not None:
-                if error.number_of_qubits != 1:
-                    raise UnsupportedNoiseError(
-                        "only one-qubit readout errors are supported, got one on "
-                        f"{error.number_of_qubits} qubits"
-                    )
-                table[qubit] = np.asarray(error.probabilities, dtype=float)
-        correlated = [k for k in self.model._local_readout_errors if len(k) != 1]
-        if correlated:
-            raise UnsupportedNoiseError(
-                f"correlated readout errors on qubits {correlated[0]} are not supported"
-            )
-        return table
-
-    def has_quantum_errors(self) -> bool:
-        return bool(self.model._default_quantum_errors or self.model._local_quantum_errors)

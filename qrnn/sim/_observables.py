@@ -1,29 +1,57 @@
-"""Observables as sums of monomial terms over basis indices.
+"""Observables: the one parser, and observables as sums of monomial terms over basis indices.
+
+``parse_observables`` is the one place that turns what users write into ``SparsePauliOp``s;
+the engine, every backend and ``QuantumLayer`` accept exactly its forms and raise its
+``ObservableError``.
 
 A Pauli string P on n qubits maps basis index j to j ^ x with a phase, so every observable
 column is a set of terms ``(source, coefficient)`` with ``(O psi)[i] = sum coefficient[i] *
-psi[source[i]]``. This form survives what the compiler does to it: readout errors rescale the
-coefficients of Z-type terms, trailing permutation gates compose into ``source``, and terms
-with the same ``source`` are grouped so that one gather serves all observables.
+psi[source[i]]``. This form survives what the compiler does to it: trailing permutation gates
+compose into ``source``, and terms with the same ``source`` are grouped so that one gather
+serves all observables. Readout errors enter as ``_noise.apply_readout``'s rewrite first.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from qiskit.quantum_info import SparsePauliOp
+from collections.abc import Iterable
 
-from qrnn.sim._errors import SimulationError, UnsupportedNoiseError
+import numpy as np
+from qiskit.quantum_info import Pauli, SparsePauliOp
+
+from qrnn.sim._errors import SimulationError
 from qrnn.sim._lowering import Monomial
+from qrnn.sim._noise import apply_readout
+
+_FORMS = (
+    "a Pauli label (str of I, X, Y, Z; little-endian: the last character is qubit 0), a "
+    "qiskit.quantum_info.Pauli or SparsePauliOp, or a list of them"
+)
 
 
 class ObservableError(SimulationError):
-    """An observable does not fit the circuit."""
+    """An observable that is not one of the accepted forms or does not fit the circuit."""
 
 
-def parse(observables, n_qubits: int) -> list[SparsePauliOp]:
-    """Pauli labels / SparsePauliOps -> SparsePauliOps, checking width and hermiticity."""
-    if isinstance(observables, (str, SparsePauliOp)):
+def parse_observables(observables, n_qubits: int) -> list[SparsePauliOp]:
+    """Observables as the engine and every backend accept them -> ``SparsePauliOp``s.
+
+    Args:
+        observables: one observable or a non-empty sequence of them; each a Pauli label (upper
+            or lower case, ``n_qubits`` characters, little-endian: ``"IZ"`` is Z on qubit 0),
+            a ``qiskit.quantum_info.Pauli`` or a ``SparsePauliOp`` on ``n_qubits`` qubits with
+            real coefficients (Hermitian).
+        n_qubits: the circuit's width.
+
+    Returns:
+        one ``SparsePauliOp`` per observable, in order.
+
+    Raises:
+        ObservableError: anything else, naming the observable's position and what is wrong.
+    """
+    if isinstance(observables, (str, Pauli, SparsePauliOp)):
         observables = [observables]
+    if not isinstance(observables, Iterable):
+        raise ObservableError(f"observables must be {_FORMS}; got {type(observables).__name__}")
     parsed = []
     for k, observable in enumerate(observables):
         if isinstance(observable, str):
@@ -33,21 +61,25 @@ def parse(observables, n_qubits: int) -> list[SparsePauliOp]:
                     f"observable {k} is {observable!r}; expected a Pauli label of I, X, Y, Z"
                 )
             observable = SparsePauliOp(label)
+        elif isinstance(observable, Pauli):
+            observable = SparsePauliOp(observable)
         elif not isinstance(observable, SparsePauliOp):
             raise ObservableError(
-                f"observable {k} has type {type(observable).__name__}; expected a Pauli "
-                "label (str) or a qiskit.quantum_info.SparsePauliOp"
+                f"observable {k} has type {type(observable).__name__}; expected {_FORMS}"
             )
         if observable.num_qubits != n_qubits:
             raise ObservableError(
                 f"observable {k} acts on {observable.num_qubits} qubits; the circuit has "
                 f"{n_qubits} (labels are little-endian: the last character is qubit 0)"
             )
-        if np.any(np.abs(observable.coeffs.imag) > 1e-12):
-            raise ObservableError(f"observable {k} has complex coefficients; expected Hermitian")
+        coefficients = observable.coeffs * (-1j) ** observable.paulis.phase
+        if np.any(np.abs(coefficients.imag) > 1e-12):
+            raise ObservableError(
+                f"observable {k} has complex coefficients; expected a Hermitian observable"
+            )
         parsed.append(observable)
     if not parsed:
-        raise ObservableError("no observables given; expected at least one Pauli label")
+        raise ObservableError(f"no observables given; expected at least one: {_FORMS}")
     return parsed
 
 
@@ -62,35 +94,23 @@ class Terms:
 
     @classmethod
     def from_paulis(cls, observables, n_qubits: int, readout=None) -> Terms:
-        """Terms of ``observables``; ``readout`` maps qubit -> P(measured | true) (2, 2).
-
-        With readout errors a Z factor on qubit q becomes A_q[0|t] - A_q[1|t] for true bit t
-        (independent flips: the measured expectation of a product of Zs factorises).
-        """
-        readout = readout or {}
+        """Terms of ``observables``; ``readout`` maps qubit -> confusion matrix (2, 2), applied
+        as ``_noise.apply_readout``'s rewrite."""
+        observables = apply_readout(observables, readout or {})
         terms = cls(n_qubits, len(observables))
         index = np.arange(2**n_qubits)
         bits = [(index >> q) & 1 for q in range(n_qubits)]
         for column, observable in enumerate(observables):
             for pauli, coefficient in zip(observable.paulis, observable.coeffs, strict=True):
                 x_mask = int(np.dot(pauli.x, 1 << np.arange(n_qubits)))
-                if readout and x_mask:
-                    raise UnsupportedNoiseError(
-                        f"readout errors apply to Z-type observables only, got {pauli} in "
-                        f"observable {column}"
-                    )
                 n_y = int(np.sum(pauli.x & pauli.z))
                 source = index ^ x_mask
                 factor = np.ones(len(index), complex)
                 for q in np.flatnonzero(pauli.z):
-                    t = bits[q][source]  # Z acts on the source basis state
-                    if q in readout:
-                        factor *= readout[q][t, 0] - readout[q][t, 1]
-                    else:
-                        factor *= 1 - 2 * t
-                # SparsePauliOp keeps a group phase (-i)^q in ``pauli.phase``
-                phase = (1j) ** n_y * (-1j) ** int(pauli.phase)
-                terms.items.append((source, coefficient.real * phase * factor, column))
+                    factor *= 1 - 2 * bits[q][source]  # Z acts on the source basis state
+                # P = (-i)^phase * (label operator); the label's Y = i X Z on each Y qubit
+                real = (coefficient * (-1j) ** int(pauli.phase)).real  # Hermitian: real
+                terms.items.append((source, real * (1j) ** n_y * factor, column))
         return terms
 
     def all_diagonal(self) -> bool:

@@ -39,7 +39,7 @@ from qrnn.sim._lowering import (
     lower,
     virtualize,
 )
-from qrnn.sim._observables import Terms, parse
+from qrnn.sim._observables import Terms, parse_observables
 from qrnn.sim._schedule import (
     BlockKernel,
     GatherKernel,
@@ -107,7 +107,9 @@ class Program:
         self.max_fused = max_fused_qubits
         self._lowered: Lowered = lower(circuit, noise_model)
         self.density = any(isinstance(op, Channel) for op in self._lowered.ops)
-        self.observables = None if observables is None else parse(observables, self.n_qubits)
+        self.observables = (
+            None if observables is None else parse_observables(observables, self.n_qubits)
+        )
         coefficients, offsets = self._lowered.table.matrices()
         self._input_coefficients = coefficients[:, self.input_index]
         self._weight_coefficients = coefficients[:, self.weight_index]

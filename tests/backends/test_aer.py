@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from backend_reference import Reference, finite_difference
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
+from references import Reference, finite_difference
 
 import qrnn.backends as backends
 from qrnn.backends.aer import gpu_available

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from backend_reference import Reference
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit_aer.noise import NoiseModel, depolarizing_error
+from references import Reference
 
 import qrnn.backends as backends
 from qrnn import devices

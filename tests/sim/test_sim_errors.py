@@ -315,14 +315,6 @@ def test_error_size_not_matching_the_instruction():
         sim.density_matrix(circuit, None, noise_model)
 
 
-def test_readout_error_with_a_non_z_observable():
-    noise_model = NoiseModel()
-    noise_model.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.1, 0.9]]))
-
-    with pytest.raises(sim.UnsupportedNoiseError, match=r"Z-type observables only.*XI"):
-        sim.expval(QuantumCircuit(2), None, ["ZZ", SparsePauliOp(["ZZ", "XI"])], noise_model)
-
-
 # --- compile options ------------------------------------------------------------------------
 
 

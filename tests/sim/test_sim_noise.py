@@ -13,9 +13,18 @@ import math
 import numpy as np
 import pytest
 import torch
+from qiskit import transpile
 from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit.circuit.library import XGate
-from qiskit.quantum_info import DensityMatrix, Kraus, SparsePauliOp, Statevector, random_unitary
+from qiskit.quantum_info import (
+    DensityMatrix,
+    Kraus,
+    Operator,
+    SparsePauliOp,
+    Statevector,
+    random_statevector,
+    random_unitary,
+)
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import (
     NoiseModel,
@@ -452,3 +461,88 @@ def test_noise_on_id_and_delay():
     rho = sim.density_matrix(circuit, None, noise_model)
 
     assert_close(rho, aer_density(circuit, noise_model, [])[None])
+
+
+def hardware_readout_expval(rho: np.ndarray, label: str) -> float:
+    """What hardware reports for Pauli ``label``: rotate X/Y qubits into Z, read every qubit
+    through ``CONFUSION``, average the product of the +-1 outcomes on the label's support."""
+    n = len(label)
+    state = DensityMatrix(rho)
+    for q, letter in enumerate(reversed(label)):
+        if letter == "X":
+            state = state.evolve(Operator.from_label("H"), [q])
+        elif letter == "Y":
+            state = state.evolve(Operator.from_label("H") @ Operator.from_label("S").adjoint(), [q])
+    true = state.probabilities()
+    support = [q for q, letter in enumerate(reversed(label)) if letter != "I"]
+    total = 0.0
+    for t in range(2**n):
+        for read in range(2**n):
+            weight = true[t]
+            for q in range(n):
+                weight *= CONFUSION[q][(t >> q) & 1, (read >> q) & 1]
+            total += weight * (-1) ** sum((read >> q) & 1 for q in support)
+    return total
+
+
+def test_readout_error_on_x_and_y_observables_as_hardware_measures_them():
+    """X and Y factors are measured after a basis rotation, so readout error applies to them
+    too (``sim.apply_readout``); the reference rotates and reads by brute force."""
+    circuit = noisy_circuit()
+    noise_model = readout_model(quantum_noise=True)
+    labels = ["IIX", "IYI", "XZY", "YYI", "ZXZ"]
+    values = random_values(circuit.num_parameters, 2, 9)
+
+    result = sim.expval(circuit, values, labels, noise_model)
+
+    expected = [
+        [hardware_readout_expval(aer_density(circuit, noise_model, row), label) for label in labels]
+        for row in values
+    ]
+    assert_close(result, expected)
+
+
+def test_apply_readout_rewrites_any_pauli_sum_exactly():
+    readout = {q: CONFUSION[q] for q in range(3)}
+    rho = DensityMatrix(random_statevector(8, seed=12))
+    observable = SparsePauliOp(["XZY", "IIZ", "YII", "III"], [0.5, -1.0, 2.0, 0.3])
+
+    (rewritten,) = sim.apply_readout([observable], readout)
+
+    expected = sum(
+        coefficient.real * hardware_readout_expval(rho.data, label)
+        for label, coefficient in zip(observable.paulis.to_labels(), observable.coeffs, strict=True)
+    )
+    assert rho.expectation_value(rewritten).real == pytest.approx(expected, abs=1e-12)
+
+
+def test_custom_gates_are_expanded_as_aer_expands_them_before_noise_applies():
+    """Aer simulates its own instruction set: a custom gate, ``ch`` or ``iswap`` is expanded
+    first (a Qiskit user transpiles for Aer), and the noise model's errors act on what is left,
+    inner ``rx`` and ``cx`` included."""
+    theta = ParameterVector("theta", 2)
+    block = QuantumCircuit(2, name="block")
+    block.rx(theta[0], 0)
+    block.cx(0, 1)
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.append(block.to_gate(), [0, 2])
+    circuit.ch(2, 1)
+    circuit.iswap(0, 1)
+    circuit.ry(theta[1], 2)
+    noise_model = NoiseModel(basis_gates=["rx", "ry", "cx", "h"])
+    noise_model.add_all_qubit_quantum_error(amplitude_damping_error(0.2), ["rx", "h"])
+    noise_model.add_all_qubit_quantum_error(depolarizing_error(0.1, 2), ["cx"])
+    values = random_values(2, 2, 13)
+
+    rho = sim.density_matrix(circuit, values, noise_model)
+
+    simulator = AerSimulator(method="density_matrix", noise_model=noise_model)
+    expected = []
+    for row in values:
+        runnable = transpile(
+            bind(circuit, row), AerSimulator(method="density_matrix"), optimization_level=0
+        )
+        runnable.save_density_matrix()
+        expected.append(simulator.run(runnable).result().data(0)["density_matrix"])
+    assert_close(rho, np.array(expected))

@@ -1,9 +1,12 @@
-"""Independent reference values for the backend conformance suite, from qiskit.quantum_info.
+"""Independent reference values for the backend, model and command-line tests.
 
-Noise is applied by brute force: the density matrix evolves gate by gate, each gate followed by
-its ``QuantumError`` as a Kraus channel; a Pauli term is "measured" by rotating into its basis,
-taking the outcome distribution, pushing it through the per-qubit confusion matrices outcome by
-outcome, and averaging the parity. Nothing here uses qrnn.
+Noise-free states come from ``qiskit.quantum_info``. Noisy states come from Aer itself (its
+density-matrix method with the noise model, the circuit transpiled for Aer as a Qiskit user
+would), because Aer defines where a noise model's errors act. Readout error is applied by brute
+force: a Pauli term is "measured" by rotating into its basis, taking the outcome distribution,
+pushing it through the per-qubit confusion matrices outcome by outcome, and averaging the parity.
+Nothing here uses qrnn. ``tests/`` is on ``sys.path`` (it holds the root ``conftest.py``), so
+every test module imports this one as ``references``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import DensityMatrix, Kraus, Operator, SparsePauliOp, Statevector
+from qiskit import QuantumCircuit, transpile
+from qiskit.quantum_info import DensityMatrix, Operator, SparsePauliOp, Statevector
+from qiskit_aer import AerSimulator
 
 
 def as_op(observable) -> SparsePauliOp:
@@ -20,25 +24,24 @@ def as_op(observable) -> SparsePauliOp:
 
 
 def density_matrix(circuit: QuantumCircuit, noise_model=None) -> DensityMatrix:
-    """Final state of a bound circuit, with ``noise_model``'s gate errors (Aer's placement:
-    after the gate, by name; per-qubit errors before all-qubit ones)."""
-    rho = DensityMatrix.from_label("0" * circuit.num_qubits)
-    for instruction in circuit.data:
-        operation = instruction.operation
-        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
-        if operation.name == "barrier":
-            continue
-        if operation.name == "reset":
-            rho = rho.reset(qubits)
-            continue
-        rho = rho.evolve(Operator(operation), qargs=qubits)
-        if noise_model is not None:
-            error = noise_model._local_quantum_errors.get(operation.name, {}).get(tuple(qubits))
-            if error is None:
-                error = noise_model._default_quantum_errors.get(operation.name)
-            if error is not None:
-                rho = rho.evolve(Kraus(error), qargs=qubits)
-    return rho
+    """Final state of a bound circuit: with ``noise_model``, what Aer's density-matrix method
+    gives for ``transpile(circuit, AerSimulator(...), optimization_level=0)`` (Aer's own
+    placement of errors); without, ``qiskit.quantum_info`` (resets included)."""
+    if noise_model is None:
+        rho = DensityMatrix.from_label("0" * circuit.num_qubits)
+        for instruction in circuit.data:
+            qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+            if instruction.operation.name == "reset":
+                rho = rho.reset(qubits)
+            elif instruction.operation.name != "barrier":
+                rho = rho.evolve(Operator(instruction.operation), qargs=qubits)
+        return rho
+    simulator = AerSimulator(method="density_matrix", noise_model=noise_model)
+    runnable = transpile(circuit, AerSimulator(method="density_matrix"), optimization_level=0)
+    runnable.save_density_matrix()
+    result = simulator.run(runnable).result()
+    assert result.success, result.status
+    return DensityMatrix(result.data(0)["density_matrix"])
 
 
 def measured_pauli(rho: DensityMatrix, label: str, confusion: dict) -> float:
