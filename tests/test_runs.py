@@ -12,20 +12,22 @@ from qrnn.config import ConfigError, RunConfig
 from qrnn.runs import RunResult, evaluate_run, format_comparison, read_run_config, train_run
 from qrnn.train import History
 
-TINY = {
-    "dataset": "sine",
-    "dataset_options": {"length": 40},
-    "window": 3,
-    "epochs": 2,
-    "batch_size": 8,
-}
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> RunResult:
     """A GRU (hidden size 3) and its matched LSTM baseline, two epochs each."""
     root = tmp_path_factory.mktemp("runs")
-    config = RunConfig(model="gru", hidden_size=3, output_dir=str(root), name="gru", **TINY)
+    config = RunConfig(
+        model="gru",
+        hidden_size=3,
+        dataset="sine",
+        dataset_options={"length": 40},  # a 40-point sine: epochs of milliseconds
+        window=3,
+        epochs=2,
+        batch_size=8,
+        output_dir=str(root),
+        name="gru",
+    )
     return train_run(config, progress=False, echo=None)
 
 
