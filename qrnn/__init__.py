@@ -6,15 +6,16 @@
     history = qrnn.fit(model, data, epochs=12)
 
 Subpackages: ``sim`` (the torch engine), ``backends`` (torch, Aer, PennyLane executors),
-``devices`` (ion-trap device models), ``models``, ``data``; ``fit`` trains. They are imported
-on first use, so ``qrnn --help`` does not pay for torch, qiskit and PennyLane.
+``devices`` (ion-trap device models), ``gradients`` (parameter-shift and SPSA), ``models``,
+``data``; ``fit`` trains. They are imported on first use, so ``qrnn --help`` does not pay
+for torch, qiskit and PennyLane.
 """
 
 from importlib import import_module
 
 from qrnn._version import __version__
 
-_SUBPACKAGES = {"backends", "data", "devices", "models", "sim", "train", "layer"}
+_SUBPACKAGES = {"backends", "data", "devices", "gradients", "models", "sim", "train", "layer"}
 _NAMES = {
     "QuantumLayer": "qrnn.layer",
     "QLSTM": "qrnn.models",

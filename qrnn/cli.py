@@ -74,7 +74,8 @@ def _user_error(command: str, error: BaseException) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Train a model and its parameter-matched classical baseline; write a run directory."""
-    from qrnn.config import RunConfig, format_comparison, load_config, train_run
+    from qrnn.config import RunConfig, load_config
+    from qrnn.runs import format_comparison, train_run
 
     overrides = {key: getattr(args, key) for key in _TRAIN_FLAGS if hasattr(args, key)}
     try:
@@ -116,7 +117,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from qrnn.config import evaluate_run, format_comparison
+    from qrnn.runs import evaluate_run, format_comparison
 
     execution = {"backend": args.backend, "device": args.device, "shots": args.shots}
     on_device = any(value is not None for value in execution.values())
@@ -124,16 +125,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         execution["seed"] = args.seed
         execution["echo"] = lambda line: print(line, flush=True)  # before a long scoring
     try:
-        scored = evaluate_run(args.run_dir, **execution)
+        result = evaluate_run(args.run_dir, **execution)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as error:
         return _user_error("evaluate", error)
     for split in ("val", "test"):
-        if split in scored["model"]["metrics"]:
-            print(format_comparison(scored, split=split))
+        if split in result.metrics["model"]["metrics"]:
+            print(format_comparison(result.metrics, split=split))
     saved_path = Path(args.run_dir) / "metrics.json"
     if on_device or not saved_path.is_file():
         return 0
-    differences = _metric_differences(json.loads(saved_path.read_text()), scored)
+    differences = _metric_differences(json.loads(saved_path.read_text()), result.metrics)
     if differences:
         print("the re-scored metrics differ from metrics.json:\n  " + "\n  ".join(differences))
         return 1

@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from qrnn._atomic import write_atomically
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -131,7 +132,7 @@ class History:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_json` to ``path`` (atomically: temporary file, then rename)."""
-        return _write_atomically(Path(path), lambda tmp: tmp.write_text(self.to_json() + "\n"))
+        return write_atomically(Path(path), lambda tmp: tmp.write_text(self.to_json() + "\n"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
@@ -246,25 +247,6 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------- checkpoints
-
-
-def _write_atomically(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
-
-    A failure (or an interruption) leaves the previous ``path`` untouched and no temporary
-    file behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -509,7 +491,7 @@ def fit(
             "bad_epochs": bad_epochs,
             "finished": finished,
         }
-        _write_atomically(checkpoint_path, lambda tmp: torch.save(payload, tmp))
+        write_atomically(checkpoint_path, lambda tmp: torch.save(payload, tmp))
 
     from tqdm.auto import tqdm
 
@@ -614,7 +596,7 @@ def plot_predictions(
     axes[-1].set_xlabel("time step")
     name = getattr(data.series, "name", None)
     axes[0].set_title(title or f"predictions vs truth{f': {name}' if name else ''}")
-    return _write_atomically(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+    return write_atomically(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))
 
 
 def plot_history(history: History, path: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -638,4 +620,4 @@ def plot_history(history: History, path: str | os.PathLike, *, title: str | None
     axis.set_ylabel(f"{history.settings.get('loss', 'loss')} (scaled units)")
     axis.set_title(title or "loss")
     axis.legend()
-    return _write_atomically(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+    return write_atomically(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from qrnn.cli import main
-from qrnn.config import evaluate_run
+from qrnn.runs import evaluate_run
 
 TINY = {
     "dataset": "sine",
@@ -86,8 +86,9 @@ def test_an_ideal_device_without_shots_reproduces_the_exact_scores(runs):
     """Aer, transpiled to native gates, no noise, exact: the torch engine's metrics."""
     saved = json.loads((runs["qrnn"] / "metrics.json").read_text())
     lines = []
-    scored = evaluate_run(runs["qrnn"], device="ideal", echo=lines.append)
-    assert scored["execution"] == {"backend": "aer", "device": "ideal", "shots": None, "seed": None}
+    result = evaluate_run(runs["qrnn"], device="ideal", echo=lines.append)
+    assert result.execution == {"backend": "aer", "device": "ideal", "shots": None, "seed": None}
+    scored = result.metrics
     assert lines == [
         "qrnn scored on ideal with exact expectation values (aer): 8 val + 8 test windows; "
         "the lstm baseline is classical (scored as trained)"

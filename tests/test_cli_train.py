@@ -1,4 +1,4 @@
-"""`qrnn train` and `qrnn evaluate`, and the run configuration behind them."""
+"""`qrnn train` and `qrnn evaluate`: run directories from the command line."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 import pytest
 
 from qrnn.cli import main
-from qrnn.config import ConfigError, RunConfig, load_config
-from qrnn.models import DEFAULT_MODEL
 
 QUICK = ["--epochs", "2", "--quiet"]
 
@@ -102,28 +100,6 @@ def test_unknown_config_key_lists_the_valid_keys(tmp_path, capsys):
     assert "unknown config key ['learning_rate']" in err
     assert "valid keys: model, hidden_size" in err and "lr" in err
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.toml"]  # nothing trained or written
-
-
-def test_config_values_are_checked():
-    with pytest.raises(ConfigError, match="'epochs' must be int"):
-        RunConfig.from_mapping({"epochs": "ten"})
-    with pytest.raises(ConfigError, match="'window' must be >= 1"):
-        RunConfig(window=0)
-    with pytest.raises(ConfigError, match="'baseline' must be one of"):
-        RunConfig(baseline="transformer")
-    with pytest.raises(ConfigError, match="model_options"):
-        RunConfig(model_options={"n_qubits": 4})
-
-
-def test_yaml_config(tmp_path):
-    (tmp_path / "run.yaml").write_text("model: gru\nlr: 1e-3\nsplit: [0.7, 0.3]\n")
-    config = load_config(tmp_path / "run.yaml")
-    assert (config.model, config.lr, config.split) == ("gru", 0.001, (0.7, 0.3))
-
-
-def test_default_model_comes_from_the_registry_constant():
-    assert RunConfig().model == DEFAULT_MODEL
-    assert RunConfig.keys()[0] == "model"
 
 
 def test_bad_model_is_a_clear_error(tmp_path, capsys):

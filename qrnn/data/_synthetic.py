@@ -6,15 +6,17 @@ the deterministic systems start from documented initial conditions, so without n
 output does not depend on ``seed``. ``noise`` is the standard deviation of Gaussian observation
 noise added to the returned values, in the series' own units.
 
-ODEs are integrated here with fixed-step classical Runge-Kutta (RK4), in Python floats (the
-systems are 1-3 dimensional, where per-step numpy overhead would dominate).
+ODEs are integrated here with fixed-step classical Runge-Kutta (one RK4 step, ``_rk4_step``,
+for all of them), in Python floats (the systems are 1-3 dimensional, where per-step numpy
+overhead would dominate).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -110,22 +112,19 @@ def damped_oscillator(
     noise, rng = _noise_and_rng(noise, seed)
 
     a, w2 = damping / mass, gravity / pendulum_length
+
+    def pendulum(state: Sequence[float], _stage: float) -> tuple[float, float]:
+        theta, omega = state
+        return omega, -a * omega - w2 * math.sin(theta)
+
     h = t_end / (length - 1) / substeps
-    theta, omega = theta0, omega0
+    state = (theta0, omega0)
     out = np.empty((length, 2))
-    out[0] = theta, omega
+    out[0] = state
     for i in range(1, length):
         for _ in range(substeps):
-            k1t, k1w = omega, -a * omega - w2 * math.sin(theta)
-            t2, w_2 = theta + 0.5 * h * k1t, omega + 0.5 * h * k1w
-            k2t, k2w = w_2, -a * w_2 - w2 * math.sin(t2)
-            t3, w3 = theta + 0.5 * h * k2t, omega + 0.5 * h * k2w
-            k3t, k3w = w3, -a * w3 - w2 * math.sin(t3)
-            t4, w4 = theta + h * k3t, omega + h * k3w
-            k4t, k4w = w4, -a * w4 - w2 * math.sin(t4)
-            theta += h / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t)
-            omega += h / 6.0 * (k1w + 2.0 * k2w + 2.0 * k3w + k4w)
-        out[i] = theta, omega
+            state = _rk4_step(pendulum, state, h)
+        out[i] = state
     values = out[:, columns[observable]]
     values = values[:, 0] if values.shape[1] == 1 else values
     return _series(
@@ -288,27 +287,30 @@ def mackey_glass(
     def rate(x: float, delayed: float) -> float:
         return beta * delayed / (1.0 + delayed**n) - gamma * x
 
+    h = dt
     total = skip + (length - 1) * every
     xs = [x0] * (total + 1)  # x at t_k = k dt
     ds = [0.0] * (total + 1)  # x'(t_k) (right derivative at k = 0)
-    h = dt
-    for k in range(total):
+    ds[0] = rate(x0, x0)
+
+    def delayed(k: int, stage: float) -> float:
+        """x(t_k + stage h - tau): the stored solution at whole steps, cubic Hermite between."""
         j = k - delay_steps  # delayed interval [t_j, t_{j+1}]
         if j < 0:
-            d0 = dh = d1 = x0  # constant history; at j = -1 both ends are x0
-        else:
-            d0, d1 = xs[j], xs[j + 1]
-            dh = 0.5 * (d0 + d1) + h * (ds[j] - ds[j + 1]) / 8.0
-        x = xs[k]
-        k1 = rate(x, d0)
-        k2 = rate(x + 0.5 * h * k1, dh)
-        k3 = rate(x + 0.5 * h * k2, dh)
-        k4 = rate(x + h * k3, d1)
-        ds[k] = k1
-        xs[k + 1] = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            return x0  # constant history; at j = -1 both ends are x0
+        if stage == 0.0:
+            return xs[j]
+        if stage == 1.0:
+            return xs[j + 1]
+        return 0.5 * (xs[j] + xs[j + 1]) + h * (ds[j] - ds[j + 1]) / 8.0
+
+    def step_derivative(k: int, state: Sequence[float], stage: float) -> tuple[float]:
+        return (rate(state[0], delayed(k, stage)),)
+
+    for k in range(total):
+        (xs[k + 1],) = _rk4_step(functools.partial(step_derivative, k), (xs[k],), h)
         # the last derivative is needed as soon as j reaches k, i.e. for delay_steps = 1
-        jn = k + 1 - delay_steps
-        ds[k + 1] = rate(xs[k + 1], x0 if jn <= 0 else xs[jn])
+        ds[k + 1] = rate(xs[k + 1], delayed(k + 1, 0.0))
     values = np.asarray(xs[skip::every][:length])
     return _series(
         "mackey_glass",
@@ -364,7 +366,7 @@ def lorenz63(
     skip = _whole_steps("transient", transient, dt, allow_zero=True)
     if isinstance(initial, (str, bytes)) or not isinstance(initial, Sequence) or len(initial) != 3:
         raise ValueError(f"initial must be three numbers (x, y, z), got {initial!r}")
-    x, y, z = start = tuple(_float_option("initial", v) for v in initial)
+    start = tuple(_float_option("initial", v) for v in initial)
     if (
         not isinstance(coordinates, str)
         or not coordinates
@@ -376,26 +378,19 @@ def lorenz63(
         )
     noise, rng = _noise_and_rng(noise, seed)
 
-    def f(x: float, y: float, z: float) -> tuple[float, float, float]:
+    def lorenz(state: Sequence[float], _stage: float) -> tuple[float, float, float]:
+        x, y, z = state
         return sigma * (y - x), x * (rho - z) - y, x * y - beta * z
 
-    h = dt
     out = np.empty((length, 3))
     total = skip + (length - 1) * every
-    row = 0
+    state, row = start, 0
     for k in range(total + 1):
         if k >= skip and (k - skip) % every == 0:
-            out[row] = x, y, z
+            out[row] = state
             row += 1
-        if k == total:
-            break
-        a1, b1, c1 = f(x, y, z)
-        a2, b2, c2 = f(x + 0.5 * h * a1, y + 0.5 * h * b1, z + 0.5 * h * c1)
-        a3, b3, c3 = f(x + 0.5 * h * a2, y + 0.5 * h * b2, z + 0.5 * h * c2)
-        a4, b4, c4 = f(x + h * a3, y + h * b3, z + h * c3)
-        x += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
-        y += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
-        z += h / 6.0 * (c1 + 2.0 * c2 + 2.0 * c3 + c4)
+        if k < total:
+            state = _rk4_step(lorenz, state, dt)
     values = out[:, ["xyz".index(c) for c in coordinates]]
     values = values[:, 0] if len(coordinates) == 1 else values
     return _series(
@@ -414,6 +409,30 @@ def lorenz63(
         noise=noise,
         seed=seed,
     )
+
+
+# -- integration ---------------------------------------------------------------------------------
+
+
+def _rk4_step(
+    derivative: Callable[[Sequence[float], float], Sequence[float]],
+    state: Sequence[float],
+    h: float,
+) -> list[float]:
+    """One classical Runge-Kutta (RK4) step of ``y' = derivative(y, stage)`` from ``state``.
+
+    ``stage`` is the fraction of the step at which the derivative is taken (0, 1/2, 1/2, 1);
+    autonomous systems ignore it, the delay equation uses it to find its delayed value.
+    """
+    half, sixth = 0.5 * h, h / 6.0
+    k1 = derivative(state, 0.0)
+    k2 = derivative([y + half * k for y, k in zip(state, k1, strict=True)], 0.5)
+    k3 = derivative([y + half * k for y, k in zip(state, k2, strict=True)], 0.5)
+    k4 = derivative([y + h * k for y, k in zip(state, k3, strict=True)], 1.0)
+    return [
+        y + sixth * (a + 2.0 * b + 2.0 * c + d)
+        for y, a, b, c, d in zip(state, k1, k2, k3, k4, strict=True)
+    ]
 
 
 # -- option checks (run before any work) -------------------------------------------------------
