@@ -43,7 +43,7 @@ __all__ = [
     "execute",
     "format_result",
     "load_circuit",
-    "parse_observables",
+    "observable_labels",
     "parse_values",
     "prepare",
     "run",
@@ -381,8 +381,9 @@ def _number(token: str) -> float:
     return (-1.0 if match["sign"] == "-" else 1.0) * factor * math.pi / divisor
 
 
-def parse_observables(observables: str | Sequence[str], n_qubits: int) -> list[tuple[str, str]]:
-    """``(name, full Pauli label)`` per observable.
+def observable_labels(observables: str | Sequence[str], n_qubits: int) -> list[tuple[str, str]]:
+    """``(name, full Pauli label)`` per observable written as on the command line (the labels
+    then go through the one parser, ``qrnn.sim.parse_observables``, like every observable).
 
     Args:
         observables: comma-separated (or a sequence of) Pauli strings, each either a full
@@ -462,7 +463,7 @@ def prepare(
         device: a preset name (``qrnn.devices.names()``), a device file or an
             ``IonTrapDevice``; it is sized to the circuit's width (up to the machine's).
         shots: samples per circuit, within the device's limits; None for exact values.
-        observables: Pauli strings (:func:`parse_observables`); None: ``<Z_q>`` for every
+        observables: Pauli strings (:func:`observable_labels`); None: ``<Z_q>`` for every
             qubit, and counts as well when ``shots`` is given.
         values: the circuit's parameter values (:func:`parse_values`); None: random angles,
             uniform in ``[0, 2 pi)``, from ``seed``.
@@ -512,7 +513,7 @@ def prepare(
     stripped = circuit.remove_final_measurements(inplace=False) if measures else circuit
     mid_circuit = any(i.operation.name == "measure" for i in stripped.data)
     observables_given = observables is not None
-    parsed = parse_observables(observables, width) if observables_given else []
+    parsed = observable_labels(observables, width) if observables_given else []
     if mid_circuit and observables_given:
         raise RunInputError(
             f"circuit {circuit.name!r} measures qubits mid-circuit, so it has no single final "

@@ -26,7 +26,7 @@ from qrnn.run import (
     RunInputError,
     execute,
     format_result,
-    parse_observables,
+    observable_labels,
     parse_values,
     prepare,
     run,
@@ -282,7 +282,7 @@ def test_parsers_accept_the_documented_forms():
     circuit.ry(Parameter("b"), 1)
     np.testing.assert_allclose(parse_values("pi/2, -0.5", circuit), [math.pi / 2, -0.5])
     np.testing.assert_allclose(parse_values("3*pi/4,2pi", circuit), [3 * math.pi / 4, 2 * math.pi])
-    assert parse_observables("z0,Z0Z2,xyz", 3) == [("Z0", "IIZ"), ("Z0Z2", "ZIZ"), ("XYZ", "XYZ")]
+    assert observable_labels("z0,Z0Z2,xyz", 3) == [("Z0", "IIZ"), ("Z0Z2", "ZIZ"), ("XYZ", "XYZ")]
 
 
 # ----------------------------------------------------------------------------- bad input
