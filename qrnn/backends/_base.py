@@ -140,6 +140,28 @@ def without_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
     return unitary
 
 
+def reduce_state(rho: torch.Tensor, keep: list[int]) -> torch.Tensor:
+    """Partial trace of ``rho (batch, 2**n, 2**n)`` (index bit q = qubit q) onto the qubits
+    ``keep`` (bit j of the result = qubit ``keep[j]``)."""
+    batch, dim = rho.shape[0], rho.shape[-1]
+    n = dim.bit_length() - 1
+    if list(keep) == list(range(n)):
+        return rho
+    # tensor axes: 1..n are row qubits n-1..0, n+1..2n the column qubits in the same order
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    rows = [letters[k] for k in range(n)]
+    cols = [letters[k].upper() for k in range(n)]
+    traced = [q for q in range(n) if q not in keep]
+    for q in traced:
+        cols[n - 1 - q] = rows[n - 1 - q]
+    out_rows = "".join(rows[n - 1 - q] for q in reversed(keep))
+    out_cols = "".join(cols[n - 1 - q] for q in reversed(keep))
+    equation = f"z{''.join(rows)}{''.join(cols)}->z{out_rows}{out_cols}"
+    reduced = torch.einsum(equation, rho.reshape(batch, *([2] * (2 * n))))
+    size = 2 ** len(keep)
+    return reduced.reshape(batch, size, size)
+
+
 class Backend:
     """An executor of expectation values and counts.
 
@@ -272,6 +294,38 @@ class Backend:
         with torch.no_grad():
             return self._counts(circuit, values, shots)
 
+    def density_matrix(self, circuit, values=None, qubits=None) -> torch.Tensor:
+        """The state the executor simulates at the end of ``circuit``, reduced to ``qubits``.
+
+        This is a simulator's own state (noise included; no readout error and no sampling,
+        since neither is part of the state): what a quantum-memory model carries as its hidden
+        state. Real hardware cannot return it.
+
+        Args:
+            circuit: a ``QuantumCircuit`` without measurements.
+            values: (batch, n_params) or (n_params,) in ``circuit.parameters`` order, or None.
+            qubits: the logical qubits to keep (default all); bit j of the result's indices is
+                ``qubits[j]``.
+
+        Returns:
+            ``(batch, 2**k, 2**k)`` complex (complex128 for float64 values, complex64 for
+            float32), k = ``len(qubits)``; differentiable where ``supports_autograd``.
+        """
+        circuit = check_circuit(circuit)
+        values = check_values(values, circuit)
+        if qubits is None:
+            qubits = list(range(circuit.num_qubits))
+        qubits = [int(q) for q in qubits]
+        if len(set(qubits)) != len(qubits) or not all(0 <= q < circuit.num_qubits for q in qubits):
+            raise BackendError(
+                f"qubits must be distinct qubits of the circuit (0 to {circuit.num_qubits - 1}), "
+                f"got {qubits}"
+            )
+        if self.supports_autograd:
+            return self._density_matrix(circuit, values, qubits)
+        with torch.no_grad():
+            return self._density_matrix(circuit, values, qubits)
+
     def __repr__(self) -> str:
         device = getattr(self.device, "name", self.device)
         return f"{type(self).__name__}(name={self.name!r}, shots={self.shots}, device={device!r})"
@@ -307,6 +361,10 @@ class Backend:
 
     def _counts(self, circuit, values, shots) -> list[dict[str, int]]:
         """Counts per row of ``values`` for a validated, measuring circuit."""
+        raise NotImplementedError
+
+    def _density_matrix(self, circuit, values, qubits) -> torch.Tensor:
+        """(batch, 2**k, 2**k) reduced final state for validated input."""
         raise NotImplementedError
 
     def _expval_markers(self, circuit, values, observables) -> torch.Tensor:

@@ -26,7 +26,13 @@ from qiskit.circuit import QuantumCircuit
 from qrnn import gradients
 from qrnn.backends._base import Backend, marker_positions, prefix_circuit, select_columns
 from qrnn.backends._errors import BackendError, GPUUnavailableError
-from qrnn.backends._measurement import estimate, measurement_plan, pad_to_layout, rotate_into
+from qrnn.backends._measurement import (
+    estimate,
+    measurement_plan,
+    pad_to_layout,
+    physical_qubits,
+    rotate_into,
+)
 from qrnn.sim import apply_readout, simulated_form
 
 METHODS = ("automatic", "statevector", "density_matrix")
@@ -260,6 +266,17 @@ class AerBackend(Backend):
                 outcomes.append(group)
             estimates.append(estimate(plan, outcomes))
         return np.concatenate(estimates, axis=1)
+
+    def _density_matrix(self, circuit, values, qubits):
+        exe, expanded = self._prepared(circuit)
+        run_circuit, bind = self._binds(circuit, exe, expanded, values)
+        physical = physical_qubits(exe, circuit.num_qubits)
+        saving = run_circuit.copy()
+        saving.save_density_matrix([physical[q] for q in qubits], label="state")
+        result = self._submit([(saving, bind)], values.shape[0], "density_matrix", 1)
+        states = np.stack([np.asarray(result.data(b)["state"]) for b in range(values.shape[0])])
+        dtype = torch.complex64 if values.dtype == torch.float32 else torch.complex128
+        return torch.as_tensor(states, dtype=dtype, device=values.device)
 
     def _counts(self, circuit, values, shots):
         exe, expanded = self._prepared(circuit, "counts")

@@ -186,6 +186,28 @@ class PennyLaneBackend(Backend):
             return self._output(np.tile(plan.constant, (batch, 1)), values)
         return self._output(estimate(plan, outcomes), values)
 
+    def _density_matrix(self, circuit, values, qubits):
+        import pennylane as qml
+
+        native = self.executable(circuit)
+        columns = select_columns(values, circuit, native)
+        apply, extra = self._applier(native)
+        physical = physical_qubits(native, circuit.num_qubits)
+        # PennyLane's first wire is the most significant bit: list the kept qubits MSB first
+        wires = [physical[q] for q in reversed(qubits)]
+
+        def state(v):
+            apply(v)
+            return qml.density_matrix(wires=wires)
+
+        diff_method = "backprop" if self.gradient == "backprop" else None
+        qnode = self._qnode(state, native.num_qubits, extra, diff_method=diff_method)
+        with _float64_default():
+            rho = torch.as_tensor(qnode(columns if native.num_parameters else None))
+        rho = rho.expand(values.shape[0], -1, -1) if rho.dim() == 2 else rho
+        dtype = torch.complex64 if values.dtype == torch.float32 else torch.complex128
+        return rho.to(dtype)
+
     def _counts(self, circuit, values, shots):
         import pennylane as qml
 

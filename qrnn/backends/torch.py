@@ -14,7 +14,13 @@ import numpy as np
 import torch
 
 from qrnn import sim
-from qrnn.backends._base import Backend, final_measurements, select_columns, without_measurements
+from qrnn.backends._base import (
+    Backend,
+    final_measurements,
+    reduce_state,
+    select_columns,
+    without_measurements,
+)
 from qrnn.backends._measurement import (
     clbit_counts,
     estimate,
@@ -56,6 +62,14 @@ class TorchBackend(Backend):
             runnable, key, lambda: sim.compile(runnable, observables, noise_model=self.noise_model)
         )
         return program.expval(values)
+
+    def _density_matrix(self, circuit, values, qubits):
+        runnable = self.executable(circuit)
+        rho = sim.density_matrix(
+            runnable, select_columns(values, circuit, runnable), noise_model=self.noise_model
+        )
+        physical = physical_qubits(runnable, circuit.num_qubits)
+        return reduce_state(rho, [physical[q] for q in qubits])
 
     def _probabilities(self, runnable, values) -> np.ndarray:
         """(batch, 2**n) exact outcome distribution of the measurement-free ``runnable``."""

@@ -13,7 +13,7 @@ import torch
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Barrier, ParameterVector
 from qiskit.circuit.library import RXGate, RYGate
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import SparsePauliOp, partial_trace
 from qiskit_aer.noise import (
     NoiseModel,
     ReadoutError,
@@ -473,3 +473,52 @@ def test_counts_input_is_checked(backend_id):
             backend.counts(circuit, [0.1, 0.2])
     else:
         assert sum(backend.counts(circuit, [0.1, 0.2])[0].values()) == backend.shots
+
+
+# -- states -------------------------------------------------------------------------------------
+
+
+def reduced_reference(circuit, values, keep, model=None) -> np.ndarray:
+    """(batch, 2**k, 2**k): Aer's (noisy) or quantum_info's state, partial-traced by qiskit;
+    ``keep`` in increasing or decreasing order (qiskit keeps qubits increasing)."""
+    assert keep in (sorted(keep), sorted(keep, reverse=True))
+    states = []
+    for row in np.atleast_2d(values):
+        rho = density_matrix(circuit.assign_parameters(row), model)
+        traced = [q for q in range(circuit.num_qubits) if q not in keep]
+        reduced = partial_trace(rho, traced) if traced else rho
+        if keep != sorted(keep):
+            reduced = reduced.reverse_qargs()
+        states.append(reduced.data)
+    return np.stack(states)
+
+
+@pytest.mark.filterwarnings("ignore:.*overrides previously defined all-qubit")
+@pytest.mark.parametrize("noisy", [False, True], ids=["ideal", "noisy"])
+@pytest.mark.parametrize("backend_id", MIXED_STATE)
+def test_density_matrix_is_the_simulated_state(backend_id, noisy):
+    circuit = with_reset()
+    values = sample_values(circuit, batch=2, seed=9)
+    model = hand_made_noise()[0] if noisy else None
+    backend = make(backend_id, noise_model=model)
+    for keep in ([0, 1, 2], [1, 2], [2, 0]):
+        rho = backend.density_matrix(circuit, values, keep)
+        assert rho.shape == (2, 2 ** len(keep), 2 ** len(keep)) and rho.dtype == torch.complex128
+        expected = reduced_reference(circuit, values.numpy(), keep, model)
+        np.testing.assert_allclose(rho.detach().numpy(), expected, atol=1e-6)
+    assert backend.density_matrix(circuit, values.float(), [0]).dtype == torch.complex64
+
+
+def test_density_matrix_differentiates_on_the_torch_engine():
+    circuit = with_reset()
+    values = sample_values(circuit, batch=1, seed=10).requires_grad_()
+    weights = np.array([0.3, -1.0, 0.5, 2.0])  # any real weighting of the populations
+    rho = backends.get("torch").density_matrix(circuit, values, [1, 2])
+    (torch.diagonal(rho, dim1=-2, dim2=-1).real @ torch.tensor(weights)).sum().backward()
+
+    def weighted(v):
+        states = reduced_reference(circuit, v, [1, 2])
+        return np.real(np.einsum("bii,i->b", states, weights))[:, None]
+
+    expected = finite_difference(weighted, values.detach().numpy())[:, 0]
+    np.testing.assert_allclose(values.grad.numpy(), expected, atol=1e-6)
