@@ -12,7 +12,7 @@ import pytest
 import torch
 from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit.circuit.random import random_circuit
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import Pauli, SparsePauliOp
 from sim_references import (
     ATOL_FLOAT32,
     assert_close,
@@ -67,6 +67,24 @@ def test_sparse_pauli_op_with_repeated_and_identity_terms():
         sim.expval(circuit, values, [observable]),
         reference_expvals(circuit, values, [observable]),
     )
+
+
+def test_every_observable_form_of_the_one_parser():
+    """Labels in either case, ``Pauli`` (with a phase that makes it Hermitian) and
+    ``SparsePauliOp`` are the same observables; a single one needs no list."""
+    circuit, _ = random_parameterized_circuit(3, 20, seed=6)
+    values = random_values(circuit.num_parameters, 2, 6)
+    expected = reference_expvals(circuit, values, ["XYZ", "ZIZ"])
+
+    for forms in (
+        ["xyz", "zIz"],
+        [Pauli("XYZ"), Pauli("-ZIZ")],
+        [SparsePauliOp("XYZ"), SparsePauliOp(Pauli("ZIZ"))],
+    ):
+        result = sim.expval(circuit, values, forms)
+        signs = [1.0, -1.0] if str(forms[1]) == "-ZIZ" else [1.0, 1.0]
+        assert_close(result, expected * np.array(signs))
+    assert_close(sim.expval(circuit, values, Pauli("XYZ")), expected[:, :1])
 
 
 def test_little_endian_labels():
