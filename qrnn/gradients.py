@@ -36,6 +36,8 @@ import torch
 from qiskit.circuit import ParameterExpression, ParameterVector, QuantumCircuit
 from torch.autograd.function import once_differentiable
 
+from qrnn._checks import integer
+
 __all__ = [
     "SHIFT_RULES",
     "ExpandedCircuit",
@@ -270,8 +272,7 @@ def spsa(
     values = _as_2d(values, circuit)
     if not (isinstance(epsilon, (int, float)) and epsilon > 0 and math.isfinite(epsilon)):
         raise GradientError(f"epsilon must be a positive number, got {epsilon!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise GradientError(f"n_samples must be a positive integer, got {n_samples!r}")
+    integer("n_samples", n_samples)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     batch, n_params = values.shape
     delta = rng.choice([-1.0, 1.0], size=(batch, n_samples, n_params))

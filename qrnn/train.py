@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from qrnn._atomic import write_atomically
+from qrnn._checks import integer
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -334,13 +335,6 @@ def _check_data(data: Any) -> None:
             )
 
 
-def _check_positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def fit(
     model: nn.Module,
     data: Any,
@@ -390,9 +384,10 @@ def fit(
             other settings.
     """
     _check_data(data)
-    _check_positive_int("epochs", epochs)
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("patience", patience, allow_none=True)
+    integer("epochs", epochs)
+    integer("batch_size", batch_size)
+    if patience is not None:
+        integer("patience", patience)
     if not (isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if grad_clip is not None and not (isinstance(grad_clip, int | float) and grad_clip > 0):

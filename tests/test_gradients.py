@@ -195,7 +195,9 @@ def test_spsa_seed_reproduces_and_options_are_checked():
     torch.testing.assert_close(first.values, second.values)
     with pytest.raises(gradients.GradientError, match="epsilon must be a positive number"):
         gradients.spsa(circuit, values, epsilon=0)
-    with pytest.raises(gradients.GradientError, match="n_samples must be a positive integer"):
+    with pytest.raises(ValueError, match="n_samples must be >= 1, got 0"):
         gradients.spsa(circuit, values, n_samples=0)
+    with pytest.raises(TypeError, match=r"n_samples must be an integer, got 1\.5"):
+        gradients.spsa(circuit, values, n_samples=1.5)
     with pytest.raises(gradients.GradientError, match=r"expected \(batch, 3\)"):
         gradients.parameter_shift(circuit, torch.zeros(2, 4))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -35,6 +34,7 @@ from circuits.native import (
     ZZMaxGate,
     to_native,
 )
+from qrnn._checks import integer
 
 __all__ = ["IonTrapDevice"]
 
@@ -111,7 +111,7 @@ class IonTrapDevice:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         for key in ("n_qubits", "max_qubits", "min_shots", "max_shots"):
-            _check_int(key, getattr(self, key), minimum=1)
+            integer(key, getattr(self, key), minimum=1)
         if self.n_qubits > self.max_qubits:
             raise ValueError(
                 f"n_qubits={self.n_qubits} exceeds the {self.max_qubits} qubits of "
@@ -169,7 +169,7 @@ class IonTrapDevice:
 
     def with_qubits(self, n_qubits: int) -> IonTrapDevice:
         """The same machine using ``n_qubits`` qubits (1 to ``max_qubits``)."""
-        _check_int("n_qubits", n_qubits, minimum=1)
+        integer("n_qubits", n_qubits, minimum=1)
         return replace(self, n_qubits=n_qubits)
 
     def check_shots(self, shots: int) -> int:
@@ -461,18 +461,6 @@ def _template(name: str) -> Gate:
         "rzz": lambda: RZZGate(theta),
     }
     return templates[name]()
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got the bool {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {number}")
-    return number
 
 
 def _check_real(name: str, value: object) -> float:
