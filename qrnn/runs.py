@@ -360,15 +360,11 @@ def _execution_line(
 def _check_execution(device: Any, shots: Any) -> Any:
     """The device (``IonTrapDevice`` or None) after checking it and ``shots``: unknown names and
     shot counts outside the device's limits fail here, before any data or model is built."""
-    from qrnn import devices
+    from qrnn import backends, devices
 
     if device is not None:
         device = devices.get(device)
-    if shots is not None:
-        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-            raise ConfigError(f"shots must be a positive integer, got {shots!r}")
-        if device is not None:
-            device.check_shots(shots)
+    backends.check_shots(shots, device)
     return device
 
 

@@ -115,7 +115,7 @@ def test_shots_outside_the_device_limits(runs, capsys):
         capsys.readouterr().err
     )
     assert main(["evaluate", str(runs["qlstm"]), "--shots", "0"]) == 2
-    assert "shots must be a positive integer, got 0" in capsys.readouterr().err
+    assert "shots must be None (exact) or a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_a_classical_run_has_no_quantum_model_to_move(runs, capsys):

@@ -15,6 +15,7 @@ torch engine itself, which models then use directly (compiled programs, autograd
 from __future__ import annotations
 
 from qrnn.backends._base import MARKER_LABEL, Backend, add_marker, marker_positions
+from qrnn.backends._device import check_shots
 from qrnn.backends._errors import BackendError, GPUUnavailableError
 from qrnn.sim import ObservableError
 
@@ -96,6 +97,7 @@ __all__ = [
     "GPUUnavailableError",
     "ObservableError",
     "add_marker",
+    "check_shots",
     "get",
     "is_engine",
     "marker_positions",

@@ -33,8 +33,13 @@ def resolve_device(device):
     return device
 
 
-def check_shots(shots, device) -> int | None:
-    """``None`` (exact) or a positive int within the device's limits."""
+def check_shots(shots, device=None) -> int | None:
+    """``shots`` if it is ``None`` (exact) or a positive int within ``device``'s limits (the one
+    check of a shot count: backends, ``qrnn run`` and ``qrnn evaluate`` use it).
+
+    Raises:
+        BackendError: not None and not a positive int. ValueError: outside the device's limits.
+    """
     if shots is None:
         return None
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
