@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from qiskit.circuit import Barrier, QuantumCircuit
 
+from circuits.cells import MARKER_LABEL
 from qrnn.backends._device import CircuitCache, check_shots, resolve_device
 from qrnn.backends._errors import BackendError
 from qrnn.backends._observables import parse_observables, readout_confusion
 
-MARKER_LABEL = "qrnn.marker"
 GRADIENT_METHODS = ("backprop", "parameter-shift", "spsa")
 
 
