@@ -19,6 +19,7 @@ from qrnn.sim._errors import (
     UnsupportedNoiseError,
 )
 from qrnn.sim._lowering import SUPPORTED_GATES
+from qrnn.sim._memory import MemoryProgram, MemoryStep, memory_channel
 from qrnn.sim._observables import ObservableError
 from qrnn.sim._program import BoundProgram, Program
 
@@ -54,6 +55,8 @@ def expval(circuit, values, observables, noise_model=None):
 __all__ = [
     "SUPPORTED_GATES",
     "BoundProgram",
+    "MemoryProgram",
+    "MemoryStep",
     "ObservableError",
     "Program",
     "SimulationError",
@@ -64,5 +67,6 @@ __all__ = [
     "compile",
     "density_matrix",
     "expval",
+    "memory_channel",
     "statevector",
 ]
