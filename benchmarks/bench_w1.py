@@ -49,13 +49,13 @@ class PennyLaneCell(torch.nn.Module):
 
         super().__init__()
         device = qml.device("default.qubit", wires=w1.N_QUBITS)
-        n, layers = w1.N_QUBITS, w1.N_LAYERS
+        n, reps = w1.N_QUBITS, w1.REPS
 
         @qml.qnode(device, interface="torch", diff_method="backprop")
         def node(angles, weights):
             for q in range(n):
                 qml.RY(angles[..., q], wires=q)
-            for layer in range(layers):
+            for layer in range(reps):
                 for q in range(n):
                     base = 3 * (layer * n + q)
                     qml.RX(weights[base], wires=q)
@@ -68,7 +68,7 @@ class PennyLaneCell(torch.nn.Module):
         self.node = node
         generator = torch.Generator().manual_seed(1)
         self.weight = torch.nn.Parameter(
-            torch.rand(3 * n * layers, generator=generator, dtype=dtype) * 2 * torch.pi
+            torch.rand(3 * n * reps, generator=generator, dtype=dtype) * 2 * torch.pi
         )
 
     def prepare(self):

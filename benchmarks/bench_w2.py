@@ -77,7 +77,7 @@ class PennyLaneW2(torch.nn.Module):
             for t in range(steps):
                 for q in range(n_data):
                     qml.RY(math.pi * x[:, t], wires=q)
-                for layer in range(w2.N_LAYERS):
+                for layer in range(w2.REPS):
                     base = layer * 3 * n
                     for q in range(n):
                         qml.RX(w[base + 2 * q], wires=q)
@@ -128,7 +128,7 @@ def main(argv=None):
 
     print(
         f"W2 training step: {w2.N_DATA} data + {w2.N_HIDDEN} hidden qubits, batch {w2.BATCH}, "
-        f"{w2.STEPS} steps, {w2.N_LAYERS} layers; {args.threads} torch threads"
+        f"{w2.STEPS} steps, reps={w2.REPS}; {args.threads} torch threads"
     )
     results = {}
     for dtype, name in ((torch.float32, "complex64"), (torch.float64, "complex128")):

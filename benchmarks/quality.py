@@ -42,7 +42,7 @@ def build(name: str, reference: torch.nn.Module | None, options: dict) -> torch.
 
 def run(args) -> dict:
     results: dict = {}
-    quantum_options = {"n_qubits": args.qubits, "n_layers": args.layers}
+    quantum_options = {"n_qubits": args.qubits, "reps": args.reps}
     for dataset in args.datasets:
         data = qdata.prepare(qdata.load(dataset), window=args.window)
         for seed in range(args.seeds):
@@ -80,7 +80,7 @@ def table(results: dict, args) -> str:
     lines = [
         f"Test MSE (original units), mean ± std over {args.seeds} seeds; {args.epochs} epochs, "
         f"window {args.window}, batch {args.batch_size}, Adam lr {args.lr}; quantum models on "
-        f"{args.qubits} qubits, {args.layers} circuit layers, exact simulation.",
+        f"{args.qubits} qubits, reps={args.reps} (ansatz repetitions), exact simulation.",
         "",
         "| series | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--window", type=int, default=4)
     parser.add_argument("--qubits", type=int, default=10)
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=2, help="ansatz repetitions (circuit depth)")
     parser.add_argument("--out", default="benchmarks/results/quality.md")
     parser.add_argument(
         "--merge", nargs="+", metavar="JSON", help="only build the table from earlier results"

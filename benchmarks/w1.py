@@ -13,17 +13,17 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 
-N_QUBITS, HIDDEN, N_LAYERS, BATCH, STEPS = 10, 4, 2, 32, 16
+N_QUBITS, HIDDEN, REPS, BATCH, STEPS = 10, 4, 2, 32, 16
 
 
-def circuit(n_qubits=N_QUBITS, n_layers=N_LAYERS):
+def circuit(n_qubits=N_QUBITS, reps=REPS):
     """(QuantumCircuit, angles ParameterVector, weights ParameterVector) of the W1 cell."""
     angles = ParameterVector("angle", n_qubits)
-    weights = ParameterVector("w", 3 * n_qubits * n_layers)
+    weights = ParameterVector("w", 3 * n_qubits * reps)
     qc = QuantumCircuit(n_qubits)
     for q in range(n_qubits):
         qc.ry(angles[q], q)
-    for layer in range(n_layers):
+    for layer in range(reps):
         for q in range(n_qubits):
             base = 3 * (layer * n_qubits + q)
             qc.rx(weights[base], q)

@@ -16,19 +16,19 @@ from qiskit.circuit import ParameterVector
 
 from qrnn.models import QRNN
 
-N_DATA, N_HIDDEN, N_LAYERS, BATCH, STEPS = 4, 6, 2, 32, 16
+N_DATA, N_HIDDEN, REPS, BATCH, STEPS = 4, 6, 2, 32, 16
 
 
-def ansatz(n_qubits: int = N_DATA + N_HIDDEN, n_layers: int = N_LAYERS):
+def ansatz(n_qubits: int = N_DATA + N_HIDDEN, reps: int = REPS):
     """(QuantumCircuit, weights): per layer RX(w) RZ(w) on each qubit, then RXX(w) on the ring.
 
     Weight ``w[(2 n + n) * layer + 2 q]`` is qubit q's RX angle, ``+ 1`` its RZ angle, and
     ``w[(2 n + n) * layer + 2 n + i]`` the RXX angle of ring pair ``(i, i + 1 mod n)``.
     """
     per_layer = 3 * n_qubits
-    weights = ParameterVector("w", n_layers * per_layer)
+    weights = ParameterVector("w", reps * per_layer)
     circuit = QuantumCircuit(n_qubits, name="w2_ansatz")
-    for layer in range(n_layers):
+    for layer in range(reps):
         base = layer * per_layer
         for q in range(n_qubits):
             circuit.rx(weights[base + 2 * q], q)
@@ -44,9 +44,9 @@ class W2Model(torch.nn.Module):
     The series value x_t is the angle of every data qubit (``RY(pi * x_t)`` on each).
     """
 
-    def __init__(self, n_data=N_DATA, n_hidden=N_HIDDEN, n_layers=N_LAYERS, dtype=torch.float32):
+    def __init__(self, n_data=N_DATA, n_hidden=N_HIDDEN, reps=REPS, dtype=torch.float32):
         super().__init__()
-        circuit, _ = ansatz(n_data + n_hidden, n_layers)
+        circuit, _ = ansatz(n_data + n_hidden, reps)
         self.n_data = n_data
         self.qrnn = QRNN(
             n_data,

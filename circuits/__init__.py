@@ -3,12 +3,14 @@
 Every builder returns Qiskit objects: a ``QuantumCircuit`` with named
 ``Parameter``s and the ``ParameterVector``s of its inputs (default name ``x``)
 and trainable weights (default name ``w``). Qubit order is Qiskit's
-little-endian one: Pauli label ``"IIZ"`` is Z on qubit 0.
+little-endian one: Pauli label ``"IIZ"`` is Z on qubit 0. Circuit depth is
+``reps`` (repetitions of a layer), as in Qiskit's circuit library.
 
 Modules:
     encoding  angle encoding, data re-uploading
     ansatz    hardware-efficient, ion-native (R + RXX), brickwork; ``get(name)``
-    cells     per-time-step circuits of QLSTM/QGRU, QRNN and reservoir models
+    cells     per-time-step circuits of QLSTM/QGRU, QRNN and reservoir models, and
+              ``unroll``: a quantum-memory cell's steps as one circuit with resets
     interop   PennyLane translation, OpenQASM 3 and QPY files
 
 This package never imports ``qrnn``.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from circuits import ansatz, cells, encoding, interop
 from circuits.ansatz import brickwork, hardware_efficient, ion_native
-from circuits.cells import Cell, qlstm_gate, qrnn_step, reservoir
+from circuits.cells import Cell, qlstm_gate, qrnn_step, reservoir, unroll
 from circuits.encoding import angle_encoding, reuploading
 from circuits.interop import (
     PennyLaneCircuit,
@@ -51,4 +53,5 @@ __all__ = [
     "save_qpy",
     "to_pennylane",
     "to_qasm3",
+    "unroll",
 ]

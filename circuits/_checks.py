@@ -7,10 +7,12 @@ expected.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 
 from qiskit.circuit import QuantumCircuit
 
@@ -90,3 +92,34 @@ def circuit(name: str, value: object) -> QuantumCircuit:
     if not isinstance(value, QuantumCircuit):
         raise TypeError(f"{name} must be a qiskit QuantumCircuit, got {type(value).__name__}")
     return value
+
+
+def renamed_keywords(**renames: str) -> Callable[[Callable], Callable]:
+    """Decorator keeping old keyword names as deprecated aliases: ``renamed_keywords(
+    n_layers="reps")`` lets callers still pass ``n_layers=`` (with a ``DeprecationWarning``
+    naming ``reps``); passing both is a ``TypeError``. Works on functions and ``__init__``."""
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old not in kwargs:
+                    continue
+                owner = function.__qualname__.removesuffix(".__init__")
+                if function.__name__ == "__init__" and args:
+                    owner = type(args[0]).__name__  # the class the caller named
+                if new in kwargs:
+                    raise TypeError(
+                        f"{owner}() got both {new}= and its deprecated alias {old}=; pass {new}="
+                    )
+                warnings.warn(
+                    f"{owner}(): {old}= is deprecated and will be removed; use {new}=",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

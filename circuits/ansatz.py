@@ -1,11 +1,13 @@
 """Trainable circuit templates (ansätze).
 
 Every builder returns ``(circuit, weights)``: a ``QuantumCircuit`` on ``n_qubits``
-qubits and the ``ParameterVector`` (named by ``prefix``) of its trainable angles.
+qubits and the ``ParameterVector`` (named by ``prefix``) of its trainable angles. The
+circuit repeats one layer ``reps`` times, as Qiskit's circuit library says (``n_layers``
+is a deprecated alias of ``reps``).
 With a single vector, ``circuit.parameters`` lists ``weights`` in index order, so
 a ``(n_weights,)`` tensor binds in that order.
 
-Gate order: within one layer, all single-qubit rotations of qubit 0 come first,
+Gate order: within one repetition (layer), all single-qubit rotations of qubit 0 come first,
 then those of qubit 1, and so on, and the entangling gates follow. Runs of
 one-qubit gates on the same qubit are therefore adjacent, which lets the torch
 engine fuse them into one 2x2 matrix per qubit and layer.
@@ -21,6 +23,7 @@ from itertools import combinations
 from qiskit.circuit import ParameterVector, QuantumCircuit
 
 from circuits import _checks
+from circuits._checks import renamed_keywords
 
 __all__ = ["brickwork", "get", "hardware_efficient", "ion_native", "names"]
 
@@ -72,16 +75,17 @@ def append_entangler(circuit: QuantumCircuit, name: str, pair: tuple[int, int]) 
     getattr(circuit, name)(*pair)
 
 
+@renamed_keywords(n_layers="reps")
 def hardware_efficient(
     n_qubits: int = 10,
-    n_layers: int = 2,
+    reps: int = 2,
     rotations: Sequence[str] = ("rx", "ry", "rz"),
     entangler: str = "cx",
     prefix: str = "w",
 ) -> tuple[QuantumCircuit, ParameterVector]:
     """Hardware-efficient ansatz: rotation layers and an entangling ring.
 
-    Each of the ``n_layers`` layers applies, on qubit 0, 1, ..., the gates
+    Each of the ``reps`` layers applies, on qubit 0, 1, ..., the gates
     ``rotations`` (in the given order) with their own angles, then the entangler
     (``"cx"``: CX with control i and target i+1, or ``"cz"``) on the ring pairs
     ``(0,1), (1,2), ..., (n-1,0)``. For ``n_qubits=2`` the ring is the single
@@ -89,20 +93,20 @@ def hardware_efficient(
 
     Returns:
         ``(circuit, weights)``; ``weights`` has
-        ``n_layers * n_qubits * len(rotations)`` elements, element
+        ``reps * n_qubits * len(rotations)`` elements, element
         ``(layer * n_qubits + qubit) * len(rotations) + r`` being the angle of
         rotation ``r`` on ``qubit`` in ``layer``.
     """
     n_qubits = _checks.positive_int("n_qubits", n_qubits)
-    n_layers = _checks.positive_int("n_layers", n_layers)
+    reps = _checks.positive_int("reps", reps)
     rotations = rotation_names(rotations)
     entangler = _checks.choice("entangler", entangler, ENTANGLERS)
     prefix = _checks.prefix("prefix", prefix)
 
-    weights = ParameterVector(prefix, n_layers * n_qubits * len(rotations))
+    weights = ParameterVector(prefix, reps * n_qubits * len(rotations))
     circuit = QuantumCircuit(n_qubits, name="hardware_efficient")
     index = 0
-    for _ in range(n_layers):
+    for _ in range(reps):
         for qubit in range(n_qubits):
             for rotation in rotations:
                 append_rotation(circuit, rotation, weights[index], qubit)
@@ -112,9 +116,10 @@ def hardware_efficient(
     return circuit, weights
 
 
+@renamed_keywords(n_layers="reps")
 def ion_native(
     n_qubits: int = 10,
-    n_layers: int = 2,
+    reps: int = 2,
     connectivity: str = "all",
     prefix: str = "w",
 ) -> tuple[QuantumCircuit, ParameterVector]:
@@ -135,15 +140,15 @@ def ion_native(
         the layer's block), then one RXX angle per pair in pair order.
     """
     n_qubits = _checks.positive_int("n_qubits", n_qubits)
-    n_layers = _checks.positive_int("n_layers", n_layers)
+    reps = _checks.positive_int("reps", reps)
     connectivity = _checks.choice("connectivity", connectivity, CONNECTIVITIES)
     prefix = _checks.prefix("prefix", prefix)
 
     pairs = all_pairs(n_qubits) if connectivity == "all" else ring_pairs(n_qubits)
-    weights = ParameterVector(prefix, n_layers * (2 * n_qubits + len(pairs)))
+    weights = ParameterVector(prefix, reps * (2 * n_qubits + len(pairs)))
     circuit = QuantumCircuit(n_qubits, name="ion_native")
     index = 0
-    for _ in range(n_layers):
+    for _ in range(reps):
         for qubit in range(n_qubits):
             circuit.r(weights[index], weights[index + 1], qubit)
             index += 2
@@ -153,9 +158,10 @@ def ion_native(
     return circuit, weights
 
 
+@renamed_keywords(n_layers="reps")
 def brickwork(
     n_qubits: int = 10,
-    n_layers: int = 2,
+    reps: int = 2,
     prefix: str = "w",
     entangler: str = "cx",
 ) -> tuple[QuantumCircuit, ParameterVector]:
@@ -168,18 +174,18 @@ def brickwork(
     Fang (arXiv 2009.01783) with the rotation placed before the CNOTs.
 
     Returns:
-        ``(circuit, weights)``; ``weights`` has ``n_layers * n_qubits``
+        ``(circuit, weights)``; ``weights`` has ``reps * n_qubits``
         elements, element ``layer * n_qubits + qubit`` being that RY angle.
     """
     n_qubits = _checks.positive_int("n_qubits", n_qubits)
-    n_layers = _checks.positive_int("n_layers", n_layers)
+    reps = _checks.positive_int("reps", reps)
     prefix = _checks.prefix("prefix", prefix)
     entangler = _checks.choice("entangler", entangler, ENTANGLERS)
 
-    weights = ParameterVector(prefix, n_layers * n_qubits)
+    weights = ParameterVector(prefix, reps * n_qubits)
     circuit = QuantumCircuit(n_qubits, name="brickwork")
     index = 0
-    for _ in range(n_layers):
+    for _ in range(reps):
         for qubit in range(n_qubits):
             circuit.ry(weights[index], qubit)
             index += 1
@@ -200,14 +206,15 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+@renamed_keywords(n_layers="reps")
 def get(
     name: str,
     n_qubits: int = 10,
-    n_layers: int = 2,
+    reps: int = 2,
     prefix: str = "w",
     **options: object,
 ) -> tuple[QuantumCircuit, ParameterVector]:
-    """Build the ansatz called ``name`` (one of :func:`names`).
+    """Build the ansatz called ``name`` (one of :func:`names`) with ``reps`` layers.
 
     ``options`` go to the builder, e.g. ``get("ion_native", connectivity="ring")``
     or ``get("hardware_efficient", rotations=("ry", "rz"), entangler="cz")``.
@@ -217,4 +224,4 @@ def get(
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown ansatz {name!r}; expected one of {list(names())}")
-    return _REGISTRY[name](n_qubits=n_qubits, n_layers=n_layers, prefix=prefix, **options)
+    return _REGISTRY[name](n_qubits=n_qubits, reps=reps, prefix=prefix, **options)

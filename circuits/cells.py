@@ -2,9 +2,15 @@
 
 Each builder returns a :class:`Cell`: the circuit of one time step, its input
 and weight ``ParameterVector``s, the Pauli labels to read out, and which qubits
-hold data and which hold quantum memory. Nothing here executes a circuit; the
-models in ``qrnn.models`` decide what happens between steps (for example the
-QRNN resets its data register before the next step).
+hold data and which hold quantum memory. Nothing here executes a circuit. For
+executors that run a whole sequence as one circuit, :func:`unroll` writes a
+quantum-memory cell's steps one after the other, with a marker (a labelled
+barrier where expectation values are read) and a reset of the data register
+after every step.
+
+Circuit depth is ``reps`` (repetitions of the ansatz layer), as in Qiskit's
+circuit library; ``n_layers`` (and the reservoir's ``depth``) are deprecated
+aliases.
 
 Pauli labels follow Qiskit (little-endian): the last character is qubit 0.
 """
@@ -15,13 +21,26 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.circuit import Barrier, ParameterVector, QuantumCircuit
 
 from circuits import _checks
 from circuits import ansatz as _ansatz
+from circuits._checks import renamed_keywords
 from circuits.ansatz import all_pairs
 
-__all__ = ["Cell", "qlstm_gate", "qrnn_step", "reservoir"]
+__all__ = [
+    "MARKER_LABEL",
+    "Cell",
+    "add_marker",
+    "pauli_label",
+    "qlstm_gate",
+    "qrnn_step",
+    "reservoir",
+    "unroll",
+]
+
+# The label of a marker barrier; executors read expectation values where it stands.
+MARKER_LABEL = "qrnn.marker"
 
 
 @dataclass(frozen=True)
@@ -71,17 +90,27 @@ def _ansatz_name(name: object) -> str:
 
 
 def _ansatz_on(
-    circuit: QuantumCircuit, name: str, n_layers: int, weight_prefix: str
+    circuit: QuantumCircuit, name: str, reps: int, weight_prefix: str
 ) -> ParameterVector:
-    block, weights = _ansatz.get(name, circuit.num_qubits, n_layers, prefix=weight_prefix)
+    block, weights = _ansatz.get(name, circuit.num_qubits, reps, prefix=weight_prefix)
     circuit.compose(block, inplace=True)
     return weights
 
 
+def _free_prefix(prefix: str, parameters) -> str:
+    """``prefix``, with ``_`` prepended until no name in ``parameters`` starts with it (so a
+    new ``ParameterVector`` cannot clash with a user's parameters)."""
+    names = {p.name for p in parameters}
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    return prefix
+
+
+@renamed_keywords(n_layers="reps")
 def qlstm_gate(
     n_qubits: int = 10,
     n_inputs: int | None = None,
-    n_layers: int = 2,
+    reps: int = 2,
     ansatz: str = "ion_native",
     input_prefix: str = "x",
     weight_prefix: str = "w",
@@ -91,7 +120,7 @@ def qlstm_gate(
     The classical vector ``v = [x_t, h_{t-1}]`` (after the model's classical
     input projection) has ``n_inputs`` entries; ``v_k`` goes to qubit ``k``.
     Circuit: ``H`` then ``RY(v_k)`` on qubits ``k < n_inputs`` (``H`` alone on
-    the rest), then the ansatz ``ansatz`` with ``n_layers`` layers on all
+    the rest), then the ansatz ``ansatz`` with ``reps`` layers on all
     qubits; readout ``<Z_q>`` for every qubit ``q``. This is the paper's
     ``H, RY(arctan v)`` encoding without the ``arctan`` and the ``RZ(arctan
     v^2)`` term, which keeps every angle linear in the inputs; a model that
@@ -100,7 +129,7 @@ def qlstm_gate(
     Args:
         n_qubits: circuit width.
         n_inputs: number of encoded values, at most ``n_qubits`` (default ``n_qubits``).
-        n_layers: ansatz layers.
+        reps: ansatz layers (repetitions); ``n_layers`` is a deprecated alias.
         ansatz: a name from ``circuits.ansatz.names()``.
         input_prefix, weight_prefix: ParameterVector names; give each gate of
             a QLSTM its own ``weight_prefix`` (e.g. ``"w_forget"``).
@@ -117,7 +146,7 @@ def qlstm_gate(
             f"n_inputs={n_inputs} (the length of [x_t, h_(t-1)]) exceeds n_qubits={n_qubits}; "
             "each input needs its own qubit: raise n_qubits or project the inputs to fewer values"
         )
-    n_layers = _checks.positive_int("n_layers", n_layers)
+    reps = _checks.positive_int("reps", reps)
     ansatz = _ansatz_name(ansatz)
     input_prefix = _checks.prefix("input_prefix", input_prefix)
     weight_prefix = _checks.prefix("weight_prefix", weight_prefix)
@@ -129,7 +158,7 @@ def qlstm_gate(
         circuit.h(qubit)
         if qubit < n_inputs:
             circuit.ry(inputs[qubit], qubit)
-    weights = _ansatz_on(circuit, ansatz, n_layers, weight_prefix)
+    weights = _ansatz_on(circuit, ansatz, reps, weight_prefix)
     return Cell(
         circuit=circuit,
         inputs=inputs,
@@ -140,11 +169,12 @@ def qlstm_gate(
     )
 
 
+@renamed_keywords(n_layers="reps")
 def qrnn_step(
     n_data: int = 4,
     n_hidden: int = 6,
-    n_layers: int = 2,
-    ansatz: str = "ion_native",
+    reps: int = 2,
+    ansatz: str | QuantumCircuit = "ion_native",
     input_prefix: str = "x",
     weight_prefix: str = "w",
 ) -> Cell:
@@ -152,16 +182,27 @@ def qrnn_step(
 
     Layout: data register = qubits ``0 .. n_data-1``, hidden register =
     qubits ``n_data .. n_data+n_hidden-1``. Circuit: ``RY(pi * x_j)`` on data
-    qubit ``j``, then the ansatz ``ansatz`` on all qubits; readout ``<Z>`` of
-    every data qubit. Inputs are meant to lie in ``[0, 1]`` (angles in
-    ``[0, pi]``, where ``RY`` acting on ``|0>`` is one-to-one); ``[-1, 1]``
-    also works but ``x`` and ``-x`` then differ only in a sign of the
-    amplitude.
+    qubit ``j``, then the ansatz on all qubits; readout ``<Z>`` of every data
+    qubit. Inputs are meant to lie in ``[0, 1]`` (angles in ``[0, pi]``, where
+    ``RY`` acting on ``|0>`` is one-to-one); ``[-1, 1]`` also works but ``x``
+    and ``-x`` then differ only in a sign of the amplitude.
 
     The circuit contains no reset: the model keeps the hidden register's state
     from one step to the next and resets the data register to ``|0>`` before
-    each step (Takaki et al.'s measure-and-reinitialise), so the same circuit
-    serves exact, density-matrix and hardware execution.
+    each step (Takaki et al.'s measure-and-reinitialise; :func:`unroll` writes
+    that out), so the same circuit serves exact, density-matrix and hardware
+    execution.
+
+    Args:
+        n_data, n_hidden: qubits of the data and the hidden register.
+        reps: ansatz layers (repetitions) of a named ansatz; ``n_layers`` is a
+            deprecated alias. Not used when ``ansatz`` is a circuit.
+        ansatz: a name from ``circuits.ansatz.names()``, or a ``QuantumCircuit``
+            on ``n_data + n_hidden`` qubits whose parameters all become the
+            cell's weights (in ``circuit.parameters`` order).
+        input_prefix: name of the inputs' ``ParameterVector`` (with a circuit
+            ansatz, ``_`` is prepended while it would clash with its parameters).
+        weight_prefix: name of a named ansatz's weights.
 
     Returns:
         :class:`Cell` on ``n_data + n_hidden`` qubits with ``inputs`` of
@@ -170,18 +211,35 @@ def qrnn_step(
     """
     n_data = _checks.positive_int("n_data", n_data)
     n_hidden = _checks.positive_int("n_hidden", n_hidden)
-    n_layers = _checks.positive_int("n_layers", n_layers)
-    ansatz = _ansatz_name(ansatz)
-    input_prefix = _checks.prefix("input_prefix", input_prefix)
-    weight_prefix = _checks.prefix("weight_prefix", weight_prefix)
-    _checks.distinct_prefixes(input_prefix=input_prefix, weight_prefix=weight_prefix)
-
+    reps = _checks.positive_int("reps", reps)
     n_qubits = n_data + n_hidden
+    input_prefix = _checks.prefix("input_prefix", input_prefix)
+    if isinstance(ansatz, QuantumCircuit):
+        if ansatz.num_qubits != n_qubits:
+            raise ValueError(
+                f"the ansatz circuit has {ansatz.num_qubits} qubits; expected n_data + n_hidden "
+                f"= {n_qubits}"
+            )
+        input_prefix = _free_prefix(input_prefix, ansatz.parameters)
+    elif isinstance(ansatz, str):
+        ansatz = _ansatz_name(ansatz)
+        weight_prefix = _checks.prefix("weight_prefix", weight_prefix)
+        _checks.distinct_prefixes(input_prefix=input_prefix, weight_prefix=weight_prefix)
+    else:
+        raise TypeError(
+            "ansatz must be a name from circuits.ansatz.names() or a QuantumCircuit, "
+            f"got {type(ansatz).__name__}"
+        )
+
     inputs = ParameterVector(input_prefix, n_data)
     circuit = QuantumCircuit(n_qubits, name="qrnn_step")
     for qubit in range(n_data):
         circuit.ry(math.pi * inputs[qubit], qubit)
-    weights = _ansatz_on(circuit, ansatz, n_layers, weight_prefix)
+    if isinstance(ansatz, QuantumCircuit):
+        circuit.compose(ansatz, inplace=True)
+        weights = list(ansatz.parameters)
+    else:
+        weights = _ansatz_on(circuit, ansatz, reps, weight_prefix)
     return Cell(
         circuit=circuit,
         inputs=inputs,
@@ -192,16 +250,17 @@ def qrnn_step(
     )
 
 
+@renamed_keywords(depth="reps")
 def reservoir(
     n_qubits: int = 10,
     n_inputs: int = 1,
     seed: int = 0,
-    depth: int = 3,
+    reps: int = 3,
     input_prefix: str = "x",
 ) -> Cell:
     """Fixed random ion-trap dynamics for quantum reservoir computing.
 
-    Circuit: ``RY(pi * x_k)`` on data qubit ``k < n_inputs``, then ``depth``
+    Circuit: ``RY(pi * x_k)`` on data qubit ``k < n_inputs``, then ``reps``
     layers of random transverse and longitudinal fields (``RZ(a_q) RX(b_q)``
     on each qubit ``q``, ``a, b`` uniform in ``[0, 2 pi)``) followed by
     all-to-all ``RXX(J_ij)`` couplings (pairs ``i < j`` in lexicographic order,
@@ -210,6 +269,14 @@ def reservoir(
     reservoir; only the readout is trained. Inputs are meant to lie in
     ``[0, 1]``. Like :func:`qrnn_step` the circuit contains no reset; the
     qubits ``n_inputs ..`` can carry memory between steps.
+
+    Args:
+        n_qubits: circuit width.
+        n_inputs: data qubits ``0 .. n_inputs-1``, at most ``n_qubits``.
+        seed: seed of the dynamics' angles, >= 0.
+        reps: layers of fields and couplings per step; ``depth`` is a
+            deprecated alias.
+        input_prefix: name of the inputs' ``ParameterVector``.
 
     Returns:
         :class:`Cell` with ``inputs`` of length ``n_inputs``, no weights, and
@@ -221,7 +288,7 @@ def reservoir(
     if n_inputs > n_qubits:
         raise ValueError(f"n_inputs={n_inputs} exceeds n_qubits={n_qubits}; one input per qubit")
     seed = _checks.positive_int("seed", seed, minimum=0)
-    depth = _checks.positive_int("depth", depth)
+    reps = _checks.positive_int("reps", reps)
     input_prefix = _checks.prefix("input_prefix", input_prefix)
 
     rng = np.random.default_rng(seed)
@@ -231,7 +298,7 @@ def reservoir(
     circuit = QuantumCircuit(n_qubits, name="reservoir")
     for qubit in range(n_inputs):
         circuit.ry(math.pi * inputs[qubit], qubit)
-    for _ in range(depth):
+    for _ in range(reps):
         fields = rng.uniform(0.0, 2.0 * math.pi, size=(n_qubits, 2))
         couplings = rng.uniform(0.0, math.pi, size=len(pairs))
         for qubit in range(n_qubits):
@@ -249,3 +316,45 @@ def reservoir(
         data_qubits=tuple(range(n_inputs)),
         hidden_qubits=tuple(range(n_inputs, n_qubits)),
     )
+
+
+def add_marker(circuit: QuantumCircuit) -> None:
+    """Append a marker to ``circuit`` (in place): a barrier on all qubits labelled
+    :data:`MARKER_LABEL`. Executors that read expectation values at markers (``qrnn``'s
+    backends, ``expval_at_markers``) read the state there; the barrier itself does nothing."""
+    circuit.append(Barrier(circuit.num_qubits, label=MARKER_LABEL), circuit.qubits)
+
+
+def unroll(cell: Cell, steps: int, input_prefix: str = "x") -> tuple[QuantumCircuit, list]:
+    """``steps`` time steps of a quantum-memory cell as one circuit, for executors that run a
+    whole sequence at once (with mid-circuit reset).
+
+    Step ``t`` is ``cell.circuit`` with its inputs replaced by a fresh ``ParameterVector``
+    ``inputs[t]``, then a marker (:func:`add_marker`: the step's readout is taken there), then
+    a reset of every data qubit; the hidden qubits carry their state on. The weights stay
+    ``cell.weights``, shared by every step.
+
+    Args:
+        cell: a cell with data qubits, e.g. :func:`qrnn_step` or :func:`reservoir`.
+        steps: number of time steps, >= 1.
+        input_prefix: step ``t``'s inputs are named ``f"{input_prefix}{t:06d}"`` (with ``_``
+            prepended while that would clash with the cell's weights).
+
+    Returns:
+        ``(circuit, inputs)``: the circuit on ``cell.n_qubits`` qubits, named
+        ``f"{cell.circuit.name}_x{steps}"``, with ``steps`` markers; ``inputs``, a list of
+        ``steps`` ParameterVectors of ``len(cell.inputs)`` parameters each.
+    """
+    steps = _checks.positive_int("steps", steps)
+    input_prefix = _free_prefix(_checks.prefix("input_prefix", input_prefix), cell.weights)
+    circuit = QuantumCircuit(cell.n_qubits, name=f"{cell.circuit.name}_x{steps}")
+    inputs = []
+    for t in range(steps):
+        step_inputs = ParameterVector(f"{input_prefix}{t:06d}", len(cell.inputs))
+        inputs.append(step_inputs)
+        bound = cell.circuit.assign_parameters(dict(zip(cell.inputs, step_inputs, strict=True)))
+        circuit.compose(bound, inplace=True)
+        add_marker(circuit)
+        for qubit in cell.data_qubits:
+            circuit.reset(qubit)
+    return circuit, inputs

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from qiskit.circuit import ParameterVector, QuantumCircuit
 
 from circuits import _checks
+from circuits._checks import renamed_keywords
 from circuits.ansatz import (
     ENTANGLERS,
     ROTATIONS,
@@ -66,9 +67,10 @@ def angle_encoding(
     return circuit, inputs
 
 
+@renamed_keywords(n_layers="reps")
 def reuploading(
     n_qubits: int = 10,
-    n_layers: int = 2,
+    reps: int = 2,
     n_inputs: int | None = None,
     rotation: str = "ry",
     prefix: str = "x",
@@ -80,7 +82,7 @@ def reuploading(
 ) -> tuple[QuantumCircuit, ParameterVector, ParameterVector]:
     """Data re-uploading (Pérez-Salinas et al. 2020): encoding interleaved with trainable layers.
 
-    Each of the ``n_layers`` layers does, on each register qubit ``qubits[k]``
+    Each of the ``reps`` layers does, on each register qubit ``qubits[k]``
     in turn, the encoding ``ROT(scale * x[k % n_inputs])`` followed by the
     trainable ``rotations`` (default ``RY(w) RZ(w)``), then an entangling ring
     (``entangler`` on ``(q0,q1), (q1,q2), ..., (q_last,q0)`` of the register).
@@ -88,7 +90,7 @@ def reuploading(
 
     Args:
         n_qubits: width of the returned circuit.
-        n_layers: number of (encoding, trainable) layers.
+        reps: number of (encoding, trainable) layers (``n_layers=`` is a deprecated alias).
         n_inputs: number of inputs; default ``len(qubits)``; at most ``len(qubits)``.
         rotation: encoding gate, ``"rx"``, ``"ry"`` or ``"rz"``.
         prefix, weight_prefix: names of the input and weight ``ParameterVector``s.
@@ -99,11 +101,11 @@ def reuploading(
 
     Returns:
         ``(circuit, inputs, weights)``: ``inputs`` has ``n_inputs`` elements;
-        ``weights`` has ``n_layers * len(qubits) * len(rotations)`` elements,
+        ``weights`` has ``reps * len(qubits) * len(rotations)`` elements,
         element ``(layer * len(qubits) + k) * len(rotations) + r`` on ``qubits[k]``.
     """
     n_qubits = _checks.positive_int("n_qubits", n_qubits)
-    n_layers = _checks.positive_int("n_layers", n_layers)
+    reps = _checks.positive_int("reps", reps)
     register = _register(n_qubits, qubits)
     if n_inputs is None:
         n_inputs = len(register)
@@ -122,10 +124,10 @@ def reuploading(
     entangler = _checks.choice("entangler", entangler, ENTANGLERS)
 
     inputs = ParameterVector(prefix, n_inputs)
-    weights = ParameterVector(weight_prefix, n_layers * len(register) * len(rotations))
+    weights = ParameterVector(weight_prefix, reps * len(register) * len(rotations))
     circuit = QuantumCircuit(n_qubits, name="reuploading")
     index = 0
-    for _ in range(n_layers):
+    for _ in range(reps):
         for k, qubit in enumerate(register):
             x = inputs[k % n_inputs]
             append_rotation(circuit, rotation, x if scale == 1.0 else scale * x, qubit)

@@ -21,11 +21,23 @@ _NAMES = {
     "QLSTM": "qrnn.models",
     "QGRU": "qrnn.models",
     "QRNN": "qrnn.models",
+    "QRNNCell": "qrnn.models",
     "QReservoir": "qrnn.models",
+    "QReservoirCell": "qrnn.models",
     "fit": "qrnn.train",
 }
 
-__all__ = ["QGRU", "QLSTM", "QRNN", "QReservoir", "QuantumLayer", "__version__", "fit"]
+__all__ = [
+    "QGRU",
+    "QLSTM",
+    "QRNN",
+    "QRNNCell",
+    "QReservoir",
+    "QReservoirCell",
+    "QuantumLayer",
+    "__version__",
+    "fit",
+]
 __all__ += sorted(_SUBPACKAGES - {"train", "layer"})
 
 

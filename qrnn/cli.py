@@ -24,7 +24,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     n_qubits = args.qubits
     circuit, _inputs = encoding.angle_encoding(n_qubits)
-    body, _weights = ansatz.hardware_efficient(n_qubits, n_layers=2)
+    body, _weights = ansatz.hardware_efficient(n_qubits, reps=2)
     circuit.compose(body, inplace=True)
     observables = ["I" * (n_qubits - 1 - q) + "Z" + "I" * q for q in range(n_qubits)]
     values = torch.rand(args.batch, circuit.num_parameters, dtype=torch.float64) * torch.pi
@@ -50,7 +50,7 @@ _TRAIN_FLAGS = {
     "csv": ("--csv", str, "your own series: a CSV file (overrides --dataset)"),
     "column": ("--column", str, "value column of the CSV file"),
     "qubits": ("--qubits", int, "qubits of a quantum model"),
-    "layers": ("--layers", int, "ansatz layers of a quantum model"),
+    "reps": ("--reps", int, "circuit depth (ansatz repetitions) of a quantum model"),
     "ansatz": ("--ansatz", str, "ansatz of a quantum model"),
     "backend": ("--backend", str, "executor of a quantum model (torch, aer, ...)"),
     "hidden_size": ("--hidden-size", int, "hidden size of the model"),
@@ -64,6 +64,29 @@ _TRAIN_FLAGS = {
     "output_dir": ("--output-dir", str, "folder that holds run directories (default: runs)"),
     "name": ("--name", str, "run directory name (default: timestamp and model)"),
 }
+
+
+class _RenamedFlag(argparse.Action):
+    """A flag renamed in this release: still accepted (one release), with a warning."""
+
+    def __init__(self, option_strings, dest, new_flag: str, **kwargs):
+        self.new_flag = new_flag
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"qrnn: warning: {option_string} is deprecated and will be removed; use "
+            f"{self.new_flag}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _add_renamed_flag(parser, old: str, new: str, dest: str, kind, **options) -> None:
+    parser.add_argument(
+        old, dest=dest, type=kind, action=_RenamedFlag, new_flag=new, help=argparse.SUPPRESS,
+        **options,
+    )  # fmt: skip
 
 
 def _user_error(command: str, error: BaseException) -> int:
@@ -182,7 +205,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             values=args.values,
             seed=args.seed,
             qubits=args.qubits,
-            layers=args.layers,
+            reps=args.reps,
             backend=args.backend,
             gpu=args.gpu,
         )
@@ -226,7 +249,8 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=0, help="seeds random angles (without --values) and sampling"
     )
     run.add_argument("--qubits", type=int, help="template width (default 10)")
-    run.add_argument("--layers", type=int, help="template layers (reservoir: depth)")
+    run.add_argument("--reps", type=int, help="template depth (ansatz repetitions)")
+    _add_renamed_flag(run, "--layers", "--reps", "reps", int)
     run.add_argument("--backend", choices=BACKENDS, default="aer", help="executor (default: aer)")
     run.add_argument("--gpu", action="store_true", help="run on a CUDA GPU (no CPU fallback)")
     run.add_argument("--top", type=int, default=16, help="outcomes of the counts shown (16)")
@@ -237,7 +261,8 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
 def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     from qrnn.config import DEFAULT_DATASET
     from qrnn.data import names
-    from qrnn.models import DEFAULT_MODEL, model_names
+    from qrnn.models import DEFAULT_MODEL
+    from qrnn.models import names as model_names
 
     choices = {
         "models": ", ".join(model_names()),
@@ -256,6 +281,7 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         train.add_argument(
             flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text.format(**choices)
         )
+    _add_renamed_flag(train, "--layers", "--reps", "reps", int, default=argparse.SUPPRESS)
     train.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
     train.set_defaults(handler=_cmd_train)
 

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +27,13 @@ __all__ = ["DEFAULT_DATASET", "ConfigError", "RunConfig", "load_config"]
 # The series `qrnn train` uses when none is named: the damped pendulum of the QLSTM paper.
 DEFAULT_DATASET = "damped_oscillator"
 _BASELINES = ("lstm", "gru", "esn")
+# Keys renamed in this release: old -> new (the old one still read, with a DeprecationWarning).
+_RENAMED_KEYS = {"layers": "reps"}
 # RunConfig key -> constructor word of the model (only passed when the key is set).
 _MODEL_KEYS = {
     "hidden_size": "hidden_size",
     "qubits": "n_qubits",
-    "layers": "n_layers",
+    "reps": "reps",
     "ansatz": "ansatz",
     "backend": "backend",
 }
@@ -44,8 +47,9 @@ class ConfigError(ValueError):
 class RunConfig:
     """Everything that defines a training run.
 
-    Model: ``model`` (a name from ``qrnn.models.model_names()``), ``hidden_size``,
-    ``qubits``, ``layers``, ``ansatz``, ``backend`` (each passed to the model only when
+    Model: ``model`` (a name from ``qrnn.models.names()``), ``hidden_size``,
+    ``qubits``, ``reps`` (circuit depth; ``layers`` in files and mappings is its deprecated
+    alias), ``ansatz``, ``backend`` (each passed to the model only when
     set; the quantum ones apply to quantum models), ``model_options`` (any other constructor
     options), ``baseline`` (``"lstm"``, ``"gru"``, ``"esn"`` or ``"none"``: the classical
     family matched to the model's trainable parameter count and trained the same way).
@@ -63,7 +67,7 @@ class RunConfig:
     model: str = DEFAULT_MODEL
     hidden_size: int | None = None
     qubits: int | None = None
-    layers: int | None = None
+    reps: int | None = None
     ansatz: str | None = None
     backend: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
@@ -110,7 +114,7 @@ class RunConfig:
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ConfigError(f"config key {key!r} must be >= 1, got {value}")
-        for key in ("layers", "patience"):
+        for key in ("reps", "patience"):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ConfigError(f"config key {key!r} must be >= 1 or unset, got {value}")
@@ -155,6 +159,18 @@ class RunConfig:
             raise ConfigError(
                 f"a run config must be a mapping of keys, got {type(values).__name__}"
             )
+        values = dict(values)
+        for old, new in _RENAMED_KEYS.items():
+            if old not in values:
+                continue
+            if new in values:
+                raise ConfigError(f"config keys {new!r} and {old!r} (its old name) both given")
+            warnings.warn(
+                f"config key {old!r} is deprecated and will be removed; use {new!r}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            values[new] = values.pop(old)
         unknown = sorted(set(values) - set(cls.keys()))
         if unknown:
             raise ConfigError(
@@ -182,7 +198,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "model": ((str,), False),
     "hidden_size": ((int,), True),
     "qubits": ((int,), True),
-    "layers": ((int,), True),
+    "reps": ((int,), True),
     "ansatz": ((str,), True),
     "backend": ((str,), True),
     "model_options": ((dict,), False),

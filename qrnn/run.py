@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from qiskit.circuit import QuantumCircuit
 
+from circuits._checks import renamed_keywords
+
 __all__ = [
     "BACKENDS",
     "DEFAULT_DEVICE",
@@ -193,8 +195,9 @@ def template_names() -> list[str]:
     return sorted([*ansatz.names(), *_CELL_TEMPLATES])
 
 
+@renamed_keywords(layers="reps")
 def load_circuit(
-    source: str | Path, *, qubits: int | None = None, layers: int | None = None
+    source: str | Path, *, qubits: int | None = None, reps: int | None = None
 ) -> tuple[QuantumCircuit, str]:
     """A circuit from a file or a template name, and where it came from in words.
 
@@ -204,11 +207,12 @@ def load_circuit(
             name from :func:`template_names`.
         qubits: template width (default: the template's, 10 qubits); templates only.
             ``qrnn_step`` puts ``max(1, 2 * qubits // 5)`` qubits in its data register.
-        layers: ansatz layers of a template (``reservoir``: its depth); templates only.
+        reps: circuit depth of a template (ansatz repetitions; the reservoir's layers of
+            dynamics); templates only.
 
     Raises:
         RunInputError: a missing, unreadable or malformed file, an unknown template, or
-            ``qubits``/``layers`` given with a file or out of range.
+            ``qubits``/``reps`` given with a file or out of range.
     """
     path = Path(source)
     text = str(source)
@@ -216,10 +220,10 @@ def load_circuit(
         path.suffix.lower() in _FILE_SUFFIXES or "/" in text or "\\" in text or path.exists()
     )
     if not looks_like_file:
-        return _template(text, qubits, layers)
-    if qubits is not None or layers is not None:
+        return _template(text, qubits, reps)
+    if qubits is not None or reps is not None:
         raise RunInputError(
-            f"--qubits and --layers apply to templates only; {text!r} is a circuit file"
+            f"--qubits and --reps apply to templates only; {text!r} is a circuit file"
         )
     if not path.exists():
         raise RunInputError(f"circuit file {text!r} not found")
@@ -275,7 +279,7 @@ def _strip_qasm_comments(program: str) -> str:
     return re.sub(r"//[^\n]*|/\*.*?\*/", "", program, flags=re.DOTALL)
 
 
-def _template(name: str, qubits: int | None, layers: int | None) -> tuple[QuantumCircuit, str]:
+def _template(name: str, qubits: int | None, reps: int | None) -> tuple[QuantumCircuit, str]:
     from circuits import ansatz, cells
 
     if name not in template_names():
@@ -283,20 +287,14 @@ def _template(name: str, qubits: int | None, layers: int | None) -> tuple[Quantu
             f"unknown circuit {name!r}: not a file and not a template; templates: "
             f"{', '.join(template_names())} (or a .qasm / .qpy file)"
         )
-    for option, value in (("--qubits", qubits), ("--layers", layers)):
+    for option, value in (("--qubits", qubits), ("--reps", reps)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise RunInputError(f"{option} must be an integer, got {value!r}")
         if value is not None and value < 1:
             raise RunInputError(f"{option} must be >= 1, got {value}")
-    options: dict[str, int] = {}
+    options: dict[str, int] = {} if reps is None else {"reps": reps}
     try:
-        if name in ansatz.names():
-            if qubits is not None:
-                options["n_qubits"] = qubits
-            if layers is not None:
-                options["n_layers"] = layers
-            circuit, _ = ansatz.get(name, **options)
-        elif name == "qrnn_step":
+        if name == "qrnn_step":
             if qubits is not None:
                 if qubits < 2:
                     raise RunInputError(
@@ -304,27 +302,22 @@ def _template(name: str, qubits: int | None, layers: int | None) -> tuple[Quantu
                     )
                 n_data = max(1, 2 * qubits // 5)
                 options.update(n_data=n_data, n_hidden=qubits - n_data)
-            if layers is not None:
-                options["n_layers"] = layers
             circuit = cells.qrnn_step(**options).circuit
-        elif name == "qlstm_gate":
-            if qubits is not None:
-                options["n_qubits"] = qubits
-            if layers is not None:
-                options["n_layers"] = layers
-            circuit = cells.qlstm_gate(**options).circuit
         else:
             if qubits is not None:
                 options["n_qubits"] = qubits
-            if layers is not None:
-                options["depth"] = layers
-            circuit = cells.reservoir(**options).circuit
+            if name in ansatz.names():
+                circuit, _ = ansatz.get(name, **options)
+            elif name == "qlstm_gate":
+                circuit = cells.qlstm_gate(**options).circuit
+            else:
+                circuit = cells.reservoir(**options).circuit
     except RunInputError:
         raise
     except (ValueError, TypeError) as error:
         raise RunInputError(f"template {name!r}: {error}") from None
-    layers_text = "" if layers is None else f", {layers} layer{'s' if layers > 1 else ''}"
-    return circuit, f"template {name} ({circuit.num_qubits} qubits{layers_text})"
+    reps_text = "" if reps is None else f", reps {reps}"
+    return circuit, f"template {name} ({circuit.num_qubits} qubits{reps_text})"
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -443,6 +436,7 @@ def _default_observables(n_qubits: int) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------- prepare / execute
 
 
+@renamed_keywords(layers="reps")
 def prepare(
     circuit: str | Path | QuantumCircuit,
     *,
@@ -452,7 +446,7 @@ def prepare(
     values: str | Sequence[float] | None = None,
     seed: int = 0,
     qubits: int | None = None,
-    layers: int | None = None,
+    reps: int | None = None,
     backend: str = "aer",
     gpu: bool = False,
 ) -> RunPlan:
@@ -468,7 +462,8 @@ def prepare(
         values: the circuit's parameter values (:func:`parse_values`); None: random angles,
             uniform in ``[0, 2 pi)``, from ``seed``.
         seed: seeds the random angles and the sampling.
-        qubits, layers: template size (templates only).
+        qubits, reps: template size and depth (templates only; ``layers=`` is a deprecated
+            alias of ``reps=``).
         backend: ``"aer"`` (default) or ``"torch"`` (the ``qrnn.sim`` engine).
         gpu: run on a CUDA GPU; an error, never a CPU fallback, when there is none.
 
@@ -488,11 +483,11 @@ def prepare(
     machine = devices.get(device)  # unknown names fail here, listing the presets
 
     if isinstance(circuit, QuantumCircuit):
-        if qubits is not None or layers is not None:
-            raise RunInputError("qubits and layers apply to templates only")
+        if qubits is not None or reps is not None:
+            raise RunInputError("qubits and reps apply to templates only")
         source = f"circuit {circuit.name}"
     else:
-        circuit, source = load_circuit(circuit, qubits=qubits, layers=layers)
+        circuit, source = load_circuit(circuit, qubits=qubits, reps=reps)
     width = circuit.num_qubits
     if width > machine.max_qubits:
         raise RunInputError(

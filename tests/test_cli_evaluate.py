@@ -34,8 +34,8 @@ def runs(tmp_path_factory):
     """A QLSTM run (4 qubits), a QRNN run (4 data + 1 hidden qubits), an LSTM run."""
     root = tmp_path_factory.mktemp("runs")
     return {
-        "qlstm": train(root, "qlstm", model="qlstm", qubits=4, layers=1),
-        "qrnn": train(root, "qrnn", model="qrnn", qubits=5, layers=1),
+        "qlstm": train(root, "qlstm", model="qlstm", qubits=4, reps=1),
+        "qrnn": train(root, "qrnn", model="qrnn", qubits=5, reps=1),
         "lstm": train(root, "lstm", model="lstm", hidden_size=3, baseline="none"),
     }
 

@@ -115,7 +115,7 @@ def test_qasm3_file_exact_on_the_ideal_device_equals_quantum_info(tmp_path, caps
 
 
 def test_qpy_file_exact_default_observables(tmp_path, capsys):
-    circuit, weights = ansatz.ion_native(3, n_layers=1)
+    circuit, weights = ansatz.ion_native(3, reps=1)
     path = tmp_path / "ion.qpy"
     with path.open("wb") as file:
         qpy.dump(circuit, file)
@@ -147,10 +147,10 @@ def test_openqasm2_file_is_read_too(tmp_path, capsys):
 def test_template_on_a_noisy_device_exact_equals_aer_density_matrix(capsys, backend):
     labels = ["Z0", "Z1Z2", "X0", "Y2X1"]
     result = run_json(
-        capsys, "hardware_efficient", "--qubits", "3", "--layers", "1", "--device",
+        capsys, "hardware_efficient", "--qubits", "3", "--reps", "1", "--device",
         "ionq-aria-1", "--observables", ",".join(labels), "--seed", "5", "--backend", backend,
     )  # fmt: skip
-    circuit, _ = ansatz.hardware_efficient(3, n_layers=1)
+    circuit, _ = ansatz.hardware_efficient(3, reps=1)
     assert result["parameters"]["source"] == "seed"
     bound = circuit.assign_parameters(values_of(result))
     device = devices.get("ionq-aria-1", n_qubits=3)
@@ -165,11 +165,11 @@ def test_template_with_shots_lies_within_five_sigma_of_the_exact_noisy_values(ca
     shots = 4000
     labels = ["Z0", "Z1", "Z0Z1", "X1"]
     result = run_json(
-        capsys, "brickwork", "--qubits", "2", "--layers", "2", "--device", "quantinuum-h1-1",
+        capsys, "brickwork", "--qubits", "2", "--reps", "2", "--device", "quantinuum-h1-1",
         "--shots", str(shots), "--observables", ",".join(labels), "--seed", "11",
         "--backend", backend,
     )  # fmt: skip
-    circuit, _ = ansatz.brickwork(2, n_layers=2)
+    circuit, _ = ansatz.brickwork(2, reps=2)
     bound = circuit.assign_parameters(values_of(result))
     device = devices.get("quantinuum-h1-1", n_qubits=2)
     got = result["expectation_values"]
@@ -196,7 +196,7 @@ def test_counts_of_a_measured_circuit_on_the_ideal_device(tmp_path, capsys):
 @pytest.mark.parametrize("backend", ["aer", "torch"])
 def test_counts_with_noise_sum_to_shots_and_are_sorted(capsys, backend):
     result = run_json(
-        capsys, "ion_native", "--qubits", "3", "--layers", "1", "--device", "aqt-ibex-q1",
+        capsys, "ion_native", "--qubits", "3", "--reps", "1", "--device", "aqt-ibex-q1",
         "--shots", "1500", "--backend", backend,
     )  # fmt: skip
     counts = result["counts"]
@@ -248,11 +248,11 @@ def test_mid_circuit_measurement_gives_counts_only(capsys):
 
 
 def test_duration_and_native_gate_counts_are_the_devices(capsys):
-    argv = ["qlstm_gate", "--qubits", "3", "--layers", "1", "--device", "ionq-forte-1"]
+    argv = ["qlstm_gate", "--qubits", "3", "--reps", "1", "--device", "ionq-forte-1"]
     result = run_json(capsys, *argv, "--shots", "200")
     from circuits import cells
 
-    circuit = cells.qlstm_gate(3, n_layers=1).circuit
+    circuit = cells.qlstm_gate(3, reps=1).circuit
     device = devices.get("ionq-forte-1", n_qubits=3)
     native = device.transpile(circuit.assign_parameters(values_of(result)).measure_all(False))
     assert result["duration_s"] == device.duration(native)
@@ -270,7 +270,7 @@ def test_duration_and_native_gate_counts_are_the_devices(capsys):
 
 
 def test_the_same_seed_gives_the_same_report(capsys):
-    argv = ["reservoir", "--qubits", "2", "--layers", "1", "--device", "iontrap-10q", "--shots"]
+    argv = ["reservoir", "--qubits", "2", "--reps", "1", "--device", "iontrap-10q", "--shots"]
     first = run_json(capsys, *argv, "300", "--seed", "4")
     second = run_json(capsys, *argv, "300", "--seed", "4")
     assert first == second
@@ -376,3 +376,10 @@ def test_mid_circuit_measurement_errors(tmp_path, capsys):
 def test_gpu_without_a_gpu_is_an_error_not_a_fallback(capsys):
     err = run_error(capsys, "brickwork", "--qubits", "2", "--shots", "100", "--gpu")
     assert "gpu=True" in err and "qiskit-aer-gpu" in err
+
+
+def test_layers_is_the_deprecated_name_of_reps(capsys):
+    assert main(["run", "brickwork", "--qubits", "2", "--layers", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "--layers is deprecated and will be removed; use --reps" in captured.err
+    assert json.loads(captured.out)["circuit"]["source"] == "template brickwork (2 qubits, reps 1)"

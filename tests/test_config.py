@@ -79,7 +79,7 @@ def test_model_keys_are_the_model_constructor_words():
     config = RunConfig(
         model="qlstm",
         qubits=4,
-        layers=2,
+        reps=2,
         ansatz="hardware_efficient",
         backend="torch",
         model_options={"bidirectional": True},
@@ -87,16 +87,25 @@ def test_model_keys_are_the_model_constructor_words():
     options = config.model_options_for_build()
     assert options == {
         "n_qubits": 4,
-        "n_layers": 2,
+        "reps": 2,
         "ansatz": "hardware_efficient",
         "backend": "torch",
         "bidirectional": True,
     }
     recurrent = models.build(config.model, 1, 1, **options).recurrent
-    assert (recurrent.n_qubits, recurrent.n_layers, recurrent.ansatz) == (
+    assert (recurrent.n_qubits, recurrent.reps, recurrent.ansatz) == (
         4,
         2,
         "hardware_efficient",
     )
     assert recurrent.bidirectional
     assert RunConfig(model="lstm").model_options_for_build() == {}  # unset keys are not passed
+
+
+def test_layers_is_the_deprecated_name_of_reps(tmp_path):
+    (tmp_path / "old.toml").write_text('model = "qlstm"\nlayers = 3\n')
+    with pytest.warns(DeprecationWarning, match="config key 'layers' is deprecated.*'reps'"):
+        config = load_config(tmp_path / "old.toml")
+    assert config.reps == 3
+    with pytest.raises(ConfigError, match="'reps' and 'layers'"):
+        RunConfig.from_mapping({"reps": 1, "layers": 2})

@@ -16,7 +16,7 @@ from qrnn.layer import QuantumLayer
 
 
 def small_layer(dtype=torch.float64) -> tuple[QuantumLayer, cells.Cell]:
-    gate = cells.qlstm_gate(n_qubits=3, n_inputs=2, n_layers=2)
+    gate = cells.qlstm_gate(n_qubits=3, n_inputs=2, reps=2)
     torch.manual_seed(0)
     layer = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, dtype=dtype)
     return layer, gate
@@ -200,7 +200,7 @@ def test_named_backend_from_qrnn_backends():
     ],
 )
 def test_bad_arguments_are_named(change, error, match):
-    gate = cells.qlstm_gate(n_qubits=3, n_inputs=2, n_layers=1)
+    gate = cells.qlstm_gate(n_qubits=3, n_inputs=2, reps=1)
     arguments = {
         "circuit": gate.circuit,
         "input_params": gate.inputs,

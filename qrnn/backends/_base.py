@@ -14,20 +14,17 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from qiskit.circuit import Barrier, QuantumCircuit
+from qiskit.circuit import QuantumCircuit
 
+from circuits.cells import MARKER_LABEL, add_marker
 from qrnn.backends._device import CircuitCache, check_shots, resolve_device
 from qrnn.backends._errors import BackendError
 from qrnn.sim import NoiseReader, parse_observables, simulated_form
 
-MARKER_LABEL = "qrnn.marker"
 GRADIENT_METHODS = ("backprop", "parameter-shift", "spsa")
 
 
-def add_marker(circuit: QuantumCircuit) -> None:
-    """Append a marker (a barrier on all qubits labelled ``MARKER_LABEL``) to ``circuit``:
-    ``Backend.expval_at_markers`` reads expectation values of the state at every marker."""
-    circuit.append(Barrier(circuit.num_qubits, label=MARKER_LABEL), circuit.qubits)
+__all__ = ["MARKER_LABEL", "Backend", "add_marker", "marker_positions"]
 
 
 def marker_positions(circuit: QuantumCircuit) -> list[int]:

@@ -1,8 +1,10 @@
 """Recurrent models for time series: quantum cells, classical baselines, a forecaster head.
 
 Every family is an ``nn.LSTM``-style module (``input_size``, ``hidden_size``, ``num_layers``,
-``batch_first``, ``bidirectional``; ``forward(x) -> (output, state)``). :func:`build` looks a
-family up by name and wraps it in a :class:`Forecaster`, which is what ``qrnn.fit`` and
+``batch_first``, ``bidirectional``; ``forward(x) -> (output, state)``) with a public one-step
+cell (``QLSTMCell``, ``QGRUCell``, ``QRNNCell``, ``QReservoirCell``) and
+``reset_parameters()``. Circuit depth is ``reps``. :func:`build` looks a family up by name
+(:func:`names`) and wraps it in a :class:`Forecaster`, which is what ``qrnn.fit`` and
 ``qrnn train`` train.
 
 :func:`to_backend` moves a (trained) model's quantum parts to another executor, e.g. Aer with
@@ -13,14 +15,17 @@ Adding a family is one entry in ``_FAMILIES``: ``"name": (ModuleClass, {default 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from torch import nn
 
 from qrnn.models._backend import quantum_modules, to_backend
+from qrnn.models._gates import VQCGate
 from qrnn.models._qgru import QGRU, QGRUCell
 from qrnn.models._qlstm import QLSTM, QLSTMCell
-from qrnn.models._qrnn import QRNN, QReservoir
+from qrnn.models._qrnn import QRNN, QRNNCell
+from qrnn.models._reservoir import QReservoir, QReservoirCell
 from qrnn.models.classical import (
     GRU,
     LSTM,
@@ -41,11 +46,15 @@ __all__ = [
     "Forecaster",
     "QGRUCell",
     "QLSTMCell",
+    "QRNNCell",
     "QReservoir",
+    "QReservoirCell",
+    "VQCGate",
     "build",
     "count_parameters",
     "match_parameters",
     "model_names",
+    "names",
     "quantum_modules",
     "recurrent_output_size",
     "to_backend",
@@ -67,19 +76,30 @@ _FAMILIES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
 DEFAULT_MODEL = "qrnn"
 
 
-def model_names() -> list[str]:
+def names() -> list[str]:
     """Names accepted by :func:`build`, sorted."""
     return sorted(_FAMILIES)
+
+
+def model_names() -> list[str]:
+    """Deprecated alias of :func:`names` (kept for one release)."""
+    warnings.warn(
+        "qrnn.models.model_names() is deprecated and will be removed; use qrnn.models.names()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return names()
 
 
 def build(name: str, input_size: int, output_size: int, **options: Any) -> Forecaster:
     """Build ``Forecaster(family(input_size, batch_first=True, **options), output_size)``.
 
     Args:
-        name: a family from :func:`model_names` (``"lstm"``, ``"gru"``, ``"esn"``, ...).
+        name: a family from :func:`names` (``"lstm"``, ``"gru"``, ``"esn"``, ...).
         input_size: features per time step of the input windows.
         output_size: predicted features.
-        **options: constructor options of the family (``hidden_size``, ``num_layers``, ...);
+        **options: constructor options of the family (``hidden_size``, ``num_layers``,
+            ``reps``, ...);
             they override the registry's defaults (``hidden_size=16`` for LSTM and GRU).
 
     Returns:
@@ -87,7 +107,7 @@ def build(name: str, input_size: int, output_size: int, **options: Any) -> Forec
         ``(batch, output_size)``.
     """
     if name not in _FAMILIES:
-        raise ValueError(f"unknown model {name!r}; available models: {', '.join(model_names())}")
+        raise ValueError(f"unknown model {name!r}; available models: {', '.join(names())}")
     if "batch_first" in options:
         raise ValueError("build() always uses batch_first=True; do not pass batch_first")
     family, defaults = _FAMILIES[name]

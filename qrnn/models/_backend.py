@@ -6,7 +6,7 @@ memory cells of QRNN/QReservoir) to ONE backend object; weights and classical la
 untouched::
 
     model = qrnn.models.to_backend(model, "aer", device="ionq-aria-1", shots=1000, seed=0)
-    prediction = qrnn.predict(model, data.test)
+    prediction = qrnn.train.predict(model, data.test)
 
 Everything is checked before anything is switched (an unknown device, shots outside the
 device's limits, a model wider than the device, a QRNN on a device without mid-circuit
@@ -23,19 +23,21 @@ from torch import nn
 from qrnn.layer import QuantumLayer
 from qrnn.models._qgru import QGRU, QGRUCell
 from qrnn.models._qlstm import QLSTM, QLSTMCell
-from qrnn.models._qrnn import QRNN, QReservoir, _MemoryCell
+from qrnn.models._qrnn import QRNN
+from qrnn.models._quantum_memory import TORCH_BACKEND, MemoryCell
+from qrnn.models._reservoir import QReservoir
 
 __all__ = ["quantum_modules", "to_backend"]
 
-TORCH_BACKEND = "torch"
-# Families that record the backend they were built with (shown by extra_repr).
+# Families that record the backend they were built with (shown by extra_repr); memory cells
+# record theirs in set_backend.
 _FAMILIES = (QLSTM, QLSTMCell, QGRU, QGRUCell, QRNN, QReservoir)
 
 
 def quantum_modules(model: nn.Module) -> list[nn.Module]:
     """The submodules of ``model`` that execute circuits (``QuantumLayer``s and QRNN /
     QReservoir memory cells), in ``model.modules()`` order."""
-    return [m for m in model.modules() if isinstance(m, (QuantumLayer, _MemoryCell))]
+    return [m for m in model.modules() if isinstance(m, (QuantumLayer, MemoryCell))]
 
 
 def _width(module: nn.Module) -> int:
@@ -141,7 +143,7 @@ def to_backend(
             )
         resolved = backend
     for module in modules:  # check everything before switching anything
-        if isinstance(module, _MemoryCell):
+        if isinstance(module, MemoryCell):
             module.check_backend(None if resolved == TORCH_BACKEND else resolved)
     for module in modules:
         module.set_backend(resolved)

@@ -1,8 +1,8 @@
 """QGRU: a GRU whose gates are variational circuits (the QLSTM construction of Chen, Yoo &
 Fang, arXiv 2009.01783, applied to the GRU equations).
 
-Each gate is a :class:`~qrnn.models._qlstm.VQCGate` (``Linear -> circuit -> <Z> -> Linear``)
-with its own weights; the hidden state is classical::
+Each gate is a :class:`~qrnn.models.VQCGate` (``Linear -> circuit -> <Z> -> Linear``, see
+``_gates.py``) with its own weights; the hidden state is classical::
 
     r = sigmoid(VQC_r([x_t, h]))        z = sigmoid(VQC_z([x_t, h]))
     n = tanh(VQC_n([x_t, r * h]))
@@ -17,98 +17,49 @@ from __future__ import annotations
 
 import torch
 
-from qrnn.models._qlstm import GateRecurrent, VQCGate, _check_step_input, _gate_options
-from qrnn.models._recurrent import State, Step, StepCell, positive_int
+from qrnn.models._gates import Gate, GateCell, GateRecurrent
+from qrnn.models._recurrent import State
 
 __all__ = ["QGRU", "QGRUCell"]
 
 
-class QGRUCell(StepCell):
+class QGRUCell(GateCell):
     """One QGRU step, like ``nn.GRUCell``: ``(x_t, h) -> h_t``.
 
     Args:
         input_size: features of ``x_t``.
         hidden_size: size of ``h`` (default 4).
         bias: biases in the classical ``Linear`` maps.
-        n_qubits, n_layers, ansatz, backend, device, dtype: as in
-            :class:`~qrnn.models.QLSTMCell`.
+        n_qubits, reps, ansatz, backend, device, dtype: as in
+            :class:`~qrnn.models.QLSTMCell` (``n_layers`` is a deprecated alias of ``reps``).
 
-    Submodules: ``reset``, ``update``, ``new``, each a :class:`VQCGate`.
+    Submodules: ``reset``, ``update``, ``new``, each a :class:`~qrnn.models.VQCGate`;
+    ``reset_parameters()`` redraws them all.
 
     Shapes:
         =====  ================================================
         input  ``(N, input_size)`` or ``(input_size,)``
-        hx     ``(N, hidden_size)``; zeros when omitted
-        out    ``(N, hidden_size)``
+        hx     ``(N, hidden_size)`` (``(hidden_size,)`` unbatched); zeros when omitted
+        out    ``(N, hidden_size)`` (``(hidden_size,)`` unbatched)
         =====  ================================================
     """
 
     gate_names = ("reset", "update", "new")
+    state_names = ("hx",)
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int = 4,
-        bias: bool = True,
-        *,
-        n_qubits: int = 10,
-        n_layers: int = 2,
-        ansatz: str = "ion_native",
-        backend: object = "torch",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        options = _gate_options(n_qubits, n_layers, ansatz, backend, bias, device, dtype)
-        super().__init__(options["dtype"])
-        self.input_size = positive_int("input_size", input_size)
-        self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.bias = bias
-        self.n_qubits, self.n_layers, self.ansatz = n_qubits, n_layers, ansatz
-        self.backend = backend
-        for name in self.gate_names:
-            setattr(self, name, VQCGate(input_size + hidden_size, hidden_size, **options))
-        self.state_shapes = ((hidden_size,),)
-        self.state_complex = (False,)
-        self.output_size = hidden_size
-
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            text += ", bias=False"
-        return (
-            f"{text}, n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
-            f"ansatz={self.ansatz!r}, backend={self.backend!r}"
-        )
-
-    def prepare(self) -> Step:
-        reset, update, new = (getattr(self, n).prepare() for n in self.gate_names)
-
-        def step(x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-            (h,) = state
-            v = torch.cat([x, h], dim=-1)
-            r = torch.sigmoid(reset(v))
-            z = torch.sigmoid(update(v))
-            n = torch.tanh(new(torch.cat([x, r * h], dim=-1)))
-            h = (1 - z) * n + z * h
-            return h, (h,)
-
-        return step
+    def equations(self, gates: dict[str, Gate], x: torch.Tensor, state: State):
+        (h,) = state
+        v = torch.cat([x, h], dim=-1)
+        r = torch.sigmoid(gates["reset"](v))
+        z = torch.sigmoid(gates["update"](v))
+        n = torch.tanh(gates["new"](torch.cat([x, r * h], dim=-1)))
+        h = (1 - z) * n + z * h
+        return h, (h,)
 
     def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
         """One step; see the class docstring for shapes."""
-        x, unbatched = _check_step_input(input, self.input_size, "QGRUCell")
-        x = x.to(self.dtype)
-        if hx is None:
-            state = self.initial_state(x.shape[0], x)
-        else:
-            h = hx.unsqueeze(0) if unbatched else hx
-            if tuple(h.shape) != (x.shape[0], self.hidden_size):
-                raise ValueError(
-                    f"hx has shape {tuple(hx.shape)}; expected ({x.shape[0]}, {self.hidden_size})"
-                )
-            state = (h,)
-        h, _ = self.prepare()(x, state)
-        return h[0] if unbatched else h
+        h, _ = self.step_once(input, hx)
+        return h
 
 
 class QGRU(GateRecurrent):
@@ -118,10 +69,12 @@ class QGRU(GateRecurrent):
         input_size: features per time step.
         hidden_size: size of ``h`` (default 4).
         num_layers, bias, batch_first, dropout, bidirectional: as in ``nn.GRU``.
-        n_qubits, n_layers, ansatz, backend, device, dtype: as in :class:`QGRUCell`.
+        n_qubits, reps, ansatz, backend, device, dtype: as in :class:`QGRUCell` (keyword
+            only; ``n_layers`` is a deprecated alias of ``reps``).
 
     Parameters are those of the cells ``cell_l{k}`` and ``cell_l{k}_reverse``
-    (:class:`QGRUCell`), e.g. ``cell_l0.update.vqc.weight``.
+    (:class:`QGRUCell`), e.g. ``cell_l0.update.vqc.weight``. ``reset_parameters()`` redraws
+    every cell's.
 
     Shapes (``N`` batch, ``L`` length, ``D`` = 2 if bidirectional else 1, ``H`` hidden_size):
         ======  ====================================================================

@@ -1,11 +1,14 @@
-"""The ``torch.nn.RNN``-style driver shared by every quantum recurrent model.
+"""The ``torch.nn.RNN``-style driver shared by every recurrent model of ``qrnn.models`` (the
+quantum ones and the echo-state network).
 
 One class, :class:`RecurrentBase`, does what ``nn.LSTM``, ``nn.GRU`` and ``nn.RNN`` have in
 common: input layouts (``batch_first``, unbatched, ``PackedSequence``), the initial state
 (given or default), stacking (``num_layers``, dropout between layers), both directions, and
 the ``(output, h_n)`` / ``(output, (h_n, c_n))`` return structure. A model only supplies its
 one-step cell per layer and direction (:class:`StepCell`): ``prepare()`` does the weight-only
-work once per forward and returns ``step(x_t, state) -> (out_t, state)``.
+work once per forward and returns ``step(x_t, state) -> (out_t, state)``; :func:`scan` runs it
+over a sequence. A cell called on its own (``cell(input, hx)``, like ``nn.LSTMCell``) checks
+its input and state with the same rules (:meth:`StepCell.step_once`).
 
 Variable lengths are handled by masking: every sequence of the batch runs for the longest
 length, and at step ``t`` the state of a sequence with ``length <= t`` is kept (its output is
@@ -39,21 +42,68 @@ def real_dtype(dtype: torch.dtype | None) -> torch.dtype:
     return dtype
 
 
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
+def scan(
+    step: Step, inputs: list[torch.Tensor], state: State, valid: torch.Tensor | None
+) -> tuple[torch.Tensor, State]:
+    """Run ``step`` over ``inputs`` (one ``(N, ...)`` tensor per time step) from ``state``.
+
+    ``valid`` is ``(L, N)`` bool or None: where ``valid[t, n]`` is False, sequence ``n`` has
+    ended, so its state is kept and its output is zero. Returns ``(outputs (L, N, F), state)``.
+    """
+    outputs = []
+    for t, x_t in enumerate(inputs):
+        out, new_state = step(x_t, state)
+        if valid is not None and not bool(valid[t].all()):
+            keep = valid[t]
+            new_state = tuple(
+                torch.where(keep.view(-1, *([1] * (new.dim() - 1))), new, old)
+                for new, old in zip(new_state, state, strict=True)
+            )
+            out = out * keep.unsqueeze(-1).to(out.dtype)
+        state = new_state
+        outputs.append(out)
+    return torch.stack(outputs), state
+
+
+def check_state(tensor: object, expected: tuple[int, ...], label: str, wanted: torch.dtype):
+    """A given initial state: the shape ``expected`` and real/complex as ``wanted``."""
+    if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != expected:
+        got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise ValueError(f"{label} has shape {got}; expected {expected}")
+    if tensor.is_complex() != wanted.is_complex:
+        if wanted.is_complex:
+            raise TypeError(
+                f"{label} is the hidden register's density matrix and must be complex, got "
+                f"{tensor.dtype}"
+            )
+        raise TypeError(f"{label} is complex ({tensor.dtype}); expected a real tensor")
+    return tensor.to(dtype=wanted)
+
+
 class StepCell(nn.Module):
     """A one-step recurrent cell as the driver sees it.
 
     Subclasses set ``state_shapes`` (per state component, its shape after the batch axis),
-    ``state_complex`` (per component) and ``output_size``, and implement :meth:`prepare`.
-    :meth:`run` (a whole sequence, masked) has a default built on :meth:`prepare`; cells whose
-    executor wants the whole sequence at once override it.
+    ``state_complex`` (per component), ``state_names`` (as ``hx`` calls them) and
+    ``output_size``, and implement :meth:`prepare` and :meth:`reset_parameters`. :meth:`run`
+    (a whole sequence, masked) has a default built on :meth:`prepare`; cells whose executor
+    wants the whole sequence at once override it.
     """
 
     state_shapes: tuple[tuple[int, ...], ...]
     state_complex: tuple[bool, ...]
+    state_names: tuple[str, ...] = ("hx",)
     output_size: int
 
-    def __init__(self, dtype: torch.dtype) -> None:
+    def __init__(self, input_size: int, dtype: torch.dtype) -> None:
         super().__init__()
+        self.input_size = positive_int("input_size", input_size)
         self._default_dtype = dtype
 
     @property
@@ -66,6 +116,9 @@ class StepCell(nn.Module):
         return self._default_dtype
 
     def prepare(self) -> Step:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
         raise NotImplementedError
 
     def initial_state(self, batch: int, reference: torch.Tensor) -> State:
@@ -84,20 +137,51 @@ class StepCell(nn.Module):
         self, sequence: torch.Tensor, state: State, valid: torch.Tensor | None
     ) -> tuple[torch.Tensor, State]:
         """``sequence (L, N, F)``, ``valid (L, N)`` bool or None -> ``(L, N, output_size)``."""
-        step = self.prepare()
-        outputs = []
-        for t in range(sequence.shape[0]):
-            out, new_state = step(sequence[t], state)
-            if valid is not None and not bool(valid[t].all()):
-                keep = valid[t]
-                new_state = tuple(
-                    torch.where(keep.view(-1, *([1] * (new.dim() - 1))), new, old)
-                    for new, old in zip(new_state, state, strict=True)
+        return scan(self.prepare(), sequence.unbind(0), state, valid)
+
+    def step_once(self, input: torch.Tensor, hx) -> tuple[torch.Tensor, State]:
+        """One step of a cell called on its own: ``input (N, input_size)`` or
+        ``(input_size,)``; ``hx`` None (the initial state), one tensor, or a tuple with one
+        tensor per state component, each ``(N, *shape)`` (``(*shape)`` unbatched). Returns
+        ``(out, state)`` with the input's batching."""
+        size = self.input_size
+        if (
+            not isinstance(input, torch.Tensor)
+            or input.dim() not in (1, 2)
+            or input.shape[-1] != size
+        ):
+            got = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
+            raise ValueError(
+                f"{type(self).__name__} input must be (N, {size}) or ({size},), got {got}"
+            )
+        unbatched = input.dim() == 1
+        x = (input.unsqueeze(0) if unbatched else input).to(self.dtype)
+        if hx is None:
+            state = self.initial_state(x.shape[0], x)
+        else:
+            parts = hx if len(self.state_names) > 1 else (hx,)
+            if len(self.state_names) > 1 and (
+                not isinstance(hx, (tuple, list)) or len(hx) != len(self.state_names)
+            ):
+                raise TypeError(f"hx must be a tuple ({', '.join(self.state_names)})")
+            state = tuple(
+                check_state(
+                    part,
+                    (*(() if unbatched else x.shape[:1]), *shape),
+                    name,
+                    self._state_dtype(k, x.dtype),
+                ).to(x.device)
+                for k, (part, shape, name) in enumerate(
+                    zip(parts, self.state_shapes, self.state_names, strict=True)
                 )
-                out = out * keep.unsqueeze(-1).to(out.dtype)
-            state = new_state
-            outputs.append(out)
-        return torch.stack(outputs), state
+            )
+            if unbatched:
+                state = tuple(part.unsqueeze(0) for part in state)
+        out, state = self.run(x.unsqueeze(0), state, None)
+        out = out[0]
+        if unbatched:
+            out, state = out[0], tuple(None if s is None else s[0] for s in state)
+        return out, state
 
 
 def _reverse(sequence: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -133,9 +217,8 @@ class RecurrentBase(nn.Module):
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_layers = positive_int("num_layers", num_layers)
-        for name, flag in (("batch_first", batch_first), ("bidirectional", bidirectional)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {flag!r}")
+        check_bool("batch_first", batch_first)
+        check_bool("bidirectional", bidirectional)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
             raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if not 0 <= dropout < 1:
@@ -163,6 +246,13 @@ class RecurrentBase(nn.Module):
     def cell(self, layer: int, direction: int = 0) -> StepCell:
         """The one-step cell of ``layer`` (0-based), direction 0 (forward) or 1 (reverse)."""
         return getattr(self, self._cell_name(layer, direction))
+
+    def reset_parameters(self) -> None:
+        """Call ``reset_parameters()`` of every cell, layer by layer, forward direction first
+        (see the cell class for what it draws)."""
+        for layer in range(self.num_layers):
+            for direction in range(self.num_directions):
+                self.cell(layer, direction).reset_parameters()
 
     @property
     def output_size(self) -> int:
@@ -256,18 +346,9 @@ class RecurrentBase(nn.Module):
         result: list[list[torch.Tensor]] = [[] for _ in range(count)]
         for k, (tensor, shape) in enumerate(zip(components, reference.state_shapes, strict=True)):
             expected = (count, *(() if unbatched else (batch,)), *shape)
-            if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != expected:
-                got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
-                raise ValueError(
-                    f"initial state {self._state_label(k)} has shape {got}; expected {expected} "
-                    "(num_layers * num_directions, batch, ...)"
-                )
+            label = f"initial state {self._state_label(k)} (num_layers * num_directions, N, ...)"
             wanted = reference._state_dtype(k, sequence.dtype)
-            if tensor.is_complex() and not wanted.is_complex:
-                raise TypeError(
-                    f"initial state {self._state_label(k)} is complex; expected a real tensor"
-                )
-            tensor = tensor.to(device=sequence.device, dtype=wanted)
+            tensor = check_state(tensor, expected, label, wanted).to(sequence.device)
             if unbatched:
                 tensor = tensor.unsqueeze(1)
             for i in range(count):
@@ -287,6 +368,8 @@ class RecurrentBase(nn.Module):
         return ("h_0", "c_0")[k] if self._pair_state else "hx"
 
     def _stack_state(self, finals: list[State], unbatched: bool):
+        if any(part is None for state in finals for part in state):
+            return None  # an executor that returns expectation values only, not states
         stacked = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         if unbatched:
             stacked = tuple(s.squeeze(1) for s in stacked)

@@ -4,9 +4,10 @@
 ``qrnn.models`` holds every family); wrapping them would add nothing.
 
 ``EchoStateNetwork`` is a leaky-integrator reservoir (Jaeger 2001; Lukoševičius, "A practical
-guide to applying echo state networks", 2012) with the ``nn.RNN`` interface. Its weights are
-fixed random buffers, so inside a :class:`~qrnn.models.forecaster.Forecaster` only the linear
-readout is trained.
+guide to applying echo state networks", 2012) with the ``nn.RNN`` interface (the same driver
+as the quantum models: ``PackedSequence``, stacking, both directions). Its weights are fixed
+random buffers, so inside a :class:`~qrnn.models.forecaster.Forecaster` only the linear
+readout is trained. ``reset_parameters()`` of ``LSTM`` and ``GRU`` is torch's.
 
 ``match_parameters`` sizes a classical baseline so that its trainable parameter count,
 forecaster head included, is as close as possible to a quantum model's.
@@ -18,8 +19,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence
 
+from qrnn.models._recurrent import RecurrentBase, StepCell, check_bool, real_dtype, scan
 from qrnn.models.forecaster import Forecaster
 
 LSTM = nn.LSTM
@@ -28,7 +29,7 @@ GRU = nn.GRU
 __all__ = ["GRU", "LSTM", "EchoStateNetwork", "count_parameters", "match_parameters"]
 
 
-class EchoStateNetwork(nn.Module):
+class EchoStateNetwork(RecurrentBase):
     r"""Leaky echo-state network (reservoir computer) with the ``nn.RNN`` interface.
 
     For each layer and direction, with leak rate :math:`a`:
@@ -56,15 +57,24 @@ class EchoStateNetwork(nn.Module):
         density: fraction of non-zero entries of ``W``, in (0, 1].
         seed: seed of a private generator for the reservoir; ``None`` draws from torch's
             global generator, so ``torch.manual_seed`` controls it like any other module.
+        device, dtype: of the buffers.
+
+    Buffers: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_l{k}`` (``_reverse`` for the
+    second direction), as ``nn.RNN`` names its parameters. ``reset_parameters()`` draws all of
+    them again: from ``seed`` when one was given (the same reservoir, undoing any change to the
+    buffers), else from torch's global generator (a new reservoir). The hyperparameters
+    (``spectral_radius``, ``leak_rate``, ...) are kept.
 
     Shapes (``N`` batch, ``L`` sequence length, ``D`` = 2 if bidirectional else 1):
         ========  ==============================================================
         input     ``(L, N, input_size)``, ``(N, L, input_size)`` if batch_first,
-                  or ``(L, input_size)`` unbatched
+                  ``(L, input_size)`` unbatched, or a ``PackedSequence``
         hx        ``(num_layers * D, N, hidden_size)`` or ``(num_layers * D, hidden_size)``
                   unbatched; zeros when omitted
-        output    ``(L, N, D * hidden_size)`` (``(N, L, ...)`` if batch_first)
-        h_n       ``(num_layers * D, N, hidden_size)``
+        output    ``(L, N, D * hidden_size)`` (``(N, L, ...)`` if batch_first; a
+                  ``PackedSequence`` if the input was one)
+        h_n       ``(num_layers * D, N, hidden_size)``, each sequence's state at its own
+                  length
         ========  ==============================================================
     """
 
@@ -85,14 +95,7 @@ class EchoStateNetwork(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        for name, value in (
-            ("input_size", input_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        super().__init__(input_size, hidden_size, num_layers, batch_first, 0.0, bidirectional)
         if not spectral_radius > 0:
             raise ValueError(f"spectral_radius must be > 0, got {spectral_radius!r}")
         if not 0 < leak_rate <= 1:
@@ -101,114 +104,93 @@ class EchoStateNetwork(nn.Module):
             raise ValueError(f"input_scaling must be > 0, got {input_scaling!r}")
         if not 0 < density <= 1:
             raise ValueError(f"density must be in (0, 1], got {density!r}")
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.bidirectional = bidirectional
+        self.bias = check_bool("bias", bias)
         self.spectral_radius = float(spectral_radius)
         self.leak_rate = float(leak_rate)
         self.input_scaling = float(input_scaling)
         self.density = float(density)
         self.seed = seed
-
-        # Draw in float64 on the CPU so that a seed gives the same reservoir everywhere.
-        generator = None if seed is None else torch.Generator().manual_seed(seed)
-        directions = 2 if bidirectional else 1
-        dtype = dtype or torch.get_default_dtype()
+        options = {"device": device, "dtype": real_dtype(dtype)}
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
-            for direction in range(directions):
-                suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                w_in = _uniform((hidden_size, layer_input), input_scaling, generator)
-                w_hh = _uniform((hidden_size, hidden_size), 1.0, generator)
-                if density < 1:
-                    keep = torch.rand(hidden_size, hidden_size, generator=generator) < density
+            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            for direction in range(self.num_directions):
+                suffix = self._suffix(layer, direction)
+                shapes = ((hidden_size, layer_input), (hidden_size, hidden_size), (hidden_size,))
+                for name, shape in zip(_BUFFERS, shapes, strict=True):
+                    self.register_buffer(name + suffix, torch.empty(shape, **options))
+        self.reset_parameters()
+
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def reset_parameters(self) -> None:
+        """Draw ``W_in``, ``W`` and ``b`` of every layer and direction (see the class)."""
+        # Draw in float64 on the CPU so that a seed gives the same reservoir everywhere.
+        generator = None if self.seed is None else torch.Generator().manual_seed(self.seed)
+        hidden = self.hidden_size
+        for layer in range(self.num_layers):
+            for direction in range(self.num_directions):
+                suffix = self._suffix(layer, direction)
+                w_in_buffer = getattr(self, "weight_ih" + suffix)
+                w_in = _uniform(tuple(w_in_buffer.shape), self.input_scaling, generator)
+                w_hh = _uniform((hidden, hidden), 1.0, generator)
+                if self.density < 1:
+                    keep = torch.rand(hidden, hidden, generator=generator) < self.density
                     w_hh = w_hh * keep
                 radius = torch.linalg.eigvals(w_hh).abs().max().item()
                 if radius > 0:  # an all-zero sparse draw stays zero: no memory, but well defined
-                    w_hh = w_hh * (spectral_radius / radius)
-                b = _uniform((hidden_size,), input_scaling, generator)
-                if not bias:
+                    w_hh = w_hh * (self.spectral_radius / radius)
+                b = _uniform((hidden,), self.input_scaling, generator)
+                if not self.bias:
                     b = torch.zeros_like(b)
-                self.register_buffer("weight_ih" + suffix, w_in.to(device=device, dtype=dtype))
-                self.register_buffer("weight_hh" + suffix, w_hh.to(device=device, dtype=dtype))
-                self.register_buffer("bias" + suffix, b.to(device=device, dtype=dtype))
+                for name, value in zip(_BUFFERS, (w_in, w_hh, b), strict=True):
+                    getattr(self, name + suffix).copy_(value)
+
+    def cell(self, layer: int, direction: int = 0) -> StepCell:
+        """The reservoir of ``layer`` and ``direction`` as a one-step cell (a view of the
+        buffers ``weight_ih_l{layer}``, ... made on each call)."""
+        suffix = self._suffix(layer, direction)
+        w_in, w_hh, b = (getattr(self, name + suffix) for name in _BUFFERS)
+        return _EchoStateCell(w_in, w_hh, b, self.leak_rate)
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
+        text = self._shared_repr()
         if not self.bias:
             text += ", bias=False"
-        if self.batch_first:
-            text += ", batch_first=True"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        text += (
-            f", spectral_radius={self.spectral_radius}, leak_rate={self.leak_rate}, "
+        return (
+            f"{text}, spectral_radius={self.spectral_radius}, leak_rate={self.leak_rate}, "
             f"input_scaling={self.input_scaling}, density={self.density}, seed={self.seed}"
         )
-        return text
 
-    def forward(
-        self, input: torch.Tensor, hx: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the reservoir; see the class docstring for shapes."""
-        if isinstance(input, PackedSequence):
-            raise TypeError(
-                "EchoStateNetwork does not accept a PackedSequence; pad the sequences "
-                "(torch.nn.utils.rnn.pad_packed_sequence) and pass a tensor"
-            )
-        if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"expected input of shape (L, N, {self.input_size}), (N, L, {self.input_size}) "
-                f"with batch_first, or (L, {self.input_size}); got {tuple(input.shape)}"
-            )
-        unbatched = input.dim() == 2
-        sequence = input.unsqueeze(1) if unbatched else input
-        if self.batch_first and not unbatched:
-            sequence = sequence.transpose(0, 1)  # -> (L, N, features)
-        length, batch = sequence.shape[0], sequence.shape[1]
-        directions = 2 if self.bidirectional else 1
-        state_shape = (self.num_layers * directions, batch, self.hidden_size)
-        if hx is None:
-            hx = sequence.new_zeros(state_shape)
-        else:
-            hx = hx.unsqueeze(1) if unbatched else hx
-            if tuple(hx.shape) != state_shape:
-                raise ValueError(f"expected hx of shape {state_shape}, got {tuple(hx.shape)}")
+    def forward(self, input, hx=None):
+        """``(output, h_n)``; see the class docstring for shapes."""
+        return super().forward(input, hx)
 
-        finals = []
-        layer_input = sequence
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(directions):
-                suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                steps = layer_input.flip(0) if direction else layer_input
-                h = hx[layer * directions + direction]
-                w_in, w_hh, b = (
-                    getattr(self, n + suffix) for n in ("weight_ih", "weight_hh", "bias")
-                )
-                driven = steps @ w_in.T + b  # input drive of every step at once
-                w_hh_t = w_hh.T
-                states = []
-                for t in range(length):
-                    update = torch.tanh(driven[t] + h @ w_hh_t)
-                    h = (1 - self.leak_rate) * h + self.leak_rate * update
-                    states.append(h)
-                finals.append(h)
-                out = torch.stack(states)
-                outputs.append(out.flip(0) if direction else out)
-            layer_input = torch.cat(outputs, dim=-1)
 
-        output, h_n = layer_input, torch.stack(finals)
-        if unbatched:
-            return output.squeeze(1), h_n.squeeze(1)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        return output, h_n
+_BUFFERS = ("weight_ih", "weight_hh", "bias")
+
+
+class _EchoStateCell(StepCell):
+    """One layer and direction of an :class:`EchoStateNetwork`, over its buffers."""
+
+    def __init__(self, w_in: torch.Tensor, w_hh: torch.Tensor, b: torch.Tensor, leak: float):
+        super().__init__(w_in.shape[1], w_in.dtype)
+        self.w_in, self.w_hh, self.b, self.leak = w_in, w_hh, b, leak
+        self.state_shapes = ((w_hh.shape[0],),)
+        self.state_complex = (False,)
+        self.output_size = w_hh.shape[0]
+
+    def run(self, sequence, state, valid):
+        driven = sequence @ self.w_in.T + self.b  # input drive of every step at once
+        w_hh_t, leak = self.w_hh.T, self.leak
+
+        def step(drive: torch.Tensor, state):
+            (h,) = state
+            h = (1 - leak) * h + leak * torch.tanh(drive + h @ w_hh_t)
+            return h, (h,)
+
+        return scan(step, driven.unbind(0), state, valid)
 
 
 def _uniform(shape: tuple[int, ...], scale: float, generator: torch.Generator | None):

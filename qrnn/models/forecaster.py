@@ -70,6 +70,14 @@ class Forecaster(nn.Module):
         self.recurrent = recurrent
         self.head = nn.Linear(recurrent_size, output_size)
 
+    def reset_parameters(self) -> None:
+        """``recurrent.reset_parameters()`` (what it draws is the recurrent module's to say;
+        a module without that method is left as it is), then ``head`` as ``nn.Linear``."""
+        reset = getattr(self.recurrent, "reset_parameters", None)
+        if callable(reset):
+            reset()
+        self.head.reset_parameters()
+
     @property
     def input_size(self) -> int | None:
         """``recurrent.input_size`` (features per time step), or ``None`` if not declared."""

@@ -19,6 +19,7 @@ from qrnn.sim._errors import (
     UnsupportedNoiseError,
 )
 from qrnn.sim._lowering import SUPPORTED_GATES
+from qrnn.sim._memory import MemoryProgram, MemoryStep, memory_channel
 from qrnn.sim._noise import NoiseReader, apply_readout, simulated_form
 from qrnn.sim._observables import ObservableError, parse_observables
 from qrnn.sim._program import BoundProgram, Program
@@ -55,6 +56,8 @@ def expval(circuit, values, observables, noise_model=None):
 __all__ = [
     "SUPPORTED_GATES",
     "BoundProgram",
+    "MemoryProgram",
+    "MemoryStep",
     "NoiseReader",
     "ObservableError",
     "Program",
@@ -67,6 +70,7 @@ __all__ = [
     "compile",
     "density_matrix",
     "expval",
+    "memory_channel",
     "parse_observables",
     "simulated_form",
     "statevector",

@@ -10,6 +10,19 @@ from qiskit.quantum_info import Operator
 from circuits import ansatz
 
 
+def layout(circuit: QuantumCircuit) -> list[tuple]:
+    """Gate names, qubits and angle expressions (as text): equal for circuits built alike,
+    whose parameters are distinct objects with the same names."""
+    return [
+        (
+            i.operation.name,
+            [circuit.find_bit(q).index for q in i.qubits],
+            [str(p) for p in i.operation.params],
+        )
+        for i in circuit.data
+    ]
+
+
 def bind(circuit: QuantumCircuit, seed: int = 0) -> tuple[QuantumCircuit, np.ndarray]:
     values = np.random.default_rng(seed).uniform(-np.pi, np.pi, circuit.num_parameters)
     return circuit.assign_parameters(values), values
@@ -20,7 +33,7 @@ def assert_same_operator(a: QuantumCircuit, b: QuantumCircuit) -> None:
 
 
 def test_hardware_efficient_matches_hand_built_three_qubits():
-    circuit, weights = ansatz.hardware_efficient(3, n_layers=2, rotations=("ry", "rz"))
+    circuit, weights = ansatz.hardware_efficient(3, reps=2, rotations=("ry", "rz"))
     _, w = bind(circuit)
     reference = QuantumCircuit(3)
     for layer in range(2):
@@ -39,7 +52,7 @@ def test_hardware_efficient_matches_hand_built_three_qubits():
 
 
 def test_hardware_efficient_cz_two_qubits_has_one_pair():
-    circuit, weights = ansatz.hardware_efficient(2, n_layers=1, entangler="cz")
+    circuit, weights = ansatz.hardware_efficient(2, reps=1, entangler="cz")
     _, w = bind(circuit)
     reference = QuantumCircuit(2)
     reference.rx(w[0], 0)
@@ -54,7 +67,7 @@ def test_hardware_efficient_cz_two_qubits_has_one_pair():
 
 
 def test_ion_native_all_to_all_matches_hand_built():
-    circuit, weights = ansatz.ion_native(3, n_layers=1, connectivity="all")
+    circuit, weights = ansatz.ion_native(3, reps=1, connectivity="all")
     _, w = bind(circuit)
     reference = QuantumCircuit(3)
     reference.r(w[0], w[1], 0)
@@ -68,7 +81,7 @@ def test_ion_native_all_to_all_matches_hand_built():
 
 
 def test_ion_native_ring_counts_and_pairs():
-    circuit, weights = ansatz.ion_native(5, n_layers=2, connectivity="ring")
+    circuit, weights = ansatz.ion_native(5, reps=2, connectivity="ring")
     assert len(weights) == 2 * (2 * 5 + 5)
     pairs = [
         tuple(circuit.find_bit(q).index for q in inst.qubits)
@@ -81,7 +94,7 @@ def test_ion_native_ring_counts_and_pairs():
 def test_ion_native_single_qubit_is_the_carrier_rotation():
     # Independent reference, from the definition of the carrier rotation:
     # R(theta, phi) = cos(theta/2) I - i sin(theta/2) (cos(phi) X + sin(phi) Y).
-    circuit, _ = ansatz.ion_native(1, n_layers=1)
+    circuit, _ = ansatz.ion_native(1, reps=1)
     theta, phi = 0.7, -1.3
     x = np.array([[0, 1], [1, 0]])
     y = np.array([[0, -1j], [1j, 0]])
@@ -92,7 +105,7 @@ def test_ion_native_single_qubit_is_the_carrier_rotation():
 
 
 def test_brickwork_matches_hand_built_five_qubits():
-    circuit, weights = ansatz.brickwork(5, n_layers=1, entangler="cz")
+    circuit, weights = ansatz.brickwork(5, reps=1, entangler="cz")
     _, w = bind(circuit)
     reference = QuantumCircuit(5)
     for q in range(5):
@@ -108,7 +121,7 @@ def test_brickwork_matches_hand_built_five_qubits():
 @pytest.mark.parametrize("n_qubits", range(1, 11))
 @pytest.mark.parametrize("name", ["hardware_efficient", "ion_native", "brickwork"])
 def test_every_size_builds_with_expected_weight_count(name, n_qubits):
-    circuit, weights = ansatz.get(name, n_qubits=n_qubits, n_layers=2, prefix="theta")
+    circuit, weights = ansatz.get(name, n_qubits=n_qubits, reps=2, prefix="theta")
     n_pairs_all = n_qubits * (n_qubits - 1) // 2
     expected = {
         "hardware_efficient": 2 * n_qubits * 3,
@@ -127,7 +140,7 @@ def test_every_size_builds_with_expected_weight_count(name, n_qubits):
 
 @pytest.mark.parametrize("name", ["hardware_efficient", "ion_native", "brickwork"])
 def test_rotations_of_one_qubit_are_adjacent(name):
-    circuit, _ = ansatz.get(name, n_qubits=4, n_layers=2)
+    circuit, _ = ansatz.get(name, n_qubits=4, reps=2)
     # Within each layer the one-qubit gates appear qubit by qubit, never interleaved.
     blocks: list[list[int]] = [[]]
     for inst in circuit.data:
@@ -159,7 +172,7 @@ def test_registry_unknown_name_lists_names():
         ({"n_qubits": 0}, ValueError, "n_qubits must be >= 1"),
         ({"n_qubits": 2.5}, TypeError, "n_qubits must be an integer"),
         ({"n_qubits": True}, TypeError, "bool"),
-        ({"n_layers": 0}, ValueError, "n_layers"),
+        ({"reps": 0}, ValueError, "reps"),
         ({"entangler": "cy"}, ValueError, r"entangler must be one of \['cx', 'cz'\]"),
         ({"rotations": ()}, ValueError, "rotations"),
         ({"rotations": ("ry", "rw")}, ValueError, "'rw'"),
@@ -175,3 +188,19 @@ def test_hardware_efficient_rejects_bad_input(kwargs, error, match):
 def test_ion_native_rejects_unknown_connectivity():
     with pytest.raises(ValueError, match=r"connectivity must be one of \['all', 'ring'\]"):
         ansatz.ion_native(3, connectivity="line")
+
+
+@pytest.mark.parametrize("name", ansatz.names())
+def test_n_layers_is_a_deprecated_alias_of_reps(name):
+    builder = getattr(ansatz, name)
+    expected, _ = builder(3, reps=2)
+    with pytest.warns(DeprecationWarning, match=r"n_layers= is deprecated.*use reps="):
+        old, _ = builder(3, n_layers=2)
+    assert layout(old) == layout(expected)
+    with pytest.warns(DeprecationWarning, match="reps="):
+        by_name, _ = ansatz.get(name, 3, n_layers=2)
+    assert layout(by_name) == layout(expected)
+    with pytest.raises(TypeError, match="both reps= and its deprecated alias n_layers="):
+        builder(3, reps=2, n_layers=2)
+    with pytest.raises(TypeError, match="both reps="):
+        ansatz.get(name, 3, reps=1, n_layers=2)

@@ -7,10 +7,23 @@ import math
 
 import numpy as np
 import pytest
-from qiskit.circuit import QuantumCircuit
-from qiskit.quantum_info import Operator, Pauli, Statevector
+from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.quantum_info import DensityMatrix, Operator, Pauli, Statevector
 
 from circuits import ansatz, cells
+
+
+def layout(circuit: QuantumCircuit) -> list[tuple]:
+    """Gate names, qubits and angle expressions (as text): equal for circuits built alike,
+    whose parameters are distinct objects with the same names."""
+    return [
+        (
+            i.operation.name,
+            [circuit.find_bit(q).index for q in i.qubits],
+            [str(p) for p in i.operation.params],
+        )
+        for i in circuit.data
+    ]
 
 
 def expvals(circuit: QuantumCircuit, labels: list[str]) -> np.ndarray:
@@ -19,7 +32,7 @@ def expvals(circuit: QuantumCircuit, labels: list[str]) -> np.ndarray:
 
 
 def test_qlstm_gate_layout_and_observables():
-    cell = cells.qlstm_gate(n_qubits=4, n_inputs=3, n_layers=1, weight_prefix="w_forget")
+    cell = cells.qlstm_gate(n_qubits=4, n_inputs=3, reps=1, weight_prefix="w_forget")
     assert cell.n_qubits == 4
     assert cell.observables == ["IIIZ", "IIZI", "IZII", "ZIII"]
     assert cell.data_qubits == (0, 1, 2)
@@ -30,7 +43,7 @@ def test_qlstm_gate_layout_and_observables():
 
 
 def test_qlstm_gate_equals_encoding_then_ansatz():
-    cell = cells.qlstm_gate(n_qubits=3, n_inputs=2, n_layers=2, ansatz="brickwork")
+    cell = cells.qlstm_gate(n_qubits=3, n_inputs=2, reps=2, ansatz="brickwork")
     block, weights = ansatz.brickwork(3, 2)
     rng = np.random.default_rng(3)
     x, w = rng.uniform(-1, 1, 2), rng.uniform(-np.pi, np.pi, len(weights))
@@ -47,7 +60,7 @@ def test_qlstm_gate_equals_encoding_then_ansatz():
 
 def test_qlstm_gate_closed_form_at_zero_weights():
     # ion_native with zero angles is the identity, so <Z_k> = <+| RY(v)^† Z RY(v) |+> = -sin(v).
-    cell = cells.qlstm_gate(n_qubits=4, n_inputs=3, n_layers=2)
+    cell = cells.qlstm_gate(n_qubits=4, n_inputs=3, reps=2)
     v = np.array([0.3, -0.8, 1.4])
     bound = cell.circuit.assign_parameters(
         {**dict(zip(cell.inputs, v, strict=True)), **dict.fromkeys(cell.weights, 0.0)}
@@ -56,7 +69,7 @@ def test_qlstm_gate_closed_form_at_zero_weights():
 
 
 def test_qrnn_step_layout_and_closed_form():
-    cell = cells.qrnn_step(n_data=2, n_hidden=3, n_layers=1)
+    cell = cells.qrnn_step(n_data=2, n_hidden=3, reps=1)
     assert cell.n_qubits == 5
     assert cell.data_qubits == (0, 1)
     assert cell.hidden_qubits == (2, 3, 4)
@@ -70,7 +83,7 @@ def test_qrnn_step_layout_and_closed_form():
 
 
 def test_qrnn_step_equals_encoding_then_ansatz():
-    cell = cells.qrnn_step(n_data=1, n_hidden=2, n_layers=1, ansatz="hardware_efficient")
+    cell = cells.qrnn_step(n_data=1, n_hidden=2, reps=1, ansatz="hardware_efficient")
     block, weights = ansatz.hardware_efficient(3, 1)
     rng = np.random.default_rng(4)
     x, w = rng.uniform(0, 1, 1), rng.uniform(-np.pi, np.pi, len(weights))
@@ -84,9 +97,9 @@ def test_qrnn_step_equals_encoding_then_ansatz():
 
 
 def test_reservoir_is_fixed_by_seed():
-    a = cells.reservoir(n_qubits=4, n_inputs=2, seed=7, depth=2)
-    b = cells.reservoir(n_qubits=4, n_inputs=2, seed=7, depth=2)
-    c = cells.reservoir(n_qubits=4, n_inputs=2, seed=8, depth=2)
+    a = cells.reservoir(n_qubits=4, n_inputs=2, seed=7, reps=2)
+    b = cells.reservoir(n_qubits=4, n_inputs=2, seed=7, reps=2)
+    c = cells.reservoir(n_qubits=4, n_inputs=2, seed=8, reps=2)
     x = [0.2, 0.6]
     op_a, op_b, op_c = (Operator(cell.circuit.assign_parameters(x)).data for cell in (a, b, c))
     np.testing.assert_array_equal(op_a, op_b)
@@ -99,7 +112,7 @@ def test_reservoir_is_fixed_by_seed():
 
 
 def test_reservoir_encodes_its_input():
-    cell = cells.reservoir(n_qubits=3, n_inputs=1, seed=0, depth=1)
+    cell = cells.reservoir(n_qubits=3, n_inputs=1, seed=0, reps=1)
     low = expvals(cell.circuit.assign_parameters([0.1]), cell.observables)
     high = expvals(cell.circuit.assign_parameters([0.9]), cell.observables)
     assert not np.allclose(low, high)
@@ -125,7 +138,7 @@ def test_default_qrnn_step_uses_ten_qubits():
 
 
 def test_cell_is_frozen():
-    cell = cells.qrnn_step(n_data=1, n_hidden=1, n_layers=1)
+    cell = cells.qrnn_step(n_data=1, n_hidden=1, reps=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cell.observables = []  # type: ignore[misc]
 
@@ -140,8 +153,100 @@ def test_cell_is_frozen():
         (lambda: cells.qrnn_step(n_data=1.0), TypeError, "n_data must be an integer"),
         (lambda: cells.reservoir(n_qubits=2, n_inputs=3), ValueError, "n_inputs=3 exceeds"),
         (lambda: cells.reservoir(seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: cells.qrnn_step(2, 1, ansatz=QuantumCircuit(2)), ValueError, "expected n_data"),
+        (lambda: cells.qrnn_step(ansatz=3), TypeError, "QuantumCircuit"),
+        (lambda: cells.unroll(cells.qrnn_step(1, 1), 0), ValueError, "steps must be >= 1"),
     ],
 )
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_qrnn_step_around_a_circuit_ansatz():
+    block, weights = ansatz.ion_native(3, 1)
+    by_name = cells.qrnn_step(n_data=1, n_hidden=2, reps=1, ansatz="ion_native")
+    around = cells.qrnn_step(n_data=1, n_hidden=2, ansatz=block)
+    assert list(around.weights) == list(block.parameters)
+    assert around.observables == by_name.observables
+    assert (around.data_qubits, around.hidden_qubits) == ((0,), (1, 2))
+    w = np.random.default_rng(5).uniform(-np.pi, np.pi, len(weights))
+    x = {around.inputs[0]: 0.3}
+    np.testing.assert_allclose(
+        Operator(around.circuit.assign_parameters(x | dict(zip(weights, w, strict=True)))).data,
+        Operator(
+            by_name.circuit.assign_parameters(
+                {by_name.inputs[0]: 0.3} | dict(zip(by_name.weights, w, strict=True))
+            )
+        ).data,
+        atol=1e-12,
+    )
+
+
+def test_qrnn_step_inputs_avoid_the_circuits_parameter_names():
+    circuit = QuantumCircuit(2)
+    circuit.rx(ParameterVector("x", 1)[0], 1)
+    cell = cells.qrnn_step(n_data=1, n_hidden=1, ansatz=circuit)
+    assert cell.inputs.name == "_x"
+    assert set(cell.circuit.parameters) == {*cell.inputs, *cell.weights}
+
+
+def test_unroll_writes_steps_markers_and_resets():
+    cell = cells.qrnn_step(n_data=2, n_hidden=1, reps=1)
+    circuit, inputs = cells.unroll(cell, 3)
+    assert circuit.name == "qrnn_step_x3" and circuit.num_qubits == 3
+    assert [vector.name for vector in inputs] == ["x000000", "x000001", "x000002"]
+    assert set(circuit.parameters) == {*cell.weights, *(p for vector in inputs for p in vector)}
+    names = [instruction.operation.name for instruction in circuit.data]
+    step = len(cell.circuit.data)
+    assert names == 3 * ([*names[:step], "barrier", "reset", "reset"])
+    markers = [
+        i for i, instruction in enumerate(circuit.data) if instruction.operation.name == "barrier"
+    ]
+    assert markers == [step, 2 * step + 3, 3 * step + 6]
+    assert {circuit.data[i].operation.label for i in markers} == {cells.MARKER_LABEL}
+    resets = [
+        circuit.find_bit(i.qubits[0]).index for i in circuit.data if i.operation.name == "reset"
+    ]
+    assert resets == [0, 1] * 3
+
+
+def test_unroll_agrees_with_resetting_by_hand():
+    """The unrolled circuit's final state equals evolving step by step with explicit resets
+    (qiskit DensityMatrix), for the reservoir cell."""
+    cell = cells.reservoir(n_qubits=3, n_inputs=1, seed=1, reps=1)
+    circuit, inputs = cells.unroll(cell, 2)
+    x = [0.2, 0.7]
+    bound = circuit.assign_parameters(
+        {vector[0]: value for vector, value in zip(inputs, x, strict=True)}
+    )
+    state = DensityMatrix.from_label("000")
+    for value in x:
+        state = state.evolve(cell.circuit.assign_parameters([value])).reset([0])
+    np.testing.assert_allclose(DensityMatrix(bound).data, state.data, atol=1e-12)
+
+
+def test_a_marker_is_a_labelled_barrier_on_every_qubit():
+    circuit = QuantumCircuit(3)
+    cells.add_marker(circuit)
+    (instruction,) = circuit.data
+    assert instruction.operation.name == "barrier"
+    assert instruction.operation.label == cells.MARKER_LABEL == "qrnn.marker"
+    assert len(instruction.qubits) == 3
+
+
+@pytest.mark.parametrize(
+    ("build", "old", "new"),
+    [
+        (lambda **kw: cells.qlstm_gate(n_qubits=3, **kw), "n_layers", "reps"),
+        (lambda **kw: cells.qrnn_step(n_data=1, n_hidden=2, **kw), "n_layers", "reps"),
+        (lambda **kw: cells.reservoir(n_qubits=3, **kw), "depth", "reps"),
+    ],
+)
+def test_old_depth_keywords_are_deprecated_aliases(build, old, new):
+    expected = build(**{new: 1})
+    with pytest.warns(DeprecationWarning, match=f"{old}= is deprecated.*use {new}="):
+        cell = build(**{old: 1})
+    assert layout(cell.circuit) == layout(expected.circuit)
+    with pytest.raises(TypeError, match=f"both {new}= and its deprecated alias {old}="):
+        build(**{old: 1, new: 1})

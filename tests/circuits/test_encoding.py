@@ -56,7 +56,7 @@ def test_angle_encoding_sizes(n_qubits):
 
 
 def test_reuploading_matches_hand_built_with_tiled_inputs():
-    circuit, inputs, weights = reuploading(3, n_layers=2, n_inputs=2, scale=2.0)
+    circuit, inputs, weights = reuploading(3, reps=2, n_inputs=2, scale=2.0)
     assert len(inputs) == 2
     assert len(weights) == 2 * 3 * 2
     rng = np.random.default_rng(1)
@@ -78,7 +78,7 @@ def test_reuploading_matches_hand_built_with_tiled_inputs():
 
 
 def test_reuploading_on_a_register_leaves_other_qubits_alone():
-    circuit, inputs, weights = reuploading(6, n_layers=1, qubits=[0, 2, 4], rotation="rx")
+    circuit, inputs, weights = reuploading(6, reps=1, qubits=[0, 2, 4], rotation="rx")
     touched = {circuit.find_bit(q).index for inst in circuit.data for q in inst.qubits}
     assert touched == {0, 2, 4}
     assert len(inputs) == 3
@@ -91,7 +91,7 @@ def test_reuploading_on_a_register_leaves_other_qubits_alone():
 
 @pytest.mark.parametrize("n_qubits", range(1, 11))
 def test_reuploading_sizes(n_qubits):
-    circuit, inputs, weights = reuploading(n_qubits, n_layers=2)
+    circuit, inputs, weights = reuploading(n_qubits, reps=2)
     assert circuit.num_qubits == n_qubits
     assert len(inputs) == n_qubits
     assert len(weights) == 2 * n_qubits * 2
@@ -114,3 +114,11 @@ def test_reuploading_sizes(n_qubits):
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_n_layers_is_a_deprecated_alias_of_reps():
+    with pytest.warns(DeprecationWarning, match=r"reuploading\(\): n_layers= is deprecated"):
+        old = reuploading(3, n_layers=2)
+    assert str(old[0].draw()) == str(reuploading(3, reps=2)[0].draw())
+    with pytest.raises(TypeError, match="both reps= and its deprecated alias n_layers="):
+        reuploading(3, reps=1, n_layers=2)

@@ -178,7 +178,7 @@ def test_random_parameterized_circuits_broadcast(seed):
 
 TEMPLATES = {
     "angle_encoding": lambda: encoding.angle_encoding(4, rotation="rx", scale=math.pi)[0],
-    "reuploading": lambda: encoding.reuploading(3, n_layers=2, n_inputs=2, scale=0.5)[0],
+    "reuploading": lambda: encoding.reuploading(3, reps=2, n_inputs=2, scale=0.5)[0],
     "hardware_efficient": lambda: ansatz.hardware_efficient(4, 2)[0],
     "hardware_efficient_cz": lambda: ansatz.hardware_efficient(2, 2, entangler="cz")[0],
     "ion_native": lambda: ansatz.ion_native(4, 2)[0],
@@ -197,9 +197,9 @@ def test_templates_match_statevector(name):
 
 
 CELLS = {
-    "qlstm_gate": lambda: cells.qlstm_gate(n_qubits=4, n_inputs=3, n_layers=2),
+    "qlstm_gate": lambda: cells.qlstm_gate(n_qubits=4, n_inputs=3, reps=2),
     "qrnn_step_default": cells.qrnn_step,
-    "reservoir": lambda: cells.reservoir(n_qubits=5, n_inputs=2, depth=2),
+    "reservoir": lambda: cells.reservoir(n_qubits=5, n_inputs=2, reps=2),
 }
 
 
@@ -226,7 +226,7 @@ def test_cells_match_statevector_and_expectation_values(name):
 
 
 def test_torch_values_broadcast_and_gradients_match_finite_differences():
-    cell = cells.qrnn_step(n_data=1, n_hidden=2, n_layers=1)
+    cell = cells.qrnn_step(n_data=1, n_hidden=2, reps=1)
     circuit = cell.circuit.copy()
     circuit.rzx(2 * cell.inputs[0] - 0.5 * cell.weights[3] + 0.1, 0, 2)  # linear expression
     labels = [*cell.observables, "ZZI", "XIY"]

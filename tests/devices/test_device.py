@@ -64,9 +64,9 @@ def test_transpiled_random_circuits_are_native_and_equivalent(name):
 def test_transpiled_templates_are_equivalent_after_binding(name):
     device = devices.get(name, n_qubits=4)
     templates = [
-        ansatz.ion_native(4, n_layers=1)[0],
-        ansatz.hardware_efficient(3, n_layers=1)[0],
-        cells.qrnn_step(n_data=2, n_hidden=2, n_layers=1).circuit,
+        ansatz.ion_native(4, reps=1)[0],
+        ansatz.hardware_efficient(3, reps=1)[0],
+        cells.qrnn_step(n_data=2, n_hidden=2, reps=1).circuit,
     ]
     rng = np.random.default_rng(3)
     for circuit in templates:

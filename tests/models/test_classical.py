@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_sequence, pad_packed_sequence
 
 from qrnn.data import load, prepare
 from qrnn.models import (
@@ -17,6 +18,7 @@ from qrnn.models import (
     count_parameters,
     match_parameters,
     model_names,
+    names,
 )
 from qrnn.train import fit
 
@@ -92,10 +94,62 @@ def test_esn_rejects_bad_input():
     with pytest.raises(ValueError, match="hidden_size"):
         EchoStateNetwork(1, 0)
     esn = EchoStateNetwork(2, 4, batch_first=True, seed=0)
-    with pytest.raises(ValueError, match=r"\(N, L, 2\).*\(3, 5, 1\)"):
+    with pytest.raises(ValueError, match="1 features per step; expected input_size=2"):
         esn(torch.zeros(3, 5, 1))
+    with pytest.raises(ValueError, match=r"\(N, L, 2\).*\(5,\)"):
+        esn(torch.zeros(5))
     with pytest.raises(ValueError, match="hx"):
         esn(torch.zeros(3, 5, 2), torch.zeros(1, 2, 4))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_esn_accepts_a_packed_sequence_like_the_padded_sequences(bidirectional):
+    esn = EchoStateNetwork(2, 6, num_layers=2, bidirectional=bidirectional, seed=4)
+    esn = esn.double()
+    lengths = [3, 5, 2]
+    generator = torch.Generator().manual_seed(2)
+    items = [torch.randn(n, 2, generator=generator, dtype=torch.float64) for n in lengths]
+    output, h_n = esn(pack_sequence(items, enforce_sorted=False))
+    assert isinstance(output, PackedSequence)
+    padded, out_lengths = pad_packed_sequence(output)
+    assert out_lengths.tolist() == lengths
+    for b, item in enumerate(items):  # each sequence alone, unpadded: numpy-free reference
+        alone, alone_h = esn(item)
+        torch.testing.assert_close(padded[: lengths[b], b], alone)
+        torch.testing.assert_close(h_n[:, b], alone_h)
+        assert bool((padded[lengths[b] :, b] == 0).all())
+    # one layer, forward direction: the numpy recurrence on each sequence
+    if not bidirectional:
+        single = EchoStateNetwork(2, 6, seed=4, dtype=torch.float64)
+        padded, _ = pad_packed_sequence(single(pack_sequence(items, enforce_sorted=False))[0])
+        for b, item in enumerate(items):
+            expected = reference_esn(single, item.numpy())
+            np.testing.assert_allclose(padded[: lengths[b], b].numpy(), expected, atol=1e-12)
+
+
+def test_esn_reset_parameters_redraws_from_the_seed_or_the_global_generator():
+    seeded = EchoStateNetwork(2, 5, num_layers=2, seed=3)
+    saved = {k: v.clone() for k, v in seeded.state_dict().items()}
+    with torch.no_grad():
+        for buffer in seeded.buffers():
+            buffer.zero_()
+    seeded.reset_parameters()  # a seed: the same reservoir again
+    for key, value in seeded.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+
+    free = EchoStateNetwork(2, 5, spectral_radius=0.5, density=0.5)
+    before = {k: v.clone() for k, v in free.state_dict().items()}
+    torch.manual_seed(11)
+    free.reset_parameters()  # no seed: a new draw from torch's global generator
+    drawn = {k: v.clone() for k, v in free.state_dict().items()}
+    for key, value in drawn.items():
+        assert not torch.equal(value, before[key]), key
+    torch.manual_seed(11)
+    free.reset_parameters()
+    for key, value in free.state_dict().items():
+        assert torch.equal(value, drawn[key]), key
+    radius = torch.linalg.eigvals(free.weight_hh_l0.double()).abs().max()
+    assert float(radius) == pytest.approx(0.5, rel=1e-6)  # hyperparameters are kept
 
 
 def test_esn_trains_only_its_readout():
@@ -134,6 +188,34 @@ def test_forecaster_handles_time_major_and_bidirectional_modules():
     x = torch.randn(3, 5, 1)
     expected = model.head(gru(x.transpose(0, 1))[0][-1])
     torch.testing.assert_close(model(x), expected)
+
+
+@pytest.mark.parametrize("family", ["lstm", "gru"])
+def test_classical_reset_parameters_is_torchs_and_seeded(family):
+    model = build(family, 2, 1, hidden_size=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(5)
+    model.reset_parameters()  # Forecaster: the recurrent module, then the head
+    drawn = {k: v.clone() for k, v in model.state_dict().items()}
+    for key, value in drawn.items():
+        assert not torch.equal(value, before[key]), key
+    torch.manual_seed(5)
+    model.reset_parameters()
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, drawn[key]), key
+
+
+def test_forecaster_reset_parameters_leaves_a_module_without_one_alone():
+    class Fixed(nn.Module):
+        hidden_size = 3
+
+        def forward(self, x):
+            return x.new_ones(*x.shape[:2], 3), None
+
+    model = Forecaster(Fixed(), 1)
+    head = model.head.weight.clone()
+    model.reset_parameters()
+    assert not torch.equal(model.head.weight, head)
 
 
 def test_forecaster_rejects_bad_input():
@@ -199,14 +281,19 @@ def test_match_parameters_rejects_bad_input():
 
 
 def test_registry_builds_every_family():
-    assert {"lstm", "gru", "esn"} <= set(model_names())
+    assert {"lstm", "gru", "esn"} <= set(names())
     x = torch.randn(2, 4, 3)
-    for name in model_names():
+    for name in names():
         model = build(name, 3, 2)
         assert isinstance(model, Forecaster)
         assert model.recurrent.batch_first
         assert model(x).shape == (2, 2)
     assert build("lstm", 1, 1, hidden_size=5, num_layers=2).recurrent.num_layers == 2
+
+
+def test_model_names_is_a_deprecated_alias_of_names():
+    with pytest.warns(DeprecationWarning, match=r"model_names\(\) is deprecated.*names\(\)"):
+        assert model_names() == names()
 
 
 def test_registry_errors_name_the_choices():

@@ -11,21 +11,37 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_sequence, pad_packed_sequence
 
-from qrnn.models import QGRU, QLSTM, QRNN, Forecaster, QReservoir, build, model_names
+from qrnn.models import (
+    QGRU,
+    QLSTM,
+    QRNN,
+    Forecaster,
+    QGRUCell,
+    QLSTMCell,
+    QReservoir,
+    QReservoirCell,
+    QRNNCell,
+    build,
+    names,
+)
 
 F64 = torch.float64
 NAMES = ["qlstm", "qgru", "qrnn", "qreservoir"]
 
 
+CELLS = {"qlstm": QLSTMCell, "qgru": QGRUCell, "qrnn": QRNNCell, "qreservoir": QReservoirCell}
+CLASSES = {"qlstm": QLSTM, "qgru": QGRU, "qrnn": QRNN, "qreservoir": QReservoir}
+
+
 def make(name: str, input_size: int = 2, **options) -> nn.Module:
     torch.manual_seed(0)
     if name == "qlstm":
-        return QLSTM(input_size, 3, n_qubits=3, n_layers=1, dtype=F64, **options)
+        return QLSTM(input_size, 3, n_qubits=3, reps=1, dtype=F64, **options)
     if name == "qgru":
-        return QGRU(input_size, 3, n_qubits=3, n_layers=1, dtype=F64, **options)
+        return QGRU(input_size, 3, n_qubits=3, reps=1, dtype=F64, **options)
     if name == "qrnn":
-        return QRNN(input_size, 2, n_qubits=4, n_layers=1, dtype=F64, **options)
-    return QReservoir(input_size, 2, n_qubits=4, n_layers=1, dtype=F64, **options)
+        return QRNN(input_size, 2, n_qubits=4, reps=1, dtype=F64, **options)
+    return QReservoir(input_size, 2, n_qubits=4, reps=1, dtype=F64, **options)
 
 
 def state_shape(model, layers_directions: int, batch: int) -> tuple[int, ...]:
@@ -188,13 +204,15 @@ def test_state_dict_keys_of_each_family():
 @pytest.mark.parametrize("name", NAMES)
 def test_repr_names_the_configuration(name):
     text = repr(make(name, batch_first=True))
-    assert "batch_first=True" in text and "n_qubits=" in text and "n_layers=" in text
+    assert "batch_first=True" in text and "n_qubits=" in text and "reps=1" in text
+    cell_class = CELLS[name].__name__
+    assert f"(cell_l0): {cell_class}(" in text  # the public cell, not a private class
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_registry_builds_a_forecaster(name):
-    assert name in model_names()
-    forecaster = build(name, 1, 1, n_qubits=4, n_layers=1, hidden_size=2)
+    assert name in names()
+    forecaster = build(name, 1, 1, n_qubits=4, reps=1, hidden_size=2)
     assert isinstance(forecaster, Forecaster)
     window = torch.rand(3, 4, 1)
     assert forecaster(window).shape == (3, 1)
@@ -202,8 +220,7 @@ def test_registry_builds_a_forecaster(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_defaults_need_only_input_size(name):
-    cls = {"qlstm": QLSTM, "qgru": QGRU, "qrnn": QRNN, "qreservoir": QReservoir}[name]
-    model = cls(1)
+    model = CLASSES[name](1)
     assert model.n_qubits == 10 and model.num_layers == 1 and not model.batch_first
 
 
@@ -246,3 +263,135 @@ def test_gate_circuits_run_on_another_backend(name):
     other.load_state_dict(model.state_dict())
     x = sequences()
     torch.testing.assert_close(other(x)[0], model(x)[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cell_called_alone_is_one_step_of_the_sequence_module(name):
+    model = make(name)
+    cell = model.cell(0)
+    assert type(cell) is CELLS[name]
+    x = sequences(batch=3, length=2)
+    output, h_n = model(x)
+    state = None
+    for t in range(2):
+        result = cell(x[t], state)
+        # QLSTMCell: (h, c); QGRUCell: h; QRNNCell / QReservoirCell: (output, h')
+        out = result[0] if isinstance(result, tuple) else result
+        torch.testing.assert_close(out, output[t])
+        state = result[1] if name in ("qrnn", "qreservoir") else result
+    for got, want in zip(states(h_n), states(state), strict=True):
+        torch.testing.assert_close(got[0], want)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cell_takes_unbatched_input_and_checks_its_state(name):
+    cell = make(name).cell(0)
+    x = sequences(batch=1, length=1)[0]  # (1, 2)
+    batched = cell(x)
+    alone = cell(x[0])
+    for got, want in zip(states(alone), states(batched), strict=True):
+        torch.testing.assert_close(got, want[0])
+    with pytest.raises(ValueError, match=r"input must be \(N, 2\) or \(2,\)"):
+        cell(torch.zeros(1, 3, dtype=F64))
+    state = batched[1] if name in ("qrnn", "qreservoir") else batched
+    wrong = tuple(s[:, :1] for s in state) if isinstance(state, tuple) else state[:, :1]
+    with pytest.raises(ValueError, match="expected"):
+        cell(x, wrong)
+
+
+@pytest.mark.parametrize("name", ["qrnn", "qreservoir"])
+def test_a_memory_cell_wants_a_complex_state(name):
+    cell = make(name).cell(0)
+    x = sequences(batch=2, length=1)[0]
+    _, rho = cell(x)
+    assert rho.shape == (2, 4, 4) and rho.dtype == torch.complex128
+    with pytest.raises(TypeError, match="must be complex"):
+        cell(x, rho.real)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_public_cells_build_alone_with_the_models_words(name):
+    torch.manual_seed(0)
+    cell = CELLS[name](2, 2, n_qubits=4, reps=1, dtype=F64)
+    assert cell.input_size == 2 and cell.reps == 1
+    assert "reps=1" in repr(cell)
+    out = cell(torch.rand(3, 2, dtype=F64))
+    assert states(out)[0].shape[0] == 3
+
+
+def test_top_level_names_reach_the_cells():
+    import qrnn
+
+    assert qrnn.QRNNCell is QRNNCell and qrnn.QReservoirCell is QReservoirCell
+
+
+@pytest.mark.parametrize("name", ["qlstm", "qgru", "qrnn"])
+def test_reset_parameters_redraws_every_parameter_and_is_seeded(name):
+    model = make(name, input_size=1, num_layers=2, bidirectional=True)
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    torch.manual_seed(7)
+    model.reset_parameters()
+    drawn = {k: v.detach().clone() for k, v in model.named_parameters()}
+    for key, value in drawn.items():
+        assert not torch.equal(value, before[key]), key
+    torch.manual_seed(7)
+    model.reset_parameters()
+    for key, value in model.named_parameters():
+        assert torch.equal(value, drawn[key]), key
+    cell = model.cell(1, 1)  # and one cell on its own
+    torch.manual_seed(7)
+    cell.reset_parameters()
+    first = {k: v.detach().clone() for k, v in cell.named_parameters()}
+    torch.manual_seed(7)
+    cell.reset_parameters()
+    for key, value in cell.named_parameters():
+        assert torch.equal(value, first[key]), key
+
+
+def test_quantum_forecaster_reset_parameters_reaches_every_parameter():
+    torch.manual_seed(0)
+    forecaster = build("qrnn", 1, 1, n_qubits=3, reps=1, hidden_size=2)
+    before = {k: v.clone() for k, v in forecaster.named_parameters()}
+    forecaster.reset_parameters()
+    for key, value in forecaster.named_parameters():
+        assert not torch.equal(value, before[key]), key
+
+
+def test_reservoir_reset_parameters_restores_its_fixed_input_map():
+    model = make("qreservoir", input_size=3, num_layers=2)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    x = sequences(features=3)
+    output = model(x)[0]
+    with torch.no_grad():
+        for buffer in model.buffers():
+            buffer.fill_(0.5)
+    assert not torch.allclose(model(x)[0], output)
+    model.reset_parameters()  # drawn from the seeds again; the dynamics were never touched
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+    torch.testing.assert_close(model(x)[0], output)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_n_layers_is_a_deprecated_alias_of_reps(name):
+    torch.manual_seed(0)
+    expected = make(name)
+    torch.manual_seed(0)
+    with pytest.warns(DeprecationWarning, match=r"n_layers= is deprecated.*use reps="):
+        old = CLASSES[name](2, **_sizes(name), n_layers=1, dtype=F64)
+    assert old.reps == 1
+    x = sequences()
+    torch.testing.assert_close(old(x)[0], expected(x)[0])
+    with pytest.raises(TypeError, match="both reps= and its deprecated alias n_layers="):
+        CLASSES[name](2, **_sizes(name), reps=1, n_layers=1)
+    with pytest.warns(DeprecationWarning, match=f"{CELLS[name].__name__}\\(\\): n_layers="):
+        cell = CELLS[name](2, **_sizes(name), n_layers=1)
+    assert cell.reps == 1
+    with pytest.raises(TypeError, match="both reps="):
+        CELLS[name](2, **_sizes(name), reps=1, n_layers=1)
+
+
+def _sizes(name: str) -> dict:
+    if name in ("qrnn", "qreservoir"):
+        return {"hidden_size": 2, "n_qubits": 4}
+    return {"hidden_size": 3, "n_qubits": 3}

@@ -33,7 +33,7 @@ def sigmoid(x):
 
 def test_cell_follows_the_gru_equations_with_circuit_gates():
     torch.manual_seed(0)
-    cell = QGRUCell(2, 3, n_qubits=3, n_layers=2, dtype=F64)
+    cell = QGRUCell(2, 3, n_qubits=3, reps=2, dtype=F64)
     generator = torch.Generator().manual_seed(1)
     x = torch.rand(2, 2, generator=generator, dtype=F64)
     h = torch.rand(2, 3, generator=generator, dtype=F64) - 0.5
@@ -50,7 +50,7 @@ def test_cell_follows_the_gru_equations_with_circuit_gates():
 
 def test_sequence_module_iterates_its_cell():
     torch.manual_seed(0)
-    model = QGRU(2, 3, n_qubits=3, n_layers=1, batch_first=True, dtype=F64)
+    model = QGRU(2, 3, n_qubits=3, reps=1, batch_first=True, dtype=F64)
     x = torch.rand(2, 4, 2, generator=torch.Generator().manual_seed(2), dtype=F64)
     output, h_n = model(x)
     h = None
@@ -62,7 +62,7 @@ def test_sequence_module_iterates_its_cell():
 
 def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
     torch.manual_seed(0)
-    model = QGRU(1, 2, num_layers=2, n_qubits=3, n_layers=1, dtype=F64)
+    model = QGRU(1, 2, num_layers=2, n_qubits=3, reps=1, dtype=F64)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     assert sum(name.endswith("vqc.weight") for name in before) == 2 * 3
@@ -77,8 +77,8 @@ def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
 
 def test_float32_agrees_with_float64():
     torch.manual_seed(0)
-    model32 = QGRU(1, 2, n_qubits=3, n_layers=1, dtype=torch.float32)
-    model64 = QGRU(1, 2, n_qubits=3, n_layers=1, dtype=F64)
+    model32 = QGRU(1, 2, n_qubits=3, reps=1, dtype=torch.float32)
+    model64 = QGRU(1, 2, n_qubits=3, reps=1, dtype=F64)
     model64.load_state_dict({k: v.double() for k, v in model32.state_dict().items()})
     x = torch.rand(5, 2, 1, generator=torch.Generator().manual_seed(4))
     out32, _ = model32(x)

@@ -6,8 +6,7 @@ import numpy as np
 import torch
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from qrnn.models import QLSTM, QLSTMCell
-from qrnn.models._qlstm import VQCGate
+from qrnn.models import QLSTM, QLSTMCell, VQCGate
 
 F64 = torch.float64
 
@@ -34,7 +33,7 @@ def sigmoid(x):
 
 def test_cell_follows_the_lstm_equations_with_circuit_gates():
     torch.manual_seed(0)
-    cell = QLSTMCell(2, 3, n_qubits=3, n_layers=2, dtype=F64)
+    cell = QLSTMCell(2, 3, n_qubits=3, reps=2, dtype=F64)
     generator = torch.Generator().manual_seed(1)
     x = torch.rand(2, 2, generator=generator, dtype=F64)
     h = torch.rand(2, 3, generator=generator, dtype=F64) - 0.5
@@ -53,7 +52,7 @@ def test_cell_follows_the_lstm_equations_with_circuit_gates():
 
 def test_sequence_module_iterates_its_cell():
     torch.manual_seed(0)
-    model = QLSTM(2, 3, n_qubits=3, n_layers=1, dtype=F64)
+    model = QLSTM(2, 3, n_qubits=3, reps=1, dtype=F64)
     x = torch.rand(4, 2, 2, generator=torch.Generator().manual_seed(2), dtype=F64)
     output, (h_n, c_n) = model(x)
     cell, state = model.cell(0), None
@@ -66,7 +65,7 @@ def test_sequence_module_iterates_its_cell():
 
 def test_each_gate_has_its_own_circuit_weights():
     torch.manual_seed(0)
-    cell = QLSTMCell(1, 2, n_qubits=3, n_layers=1)
+    cell = QLSTMCell(1, 2, n_qubits=3, reps=1)
     weights = [getattr(cell, n).vqc.weight for n in QLSTMCell.gate_names]
     assert len({id(w) for w in weights}) == 4
     assert not torch.equal(weights[0], weights[1])
@@ -74,7 +73,7 @@ def test_each_gate_has_its_own_circuit_weights():
 
 def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
     torch.manual_seed(0)
-    model = QLSTM(2, 3, num_layers=2, bidirectional=True, n_qubits=3, n_layers=1, dtype=F64)
+    model = QLSTM(2, 3, num_layers=2, bidirectional=True, n_qubits=3, reps=1, dtype=F64)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     quantum = [name for name in before if name.endswith("vqc.weight")]
@@ -93,8 +92,8 @@ def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
 
 def test_float32_agrees_with_float64():
     torch.manual_seed(0)
-    model32 = QLSTM(1, 2, n_qubits=3, n_layers=1, dtype=torch.float32)
-    model64 = QLSTM(1, 2, n_qubits=3, n_layers=1, dtype=F64)
+    model32 = QLSTM(1, 2, n_qubits=3, reps=1, dtype=torch.float32)
+    model64 = QLSTM(1, 2, n_qubits=3, reps=1, dtype=F64)
     model64.load_state_dict({k: v.double() for k, v in model32.state_dict().items()})
     x = torch.rand(5, 2, 1, generator=torch.Generator().manual_seed(4))
     out32, (h32, _) = model32(x)

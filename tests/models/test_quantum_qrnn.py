@@ -15,7 +15,7 @@ from qiskit.quantum_info import DensityMatrix, SparsePauliOp, partial_trace
 
 from circuits import ansatz as ansatz_library
 from qrnn import backends, sim
-from qrnn.models import QRNN
+from qrnn.models import QRNN, QRNNCell
 
 F64 = torch.float64
 
@@ -62,7 +62,7 @@ def brute_force(model: QRNN, angles: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 def test_matches_brute_force_density_matrix_with_reset():
     torch.manual_seed(0)
-    model = QRNN(2, 2, n_qubits=4, n_layers=2, batch_first=True, dtype=F64)
+    model = QRNN(2, 2, n_qubits=4, reps=2, batch_first=True, dtype=F64)
     x = torch.rand(3, 3, 2, generator=torch.Generator().manual_seed(1), dtype=F64)
     output, h_n = model(x)
     reference, hidden = brute_force(model, x)  # input_size == hidden_size: x are the angles
@@ -72,7 +72,7 @@ def test_matches_brute_force_density_matrix_with_reset():
 
 def test_matches_brute_force_with_an_input_encoder():
     torch.manual_seed(0)
-    model = QRNN(1, 2, n_qubits=4, n_layers=1, batch_first=True, dtype=F64)
+    model = QRNN(1, 2, n_qubits=4, reps=1, batch_first=True, dtype=F64)
     x = torch.rand(2, 3, 1, generator=torch.Generator().manual_seed(2), dtype=F64)
     output, _ = model(x)
     angles = model.cell(0).encoder(x).detach()
@@ -116,7 +116,7 @@ def random_density_matrix(dim: int, seed: int) -> np.ndarray:
 
 def test_given_initial_state_matches_qiskit_density_matrix():
     torch.manual_seed(0)
-    model = QRNN(2, 2, n_qubits=4, n_layers=2, dtype=F64)
+    model = QRNN(2, 2, n_qubits=4, reps=2, dtype=F64)
     rho_h = random_density_matrix(4, seed=4)
     x = torch.rand(3, 1, 2, generator=torch.Generator().manual_seed(5), dtype=F64)
     hx = torch.as_tensor(rho_h)[None, None]  # (num_layers * D, N, 4, 4)
@@ -145,7 +145,7 @@ def test_given_initial_state_matches_qiskit_density_matrix():
 
 def test_hidden_state_stays_a_density_matrix():
     torch.manual_seed(0)
-    model = QRNN(1, 2, n_qubits=5, n_layers=2, dtype=F64)
+    model = QRNN(1, 2, n_qubits=5, reps=2, dtype=F64)
     x = torch.rand(12, 2, 1, generator=torch.Generator().manual_seed(6), dtype=F64)
     with torch.no_grad():
         output, h_n = model(x)
@@ -161,7 +161,7 @@ def test_hidden_state_stays_a_density_matrix():
 
 def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
     torch.manual_seed(0)
-    model = QRNN(1, 2, num_layers=2, bidirectional=True, n_qubits=4, n_layers=2, dtype=F64)
+    model = QRNN(1, 2, num_layers=2, bidirectional=True, n_qubits=4, reps=2, dtype=F64)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     assert sum(name.endswith(".weight") and "encoder" not in name for name in before) == 4
@@ -176,7 +176,7 @@ def test_every_weight_gets_a_gradient_and_changes_after_one_adam_step():
 
 def test_gradient_matches_finite_differences():
     torch.manual_seed(0)
-    model = QRNN(2, 2, n_qubits=4, n_layers=1, dtype=F64)
+    model = QRNN(2, 2, n_qubits=4, reps=1, dtype=F64)
     x = torch.rand(4, 2, 2, generator=torch.Generator().manual_seed(8), dtype=F64)
     weight = model.cell(0).weight
     direction = torch.randn(weight.shape, dtype=F64, generator=torch.Generator().manual_seed(9))
@@ -199,7 +199,7 @@ def test_gradient_matches_finite_differences():
 
 def test_second_derivatives_are_refused_not_wrong():
     """The channel's hand-written backward has no graph: create_graph=True must fail."""
-    model = QRNN(2, 2, n_qubits=4, n_layers=1, dtype=F64)
+    model = QRNN(2, 2, n_qubits=4, reps=1, dtype=F64)
     x = torch.rand(2, 3, 2, dtype=F64)
     output, _ = model(x)
     with pytest.raises(RuntimeError, match="second derivatives"):
@@ -208,8 +208,8 @@ def test_second_derivatives_are_refused_not_wrong():
 
 def test_float32_uses_complex64_and_agrees_with_float64():
     torch.manual_seed(0)
-    model32 = QRNN(1, 2, n_qubits=4, n_layers=2, dtype=torch.float32)
-    model64 = QRNN(1, 2, n_qubits=4, n_layers=2, dtype=F64)
+    model32 = QRNN(1, 2, n_qubits=4, reps=2, dtype=torch.float32)
+    model64 = QRNN(1, 2, n_qubits=4, reps=2, dtype=F64)
     model64.load_state_dict({k: v.double() for k, v in model32.state_dict().items()})
     x = torch.rand(6, 2, 1, generator=torch.Generator().manual_seed(10))
     out32, h32 = model32(x)
@@ -221,22 +221,22 @@ def test_float32_uses_complex64_and_agrees_with_float64():
 
 def test_unitary_is_built_once_per_forward(monkeypatch):
     torch.manual_seed(0)
-    model = QRNN(2, 2, n_qubits=4, n_layers=1, dtype=F64)
+    model = QRNN(2, 2, n_qubits=4, reps=1, dtype=F64)
     calls = []
-    original = type(model.cell(0)).unitary
+    original = sim.MemoryProgram.bind
 
-    def counting(cell):
-        calls.append(cell)
-        return original(cell)
+    def counting(program, *args, **kwargs):
+        calls.append(program)
+        return original(program, *args, **kwargs)
 
-    monkeypatch.setattr(type(model.cell(0)), "unitary", counting)
+    monkeypatch.setattr(sim.MemoryProgram, "bind", counting)
     model(torch.rand(7, 3, 2, dtype=F64))
-    assert len(calls) == 1
+    assert calls == [model.cell(0).memory]
 
 
 def test_ansatz_may_be_a_circuit():
     torch.manual_seed(0)
-    named = QRNN(2, 2, n_qubits=4, n_layers=2, ansatz="hardware_efficient", dtype=F64)
+    named = QRNN(2, 2, n_qubits=4, reps=2, ansatz="hardware_efficient", dtype=F64)
     circuit, _ = ansatz_library.get("hardware_efficient", 4, 2)
     custom = QRNN(2, 2, n_qubits=4, ansatz=circuit, dtype=F64)
     custom.load_state_dict(named.state_dict())
@@ -247,9 +247,9 @@ def test_ansatz_may_be_a_circuit():
 
 def test_other_backend_runs_the_unrolled_circuit_with_resets():
     torch.manual_seed(0)
-    kraus = QRNN(2, 2, n_qubits=4, n_layers=1, bidirectional=True, dtype=F64)
+    kraus = QRNN(2, 2, n_qubits=4, reps=1, bidirectional=True, dtype=F64)
     through_backend = QRNN(
-        2, 2, n_qubits=4, n_layers=1, bidirectional=True, backend=backends.get("torch"), dtype=F64
+        2, 2, n_qubits=4, reps=1, bidirectional=True, backend=backends.get("torch"), dtype=F64
     )
     through_backend.load_state_dict(kraus.state_dict())
     x = torch.rand(3, 2, 2, dtype=F64)
@@ -262,7 +262,7 @@ def test_other_backend_runs_the_unrolled_circuit_with_resets():
 
 def test_gradient_to_the_initial_state_matches_finite_differences():
     torch.manual_seed(0)
-    model = QRNN(2, 2, n_qubits=4, n_layers=1, dtype=F64)
+    model = QRNN(2, 2, n_qubits=4, reps=1, dtype=F64)
     x = torch.rand(3, 2, 2, generator=torch.Generator().manual_seed(11), dtype=F64)
     rho = torch.as_tensor(random_density_matrix(4, seed=12)).expand(1, 2, 4, 4).clone()
     # a Hermitian, traceless direction keeps rho + eps * direction a valid state to first order
@@ -281,3 +281,16 @@ def test_gradient_to_the_initial_state_matches_finite_differences():
             2 * eps
         )
     assert analytic == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+def test_a_cell_alone_runs_on_another_backend_from_the_ground_state():
+    torch.manual_seed(0)
+    exact = QRNNCell(2, 2, n_qubits=4, reps=1, dtype=F64)
+    other = QRNNCell(2, 2, n_qubits=4, reps=1, backend=backends.get("torch"), dtype=F64)
+    other.load_state_dict(exact.state_dict())
+    x = torch.rand(3, 2, dtype=F64)
+    output, rho = other(x)
+    assert rho is None  # backends return expectation values, not states
+    torch.testing.assert_close(output, exact(x)[0], atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="initial state"):
+        other(x, exact(x)[1])

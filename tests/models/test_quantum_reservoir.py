@@ -45,7 +45,7 @@ def test_has_no_trainable_parameters():
 
 
 def test_readout_matches_brute_force_density_matrices():
-    model = QReservoir(2, 2, n_qubits=4, n_layers=2, seed=3, batch_first=True, dtype=F64)
+    model = QReservoir(2, 2, n_qubits=4, reps=2, seed=3, batch_first=True, dtype=F64)
     assert model.output_size == 2 * 4 - 1  # <Z_q> of 4 qubits and <Z_q Z_q+1> of 3 pairs
     x = torch.rand(2, 3, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
     output, h_n = model(x)
@@ -54,7 +54,7 @@ def test_readout_matches_brute_force_density_matrices():
 
 
 def test_fixed_input_map_when_sizes_differ():
-    model = QReservoir(3, 2, n_qubits=4, n_layers=1, batch_first=True, dtype=F64)
+    model = QReservoir(3, 2, n_qubits=4, reps=1, batch_first=True, dtype=F64)
     weight = model.cell(0).input_weight
     assert weight.shape == (2, 3)
     torch.testing.assert_close(weight.abs().sum(1), torch.ones(2, dtype=F64))
@@ -74,7 +74,7 @@ def test_seed_fixes_the_dynamics():
 
 def test_training_moves_only_the_readout():
     torch.manual_seed(0)
-    forecaster = Forecaster(QReservoir(1, 2, n_qubits=4, n_layers=1, batch_first=True), 1)
+    forecaster = Forecaster(QReservoir(1, 2, n_qubits=4, reps=1, batch_first=True), 1)
     buffers = {k: v.clone() for k, v in forecaster.state_dict().items() if "recurrent" in k}
     optimizer = torch.optim.Adam(forecaster.parameters(), lr=0.05)
     windows = torch.rand(8, 4, 1, generator=torch.Generator().manual_seed(3))

@@ -24,12 +24,12 @@ NOISY = "quantinuum-h1-1"  # has mid-circuit reset, so the QRNN runs there too
 
 def tiny_qlstm() -> QLSTM:
     torch.manual_seed(0)
-    return QLSTM(1, 2, batch_first=True, n_qubits=4, n_layers=1, dtype=F64)
+    return QLSTM(1, 2, batch_first=True, n_qubits=4, reps=1, dtype=F64)
 
 
 def tiny_qrnn() -> QRNN:
     torch.manual_seed(0)  # 4 data + 1 hidden qubits; input 1 -> Linear(1, 4) -> data angles
-    return QRNN(1, 4, batch_first=True, n_qubits=5, n_layers=1, dtype=F64)
+    return QRNN(1, 4, batch_first=True, n_qubits=5, reps=1, dtype=F64)
 
 
 MODELS = {"qlstm": tiny_qlstm, "qrnn": tiny_qrnn}
@@ -86,7 +86,7 @@ def test_qrnn_with_shots_lies_within_the_statistical_bound():
 
 
 def test_a_qlstm_gate_circuit_with_shots_lies_within_the_statistical_bound():
-    gate = cells.qlstm_gate(n_qubits=4, n_layers=1)
+    gate = cells.qlstm_gate(n_qubits=4, reps=1)
     torch.manual_seed(0)
     layer = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, dtype=F64)
     x = torch.rand(8, 4, generator=torch.Generator().manual_seed(2), dtype=F64) * torch.pi
@@ -118,7 +118,7 @@ def test_back_to_torch_restores_the_exact_engine_with_gradients(family):
 
 
 def test_a_layer_built_for_aer_compiles_the_engine_when_moved_to_torch():
-    gate = cells.qlstm_gate(n_qubits=3, n_layers=1)
+    gate = cells.qlstm_gate(n_qubits=3, reps=1)
     torch.manual_seed(0)
     on_aer = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, "aer")
     x = torch.rand(2, 3, generator=torch.Generator().manual_seed(0))
@@ -128,7 +128,7 @@ def test_a_layer_built_for_aer_compiles_the_engine_when_moved_to_torch():
 
 def test_a_forecaster_is_moved_with_its_quantum_parts():
     torch.manual_seed(0)
-    model = build("qlstm", 1, 1, n_qubits=3, n_layers=1)
+    model = build("qlstm", 1, 1, n_qubits=3, reps=1)
     to_backend(model, "aer", device="ionq-aria-1", shots=10, seed=0)
     layers = quantum_modules(model)
     assert len(layers) == 4  # one circuit per LSTM gate
@@ -139,7 +139,7 @@ def test_a_forecaster_is_moved_with_its_quantum_parts():
 
 
 def test_a_device_name_is_sized_to_the_model():
-    gate = cells.qlstm_gate(n_qubits=11, n_layers=1)
+    gate = cells.qlstm_gate(n_qubits=11, reps=1)
     layer = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, "aer")
     to_backend(layer, "aer", device=NOISY)  # presets use 10 qubits by default
     assert layer._backend.device.n_qubits == 11
@@ -185,7 +185,7 @@ def test_a_device_too_small_for_the_model():
     with pytest.raises(ValueError, match="runs 4-qubit circuits but device 'ionq-aria-1' is set"):
         to_backend(tiny_qlstm(), "aer", device=devices.get("ionq-aria-1", n_qubits=3))
     with pytest.raises(ValueError, match="has only 12 qubits"):
-        gate = cells.qlstm_gate(n_qubits=13, n_layers=1)
+        gate = cells.qlstm_gate(n_qubits=13, reps=1)
         layer = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, "aer")
         to_backend(layer, "aer", device="aqt-ibex-q1")
 

@@ -97,7 +97,7 @@ def test_bound_states_and_density_matrices():
 
 def test_bound_program_serves_many_input_batches():
     """One bind per forward, then one call per time step, as a recurrent model does."""
-    cell = cells.qlstm_gate(4, n_inputs=3, n_layers=2)
+    cell = cells.qlstm_gate(4, n_inputs=3, reps=2)
     program = sim.compile(cell.circuit, cell.observables, weight_params=cell.weights)
     weights = random_values(len(cell.weights), 1, 4)[0]
     bound = program.bind(weights)

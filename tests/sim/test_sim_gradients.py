@@ -78,7 +78,7 @@ CIRCUITS = {
     "random-b": lambda: _random(32),
     "hardware_efficient": lambda: ansatz.hardware_efficient(3, 2)[0],
     "ion_native": lambda: ansatz.ion_native(3, 1)[0],
-    "qlstm_gate": lambda: cells.qlstm_gate(4, n_inputs=2, n_layers=1).circuit,
+    "qlstm_gate": lambda: cells.qlstm_gate(4, n_inputs=2, reps=1).circuit,
 }
 
 

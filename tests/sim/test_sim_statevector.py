@@ -196,14 +196,14 @@ def _templates():
         ("angle_encoding-rx-scaled", encoding.angle_encoding(4, "rx", scale=math.pi)[0]),
         ("angle_encoding-rz-subset", encoding.angle_encoding(5, "rz", qubits=[4, 1])[0]),
         ("angle_encoding-1q", encoding.angle_encoding(1)[0]),
-        ("reuploading", encoding.reuploading(3, n_layers=2)[0]),
+        ("reuploading", encoding.reuploading(3, reps=2)[0]),
         (
             "reuploading-tiled-cx",
-            encoding.reuploading(
-                4, n_layers=3, n_inputs=2, rotation="rx", entangler="cx", scale=0.5
-            )[0],
+            encoding.reuploading(4, reps=3, n_inputs=2, rotation="rx", entangler="cx", scale=0.5)[
+                0
+            ],
         ),
-        ("reuploading-2q", encoding.reuploading(2, n_layers=2, rotations=("rx",))[0]),
+        ("reuploading-2q", encoding.reuploading(2, reps=2, rotations=("rx",))[0]),
         ("hardware_efficient", ansatz.hardware_efficient(4)[0]),
         ("hardware_efficient-cz-ryrz", ansatz.hardware_efficient(3, 3, ("ry", "rz"), "cz")[0]),
         ("hardware_efficient-1q", ansatz.hardware_efficient(1)[0]),

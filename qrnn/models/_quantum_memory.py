@@ -1,0 +1,219 @@
+"""What the quantum-memory models (QRNN, QReservoir) share: a cell whose state is the hidden
+register's density matrix, and the sequence module around such cells.
+
+The physics and the exact simulation are ``qrnn.sim``'s (:class:`~qrnn.sim.MemoryProgram`:
+data register reset and re-encoded every step, hidden register carried coherently). A cell
+here only says which step circuit it runs, how a step's features become the data register's
+inputs (:meth:`MemoryCell.angles`) and which weights the circuit takes. On another executor
+(``to_backend``) a whole sequence runs as one circuit with resets
+(``circuits.cells.unroll``), read at markers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from qiskit.circuit import QuantumCircuit
+from torch import nn
+
+from circuits import cells
+from qrnn import sim
+from qrnn.models._recurrent import RecurrentBase, State, StepCell, positive_int
+
+__all__ = ["TORCH_BACKEND", "MemoryCell", "MemoryRecurrent", "check_registers", "registers_repr"]
+
+TORCH_BACKEND = "torch"
+
+
+def check_registers(n_qubits: int, hidden_size: int) -> int:
+    """The hidden register's qubits, ``n_qubits - hidden_size``, at least one."""
+    positive_int("n_qubits", n_qubits)
+    positive_int("hidden_size", hidden_size)
+    if hidden_size >= n_qubits:
+        raise ValueError(
+            f"hidden_size={hidden_size} (the data register) must leave at least one qubit of "
+            f"the n_qubits={n_qubits} for the hidden register"
+        )
+    return n_qubits - hidden_size
+
+
+def registers_repr(module: nn.Module) -> str:
+    """``n_qubits=10 (4 data + 6 hidden)``, as the memory models' ``extra_repr`` shows it."""
+    return f"n_qubits={module.n_qubits} ({module.n_data} data + {module.n_hidden} hidden)"
+
+
+class MemoryCell(StepCell):
+    """A one-step cell with quantum memory: the state is the hidden register's density matrix.
+
+    Subclasses pass the step circuit (a ``circuits.cells.Cell``) and implement :meth:`angles`,
+    :meth:`weight_values` and :meth:`bind` (the :class:`~qrnn.sim.MemoryStep` of the current
+    weights, built once per call of :meth:`run`).
+    """
+
+    _family = "quantum-memory cell"  # the model's name in error messages
+
+    def __init__(
+        self, input_size: int, step: cells.Cell, backend: object, dtype: torch.dtype
+    ) -> None:
+        super().__init__(input_size, dtype)
+        self.step_cell = step
+        self.memory = sim.MemoryProgram(
+            step.circuit, step.inputs, step.observables, weight_params=step.weights
+        )
+        self.n_qubits = step.n_qubits
+        self.n_data, self.n_hidden = self.memory.n_data, self.memory.n_hidden
+        self.observables = list(step.observables)
+        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
+        self._backend = None if _is_torch_name(backend) else _resolve_backend(backend)
+        self.check_backend(self._backend)  # a device without mid-circuit reset: say so now
+        self.state_shapes = ((2**self.n_hidden, 2**self.n_hidden),)
+        self.state_complex = (True,)
+        self.output_size = len(self.observables)
+        self._unrolled: dict[int, tuple[QuantumCircuit, list[int], np.ndarray]] = {}
+
+    # subclass hooks
+    def angles(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs of the data register: ``(B, input_size)`` -> ``(B, n_data)``."""
+        raise NotImplementedError
+
+    def weight_values(self) -> torch.Tensor:
+        """``(len(step_cell.weights),)`` values of the step circuit's weights."""
+        raise NotImplementedError
+
+    def bind(self) -> sim.MemoryStep:
+        """The exact engine's step for the current weights (``U`` built now)."""
+        raise NotImplementedError
+
+    # engine
+    def initial_state(self, batch: int, reference: torch.Tensor) -> State:
+        dtype = self._state_dtype(0, reference.dtype)
+        return (self.memory.ground_state(batch, dtype=dtype, device=reference.device),)
+
+    def run(self, sequence, state, valid):
+        """``sequence (L, N, input_size)`` from ``(rho,)`` -> ``((L, N, n_obs), (rho_L,))``,
+        ``rho`` ``(N, 2**n_hidden, 2**n_hidden)`` complex; ``valid (L, N)`` bool or None."""
+        if self._backend is not None:
+            return self._run_backend(sequence, state, valid)
+        length, batch, _ = sequence.shape
+        angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
+        out, rho = self.bind().run(angles, state[0], valid)
+        return out, (rho,)
+
+    def forward(
+        self, input: torch.Tensor, hx: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One step, ``(output, h')``; see the class docstring for shapes."""
+        output, (rho,) = self.step_once(input, hx)
+        return output, rho
+
+    def set_backend(self, backend: object) -> MemoryCell:
+        """Run this cell on another executor from now on; the weights are unchanged.
+
+        Args:
+            backend: ``"torch"`` (the exact engine, ``qrnn.sim.MemoryProgram``) or a
+                ``qrnn.backends`` name or backend object with ``expval_at_markers``: each
+                sequence then runs as one circuit whose data register is reset after every
+                step (``circuits.cells.unroll``).
+
+        Returns:
+            ``self`` (switched in place).
+
+        Raises:
+            ValueError: the backend's device cannot reset a qubit mid-circuit (nothing is
+                changed then).
+        """
+        resolved = None if _is_torch_name(backend) else _resolve_backend(backend)
+        self.check_backend(resolved)
+        self._backend = resolved
+        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
+        return self
+
+    def check_backend(self, backend: object) -> None:
+        """Raise ``ValueError`` if ``backend`` (a backend object, or None for the exact engine)
+        runs circuits on a device without mid-circuit reset, which every step of this cell
+        needs."""
+        device = getattr(backend, "device", None)
+        if device is None or getattr(device, "mid_circuit_reset", True):
+            return
+        from qrnn import devices
+
+        able = [name for name in devices.names() if devices.get(name).mid_circuit_reset]
+        name = getattr(device, "name", device)
+        last = self.n_data - 1
+        qubits = "qubit 0" if last == 0 else f"qubits 0-{last}"
+        raise ValueError(
+            f"{self._family} resets its data register ({qubits}) after every time step, which "
+            f"needs mid-circuit reset; device {name!r} does not support it. Devices with "
+            f"mid-circuit reset: {', '.join(able)} (or a device file with "
+            "mid_circuit_reset = true)"
+        )
+
+    # other backends: the whole sequence as one circuit with resets, read at markers
+    def _run_backend(self, sequence, state, valid):
+        (rho,) = state
+        if rho.requires_grad or not self.memory.is_ground_state(rho):
+            raise ValueError(
+                f"backend {self.backend!r} starts every sequence in |0...0>; an initial state "
+                "is only supported with backend='torch'"
+            )
+        length, batch, _ = sequence.shape
+        circuit, weight_columns, input_columns = self._unrolled_circuit(length)
+        angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
+        values = angles.new_zeros(batch, circuit.num_parameters)
+        values = values.index_copy(
+            1,
+            torch.as_tensor(input_columns.reshape(-1), device=values.device),
+            angles.permute(1, 0, 2).reshape(batch, -1),
+        )
+        weights = self.weight_values().to(values.dtype)
+        if weights.numel():
+            values = values.index_copy(
+                1,
+                torch.as_tensor(weight_columns, device=values.device),
+                weights.expand(batch, -1),
+            )
+        out = self._backend.expval_at_markers(circuit, values, self.observables)  # (N, L, obs)
+        out = out.transpose(0, 1)
+        if valid is not None:
+            out = out * valid.unsqueeze(-1).to(out.dtype)
+        # Backends return expectation values, not the hidden register's state: no h_n.
+        return out, (None,)
+
+    def _unrolled_circuit(self, length: int):
+        if length not in self._unrolled:
+            circuit, step_inputs = cells.unroll(self.step_cell, length)
+            column = {p: i for i, p in enumerate(circuit.parameters)}
+            weight_columns = [column[p] for p in self.step_cell.weights]
+            input_columns = np.array([[column[p] for p in inputs] for inputs in step_inputs])
+            self._unrolled[length] = (circuit, weight_columns, input_columns)
+        return self._unrolled[length]
+
+
+def _is_torch_name(backend: object) -> bool:
+    return isinstance(backend, str) and backend == TORCH_BACKEND
+
+
+def _resolve_backend(backend: object):
+    if isinstance(backend, str):
+        from qrnn import backends
+
+        return backends.get(backend)
+    if callable(getattr(backend, "expval_at_markers", None)):
+        return backend
+    raise TypeError(
+        "backend must be 'torch', another qrnn.backends name, or a backend object with "
+        f"expval_at_markers(circuit, values, observables); got {backend!r}"
+    )
+
+
+class MemoryRecurrent(RecurrentBase):
+    """The ``nn.RNN``-style sequence module over :class:`MemoryCell`\\ s; subclasses call
+    :meth:`_set_registers` after ``RecurrentBase.__init__``."""
+
+    def _set_registers(self, n_qubits: int, backend: object) -> None:
+        self.n_hidden = check_registers(n_qubits, self.hidden_size)
+        self.n_qubits, self.n_data, self.backend = n_qubits, self.hidden_size, backend
+
+    def forward(self, input, hx=None):
+        """``(output, h_n)``; see the class docstring for shapes."""
+        return super().forward(input, hx)

@@ -1,0 +1,276 @@
+"""qrnn.sim.MemoryProgram: the hidden-register channel of quantum-memory cells.
+
+References: qiskit.quantum_info.DensityMatrix on the full register (evolve by the step
+circuit, read the observables, reset the data qubits, re-encode the next step), and finite
+differences (float64) for the gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from qiskit.circuit import Parameter, ParameterVector, QuantumCircuit
+from qiskit.quantum_info import DensityMatrix, SparsePauliOp, partial_trace
+
+from circuits import cells
+from qrnn import sim
+
+F64 = torch.float64
+
+
+def random_density_matrix(dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(dim, dim)) + 1j * rng.normal(size=(dim, dim))
+    rho = a @ a.conj().T
+    return rho / np.trace(rho)
+
+
+def step_cell(n_data=2, n_hidden=2, ansatz="hardware_efficient") -> cells.Cell:
+    return cells.qrnn_step(n_data=n_data, n_hidden=n_hidden, reps=2, ansatz=ansatz)
+
+
+def compiled(cell: cells.Cell, observables=None) -> sim.MemoryProgram:
+    observables = cell.observables if observables is None else observables
+    return sim.MemoryProgram(cell.circuit, cell.inputs, observables, weight_params=cell.weights)
+
+
+def reference(cell, weights, inputs, rho_h, observables):
+    """Per-step expectation values and the final hidden state of one sequence, from full
+    density matrices: ``inputs (L, n_data)``, ``rho_h (H, H)``."""
+    n_data = len(cell.inputs)
+    zero = np.zeros((2**n_data, 2**n_data))
+    zero[0, 0] = 1
+    state = DensityMatrix(np.kron(rho_h, zero))  # hidden qubits are the high ones
+    outputs = []
+    for x_t in inputs:
+        binding = dict(zip(cell.weights, weights, strict=True))
+        binding |= dict(zip(cell.inputs, x_t, strict=True))
+        state = state.evolve(cell.circuit.assign_parameters(binding))
+        outputs.append([state.expectation_value(SparsePauliOp(o)).real for o in observables])
+        state = state.reset(list(range(n_data)))
+    return np.array(outputs), partial_trace(state, list(range(n_data))).data
+
+
+# diagonal observables on data qubits only, on hidden qubits, and across both registers
+OBSERVABLES = {
+    "data": ["IIIZ", "IIZI", "IIZZ"],
+    "mixed": ["IIIZ", "ZIII", "IZZI", "ZZZZ", "IIII"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OBSERVABLES))
+def test_sequence_matches_density_matrix_with_resets(kind):
+    cell = step_cell()
+    observables = OBSERVABLES[kind]
+    program = compiled(cell, observables)
+    assert (program.n_qubits, program.n_data, program.n_hidden) == (4, 2, 2)
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0, 2 * math.pi, len(cell.weights))
+    inputs = rng.uniform(0, 1, size=(4, 3, 2))  # (L, B, n_data)
+    rhos = [random_density_matrix(4, seed) for seed in (1, 2, 3)]
+
+    step = program.bind(torch.as_tensor(weights))
+    out, rho = step.run(torch.as_tensor(inputs), torch.as_tensor(np.stack(rhos)))
+    assert out.shape == (4, 3, len(observables)) and out.dtype == F64
+    assert rho.shape == (3, 4, 4) and rho.dtype == torch.complex128
+    for b in range(3):
+        expected_out, expected_rho = reference(cell, weights, inputs[:, b], rhos[b], observables)
+        np.testing.assert_allclose(out[:, b].numpy(), expected_out, atol=1e-10)
+        np.testing.assert_allclose(rho[b].numpy(), expected_rho, atol=1e-10)
+
+
+def test_one_step_at_a_time_equals_the_sequence():
+    cell = step_cell()
+    program = compiled(cell)
+    step = program.bind(torch.rand(len(cell.weights), dtype=F64) * 6)
+    inputs = torch.rand(3, 2, 2, dtype=F64)
+    rho = program.ground_state(2, dtype=torch.complex128)
+    outputs = []
+    for x_t in inputs:
+        out, rho = step(x_t, rho)
+        outputs.append(out)
+    whole, final = step.run(inputs, program.ground_state(2, dtype=torch.complex128))
+    torch.testing.assert_close(torch.stack(outputs), whole)
+    torch.testing.assert_close(rho, final)
+
+
+def test_channel_probabilities_are_the_joint_distribution():
+    cell = step_cell(n_data=1, n_hidden=2)
+    program = compiled(cell)
+    weights = np.random.default_rng(4).uniform(0, 2 * math.pi, len(cell.weights))
+    step = program.bind(torch.as_tensor(weights))
+    x = torch.tensor([[0.3]], dtype=F64)
+    rho_h = random_density_matrix(4, seed=5)
+    kraus = step.kraus_operators(x)
+    assert kraus.shape == (1, 4, 2, 4)
+    probabilities, new_rho = sim.memory_channel(kraus, torch.as_tensor(rho_h)[None])
+    zero = np.diag([1.0, 0.0])
+    binding = dict(zip(cell.weights, weights, strict=True)) | {cell.inputs[0]: 0.3}
+    state = DensityMatrix(np.kron(rho_h, zero)).evolve(cell.circuit.assign_parameters(binding))
+    # full basis index h * D + j: hidden bits high, data bits low
+    np.testing.assert_allclose(probabilities[0].reshape(-1).numpy(), state.probabilities())
+    np.testing.assert_allclose(new_rho[0].numpy(), partial_trace(state, [0]).data, atol=1e-12)
+
+
+def test_ground_state_shortcut_equals_the_general_channel():
+    cell = step_cell()
+    program = compiled(cell)
+    step = program.bind(torch.rand(len(cell.weights), dtype=F64) * 6)
+    kraus = step.kraus_operators(torch.rand(3, 2, dtype=F64))
+    ground = program.ground_state(3, dtype=torch.complex128)
+    assert sim.MemoryProgram.is_ground_state(ground)
+    shortcut = sim.memory_channel(kraus, ground)
+    general = sim.memory_channel(kraus, ground.clone().requires_grad_(True))  # no shortcut
+    for a, b in zip(shortcut, general, strict=True):
+        torch.testing.assert_close(a, b.detach())
+
+
+def test_ended_sequences_keep_their_state_and_output_zero():
+    cell = step_cell()
+    program = compiled(cell)
+    step = program.bind(torch.rand(len(cell.weights), dtype=F64) * 6)
+    inputs = torch.rand(4, 2, 2, dtype=F64)
+    valid = torch.tensor([[True, True], [True, True], [True, False], [True, False]])
+    out, rho = step.run(inputs, program.ground_state(2, dtype=torch.complex128), valid)
+    short_out, short_rho = step.run(inputs[:2, 1:], program.ground_state(1, dtype=torch.complex128))
+    torch.testing.assert_close(out[:2, 1:], short_out)
+    assert bool((out[2:, 1] == 0).all())
+    torch.testing.assert_close(rho[1:], short_rho)
+
+
+def test_a_circuit_without_weights():
+    cell = cells.reservoir(n_qubits=3, n_inputs=1, seed=2, reps=2)
+    program = sim.MemoryProgram(cell.circuit, cell.inputs, cell.observables)
+    step = program.bind(dtype=F64)
+    inputs = torch.rand(3, 1, 1, dtype=F64, generator=torch.Generator().manual_seed(1))
+    out, rho = step.run(inputs, program.ground_state(1, dtype=torch.complex128))
+    expected_out, expected_rho = reference(
+        cell, [], inputs[:, 0].numpy(), np.diag([1.0, 0, 0, 0]), cell.observables
+    )
+    np.testing.assert_allclose(out[:, 0].numpy(), expected_out, atol=1e-10)
+    np.testing.assert_allclose(rho[0].numpy(), expected_rho, atol=1e-10)
+
+
+def test_float32_runs_in_complex64():
+    cell = step_cell()
+    program = compiled(cell)
+    weights = torch.rand(len(cell.weights), dtype=F64) * 6
+    inputs = torch.rand(3, 2, 2, dtype=F64)
+    out64, rho64 = program.bind(weights).run(
+        inputs, program.ground_state(2, dtype=torch.complex128)
+    )
+    out32, rho32 = program.bind(weights.float()).run(inputs.float(), program.ground_state(2))
+    assert out32.dtype == torch.float32 and rho32.dtype == torch.complex64
+    torch.testing.assert_close(out32.double(), out64, atol=1e-5, rtol=0)
+    torch.testing.assert_close(rho32.to(torch.complex128), rho64, atol=1e-5, rtol=0)
+
+
+def test_gradients_match_finite_differences():
+    """Weights, inputs and the initial state; ``rho`` enters as the Hermitian part of a free
+    complex matrix, the directions in which a density matrix can move."""
+    cell = step_cell(n_data=1, n_hidden=2)
+    observables = ["IIZ", "ZIZ", "IZI"]
+    program = compiled(cell, observables)
+    generator = torch.Generator().manual_seed(6)
+    weights = (torch.rand(len(cell.weights), dtype=F64, generator=generator) * 6).requires_grad_()
+    inputs = torch.rand(3, 2, 1, dtype=F64, generator=generator).requires_grad_()
+    free = torch.as_tensor(np.stack([random_density_matrix(4, s) for s in (7, 8)]))
+    free = free.clone().requires_grad_()
+
+    def run(weights, inputs, free):
+        rho = (free + free.mH) / 2
+        out, final = program.bind(weights).run(inputs, rho)
+        return out, torch.view_as_real(final)
+
+    assert torch.autograd.gradcheck(run, (weights, inputs, free))
+
+
+def test_gradients_from_the_ground_state_match_finite_differences():
+    cell = step_cell(n_data=2, n_hidden=1)
+    program = compiled(cell)
+    generator = torch.Generator().manual_seed(9)
+    weights = (torch.rand(len(cell.weights), dtype=F64, generator=generator) * 6).requires_grad_()
+    inputs = torch.rand(2, 2, 2, dtype=F64, generator=generator).requires_grad_()
+    ground = program.ground_state(2, dtype=torch.complex128)
+
+    def run(weights, inputs):
+        out, final = program.bind(weights).run(inputs, ground)
+        return out, torch.view_as_real(final)
+
+    assert torch.autograd.gradcheck(run, (weights, inputs))
+
+
+def test_second_derivatives_are_refused_not_wrong():
+    cell = step_cell()
+    program = compiled(cell)
+    weights = torch.rand(len(cell.weights), dtype=F64, requires_grad=True)
+    rho = torch.as_tensor(random_density_matrix(4, 10))[None].requires_grad_()
+    out, _ = program.bind(weights).run(torch.rand(2, 1, 2, dtype=F64), rho)
+    with pytest.raises(RuntimeError, match="second derivatives"):
+        torch.autograd.grad(out.sum(), weights, create_graph=True)
+
+
+def _encoded(*operations) -> tuple[QuantumCircuit, ParameterVector]:
+    x = ParameterVector("x", 1)
+    circuit = QuantumCircuit(2)
+    for operation in operations:
+        operation(circuit, x)
+    return circuit, x
+
+
+@pytest.mark.parametrize(
+    ("circuit_and_inputs", "observables", "error", "match"),
+    [
+        (_encoded(lambda c, x: c.rx(math.pi * x[0], 0)), ["IZ"], sim.SimulationError, "RY"),
+        (_encoded(lambda c, x: c.ry(x[0], 0)), ["IZ"], sim.SimulationError, "RY"),
+        (_encoded(lambda c, x: c.ry(math.pi * x[0] + 1, 0)), ["IZ"], sim.SimulationError, "RY"),
+        (_encoded(lambda c, x: c.ry(math.pi * x[0], 1)), ["IZ"], sim.SimulationError, "qubit 0"),
+        (
+            _encoded(lambda c, x: c.ry(math.pi * x[0], 0), lambda c, x: c.rz(x[0], 1)),
+            ["IZ"],
+            sim.SimulationError,
+            "uses an input",
+        ),
+        (_encoded(lambda c, x: c.ry(math.pi * x[0], 0)), ["IX"], sim.SimulationError, "diagonal"),
+        (_encoded(lambda c, x: c.ry(math.pi * x[0], 0)), ["Z"], sim.SimulationError, "diagonal"),
+        (
+            _encoded(lambda c, x: c.ry(math.pi * x[0], 0), lambda c, x: c.rz(Parameter("t"), 1)),
+            ["IZ"],
+            sim.UnboundParameterError,
+            "neither an input nor a weight",
+        ),
+    ],
+)
+def test_bad_step_circuits_are_refused(circuit_and_inputs, observables, error, match):
+    circuit, inputs = circuit_and_inputs
+    with pytest.raises(error, match=match):
+        sim.MemoryProgram(circuit, inputs, observables)
+
+
+def test_a_hidden_register_is_needed():
+    x = ParameterVector("x", 2)
+    circuit = QuantumCircuit(2)
+    circuit.ry(math.pi * x[0], 0)
+    circuit.ry(math.pi * x[1], 1)
+    with pytest.raises(sim.SimulationError, match="hidden register"):
+        sim.MemoryProgram(circuit, x, ["IZ"])
+
+
+def test_bad_run_arguments_are_refused():
+    cell = step_cell()
+    program = compiled(cell)
+    with pytest.raises(sim.UnboundParameterError, match=r"expected \(\d+,\)"):
+        program.bind(torch.zeros(3, dtype=F64))
+    step = program.bind(torch.zeros(len(cell.weights), dtype=F64))
+    ground = program.ground_state(2, dtype=torch.complex128)
+    with pytest.raises(sim.UnboundParameterError, match="n_data=2"):
+        step(torch.zeros(2, 3, dtype=F64), ground)
+    with pytest.raises(sim.UnboundParameterError, match=r"\(L, B, n_data\)"):
+        step.run(torch.zeros(2, 2, dtype=F64), ground)
+    with pytest.raises(sim.SimulationError, match=r"expected \(2, 4, 4\)"):
+        step(torch.zeros(2, 2, dtype=F64), ground[:, :2])
+    with pytest.raises(sim.SimulationError, match="must be complex"):
+        step(torch.zeros(2, 2, dtype=F64), ground.real)
