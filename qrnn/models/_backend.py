@@ -20,11 +20,12 @@ from typing import Any
 
 from torch import nn
 
+from qrnn import backends
 from qrnn.layer import QuantumLayer
 from qrnn.models._qgru import QGRU, QGRUCell
 from qrnn.models._qlstm import QLSTM, QLSTMCell
 from qrnn.models._qrnn import QRNN
-from qrnn.models._quantum_memory import TORCH_BACKEND, MemoryCell
+from qrnn.models._quantum_memory import MemoryCell
 from qrnn.models._reservoir import QReservoir
 
 __all__ = ["quantum_modules", "to_backend"]
@@ -73,7 +74,7 @@ def _sized_device(device: object, width: int, model: nn.Module):
 
 def to_backend(
     model: nn.Module,
-    backend: object = "aer",
+    backend: str | backends.Backend = "aer",
     *,
     device: object = None,
     shots: int | None = None,
@@ -101,8 +102,8 @@ def to_backend(
 
     Returns:
         ``model`` itself. Outputs keep their shapes: a QRNN's ``output`` is still
-        ``(L, N, hidden_size)``, though its ``h_n`` is ``None`` on backends other than the
-        exact engine (they return expectation values, not the hidden register's state).
+        ``(L, N, hidden_size)`` and its ``h_n`` the hidden register's state as the backend
+        simulates it (``Backend.density_matrix``).
 
     Raises:
         TypeError: ``model`` has no quantum parts, or a backend object came with options.
@@ -121,13 +122,8 @@ def to_backend(
             "cell) to move to a backend; classical models run on torch only"
         )
     if isinstance(backend, str):
-        if backend == TORCH_BACKEND and device is None and shots is None and not options:
-            resolved: object = TORCH_BACKEND
-        else:
-            from qrnn import backends
-
-            device = _sized_device(device, max(_width(m) for m in modules), model)
-            resolved = backends.get(backend, device=device, shots=shots, seed=seed, **options)
+        device = _sized_device(device, max(_width(m) for m in modules), model)
+        resolved = backends.get(backend, device=device, shots=shots, seed=seed, **options)
     else:
         given = {"device": device, "shots": shots, "seed": seed, **options}
         extra = sorted(key for key, value in given.items() if value is not None)
@@ -136,18 +132,13 @@ def to_backend(
                 f"backend is already a backend object ({backend!r}); give {extra[0]}= to "
                 "qrnn.backends.get, or pass a backend name"
             )
-        if not callable(getattr(backend, "expval", None)):
-            raise TypeError(
-                "backend must be a qrnn.backends name ('torch', 'aer', 'pennylane:<device>') "
-                f"or a backend object from qrnn.backends.get, got {backend!r}"
-            )
-        resolved = backend
+        resolved = backends.resolve(backend)
     for module in modules:  # check everything before switching anything
         if isinstance(module, MemoryCell):
-            module.check_backend(None if resolved == TORCH_BACKEND else resolved)
+            module.check_backend(resolved)
     for module in modules:
         module.set_backend(resolved)
     for module in model.modules():
         if isinstance(module, _FAMILIES):
-            module.backend = resolved
+            module.backend = resolved.name
     return model

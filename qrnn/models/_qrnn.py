@@ -23,9 +23,8 @@ from torch import nn
 
 from circuits import cells
 from circuits._checks import renamed_keywords
-from qrnn import sim
+from qrnn import backends, sim
 from qrnn.models._quantum_memory import (
-    TORCH_BACKEND,
     MemoryCell,
     MemoryRecurrent,
     check_registers,
@@ -57,9 +56,9 @@ class QRNNCell(MemoryCell):
         reps: ansatz layers (repetitions, default 2); ``n_layers`` is a deprecated alias.
         ansatz: a name from ``circuits.ansatz.names()`` (default ``"ion_native"``), or a
             ``QuantumCircuit`` on ``n_qubits`` qubits whose parameters are all trainable.
-        backend: ``"torch"`` (exact, autograd) or another ``qrnn.backends`` name / backend
-            object (the step runs as a circuit with resets from ``|0...0>``; no ``hx``, and
-            ``h'`` is ``None``).
+        backend: ``"torch"`` (exact, autograd) or another ``qrnn.backends`` name or
+            ``Backend`` (the step runs as a circuit with resets from ``|0...0>``, so no
+            ``hx``; ``h'`` is that executor's simulated state, ``Backend.density_matrix``).
         device, dtype: of the parameters; the state is complex64 for float32, complex128 for
             float64.
 
@@ -92,7 +91,7 @@ class QRNNCell(MemoryCell):
         n_qubits: int = 10,
         reps: int = 2,
         ansatz: str | QuantumCircuit = "ion_native",
-        backend: object = TORCH_BACKEND,
+        backend: str | backends.Backend = backends.TORCH,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -148,9 +147,11 @@ class QRNN(MemoryRecurrent):
         ansatz: a name from ``circuits.ansatz.names()`` (default ``"ion_native"``), or a
             ``QuantumCircuit`` on ``n_qubits`` qubits whose parameters are all trainable.
         backend: ``"torch"`` (the exact simulation, autograd) or another ``qrnn.backends``
-            name / backend object: each sequence then runs as one circuit with resets, read
-            at markers; it starts in ``|0...0>`` (no ``hx``) and ``h_n`` is ``None`` (those
-            backends return expectation values, not states).
+            name or ``Backend``: each sequence then runs as one circuit with resets, read
+            at markers; it starts in ``|0...0>`` (no ``hx``), and ``h_n`` is the hidden
+            register's state as that executor simulates it (``Backend.density_matrix``, with
+            the device's noise; a simulator's state, differentiable where the backend has
+            autograd).
         device, dtype: of the parameters; the state is complex64 for float32, complex128 for
             float64.
 
@@ -187,7 +188,7 @@ class QRNN(MemoryRecurrent):
         n_qubits: int = 10,
         reps: int = 2,
         ansatz: str | QuantumCircuit = "ion_native",
-        backend: object = TORCH_BACKEND,
+        backend: str | backends.Backend = backends.TORCH,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:

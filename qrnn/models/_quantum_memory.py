@@ -6,7 +6,8 @@ data register reset and re-encoded every step, hidden register carried coherentl
 here only says which step circuit it runs, how a step's features become the data register's
 inputs (:meth:`MemoryCell.angles`) and which weights the circuit takes. On another executor
 (``to_backend``) a whole sequence runs as one circuit with resets
-(``circuits.cells.unroll``), read at markers.
+(``circuits.cells.unroll``), read at markers, and the hidden register's final state is the
+executor's own (``Backend.density_matrix``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from qiskit.circuit import QuantumCircuit
 from torch import nn
 
 from circuits import cells
-from qrnn import sim
+from qrnn import backends, sim
 from qrnn.models._recurrent import RecurrentBase, State, StepCell, positive_int
 
-__all__ = ["TORCH_BACKEND", "MemoryCell", "MemoryRecurrent", "check_registers", "registers_repr"]
-
-TORCH_BACKEND = "torch"
+__all__ = ["MemoryCell", "MemoryRecurrent", "check_registers", "registers_repr"]
 
 
 def check_registers(n_qubits: int, hidden_size: int) -> int:
@@ -63,9 +62,7 @@ class MemoryCell(StepCell):
         self.n_qubits = step.n_qubits
         self.n_data, self.n_hidden = self.memory.n_data, self.memory.n_hidden
         self.observables = list(step.observables)
-        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
-        self._backend = None if _is_torch_name(backend) else _resolve_backend(backend)
-        self.check_backend(self._backend)  # a device without mid-circuit reset: say so now
+        self._set_backend(backend)
         self.state_shapes = ((2**self.n_hidden, 2**self.n_hidden),)
         self.state_complex = (True,)
         self.output_size = len(self.observables)
@@ -92,7 +89,7 @@ class MemoryCell(StepCell):
     def run(self, sequence, state, valid):
         """``sequence (L, N, input_size)`` from ``(rho,)`` -> ``((L, N, n_obs), (rho_L,))``,
         ``rho`` ``(N, 2**n_hidden, 2**n_hidden)`` complex; ``valid (L, N)`` bool or None."""
-        if self._backend is not None:
+        if not backends.is_engine(self._backend):
             return self._run_backend(sequence, state, valid)
         length, batch, _ = sequence.shape
         angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
@@ -106,14 +103,14 @@ class MemoryCell(StepCell):
         output, (rho,) = self.step_once(input, hx)
         return output, rho
 
-    def set_backend(self, backend: object) -> MemoryCell:
+    def set_backend(self, backend: str | backends.Backend) -> MemoryCell:
         """Run this cell on another executor from now on; the weights are unchanged.
 
         Args:
-            backend: ``"torch"`` (the exact engine, ``qrnn.sim.MemoryProgram``) or a
-                ``qrnn.backends`` name or backend object with ``expval_at_markers``: each
-                sequence then runs as one circuit whose data register is reset after every
-                step (``circuits.cells.unroll``).
+            backend: ``"torch"`` (the exact engine, ``qrnn.sim.MemoryProgram``), another
+                ``qrnn.backends`` name, or a ``qrnn.backends.Backend``: each sequence then runs
+                as one circuit whose data register is reset after every step
+                (``circuits.cells.unroll``).
 
         Returns:
             ``self`` (switched in place).
@@ -122,29 +119,30 @@ class MemoryCell(StepCell):
             ValueError: the backend's device cannot reset a qubit mid-circuit (nothing is
                 changed then).
         """
-        resolved = None if _is_torch_name(backend) else _resolve_backend(backend)
-        self.check_backend(resolved)
-        self._backend = resolved
-        self.backend = backend if isinstance(backend, str) else getattr(backend, "name", backend)
+        self._set_backend(backend)
         return self
 
-    def check_backend(self, backend: object) -> None:
-        """Raise ``ValueError`` if ``backend`` (a backend object, or None for the exact engine)
-        runs circuits on a device without mid-circuit reset, which every step of this cell
-        needs."""
-        device = getattr(backend, "device", None)
-        if device is None or getattr(device, "mid_circuit_reset", True):
+    def _set_backend(self, backend) -> None:
+        resolved = backends.resolve(backend)
+        self.check_backend(resolved)  # a device without mid-circuit reset: say so now
+        self._backend = resolved
+        self.backend = backend if isinstance(backend, str) else resolved.name
+
+    def check_backend(self, backend: backends.Backend) -> None:
+        """Raise ``ValueError`` if ``backend`` runs circuits on a device without mid-circuit
+        reset, which every step of this cell needs."""
+        device = backend.device
+        if device is None or device.mid_circuit_reset:
             return
         from qrnn import devices
 
         able = [name for name in devices.names() if devices.get(name).mid_circuit_reset]
-        name = getattr(device, "name", device)
         last = self.n_data - 1
         qubits = "qubit 0" if last == 0 else f"qubits 0-{last}"
         raise ValueError(
             f"{self._family} resets its data register ({qubits}) after every time step, which "
-            f"needs mid-circuit reset; device {name!r} does not support it. Devices with "
-            f"mid-circuit reset: {', '.join(able)} (or a device file with "
+            f"needs mid-circuit reset; device {device.name!r} does not support it. Devices "
+            f"with mid-circuit reset: {', '.join(able)} (or a device file with "
             "mid_circuit_reset = true)"
         )
 
@@ -157,8 +155,30 @@ class MemoryCell(StepCell):
                 "is only supported with backend='torch'"
             )
         length, batch, _ = sequence.shape
-        circuit, weight_columns, input_columns = self._unrolled_circuit(length)
         angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
+        circuit, values = self._unrolled_values(angles)
+        out = self._backend.expval_at_markers(circuit, values, self.observables)  # (N, L, obs)
+        out = out.transpose(0, 1)
+        # the hidden register's state after each sequence's own last step
+        lengths = torch.full((batch,), length) if valid is None else valid.sum(0).cpu()
+        hidden = list(range(self.n_data, self.n_qubits))
+        final = None
+        for steps in sorted(set(lengths.tolist())):
+            rows = torch.nonzero(lengths == steps).flatten().to(angles.device)
+            prefix, prefix_values = self._unrolled_values(angles[:steps, rows])
+            states = self._backend.density_matrix(prefix, prefix_values, hidden)
+            if final is None:
+                final = states.new_zeros(batch, *states.shape[1:])
+            final = final.index_copy(0, rows, states)
+        if valid is not None:
+            out = out * valid.unsqueeze(-1).to(out.dtype)
+        return out, (final,)
+
+    def _unrolled_values(self, angles: torch.Tensor) -> tuple[QuantumCircuit, torch.Tensor]:
+        """The unrolled circuit of ``angles (L, N, n_data)``'s length and its values
+        ``(N, n_params)``: every step's inputs and the cell's weights, in circuit order."""
+        length, batch, _ = angles.shape
+        circuit, weight_columns, input_columns = self._unrolled_circuit(length)
         values = angles.new_zeros(batch, circuit.num_parameters)
         values = values.index_copy(
             1,
@@ -172,12 +192,7 @@ class MemoryCell(StepCell):
                 torch.as_tensor(weight_columns, device=values.device),
                 weights.expand(batch, -1),
             )
-        out = self._backend.expval_at_markers(circuit, values, self.observables)  # (N, L, obs)
-        out = out.transpose(0, 1)
-        if valid is not None:
-            out = out * valid.unsqueeze(-1).to(out.dtype)
-        # Backends return expectation values, not the hidden register's state: no h_n.
-        return out, (None,)
+        return circuit, values
 
     def _unrolled_circuit(self, length: int):
         if length not in self._unrolled:
@@ -187,23 +202,6 @@ class MemoryCell(StepCell):
             input_columns = np.array([[column[p] for p in inputs] for inputs in step_inputs])
             self._unrolled[length] = (circuit, weight_columns, input_columns)
         return self._unrolled[length]
-
-
-def _is_torch_name(backend: object) -> bool:
-    return isinstance(backend, str) and backend == TORCH_BACKEND
-
-
-def _resolve_backend(backend: object):
-    if isinstance(backend, str):
-        from qrnn import backends
-
-        return backends.get(backend)
-    if callable(getattr(backend, "expval_at_markers", None)):
-        return backend
-    raise TypeError(
-        "backend must be 'torch', another qrnn.backends name, or a backend object with "
-        f"expval_at_markers(circuit, values, observables); got {backend!r}"
-    )
 
 
 class MemoryRecurrent(RecurrentBase):

@@ -368,8 +368,6 @@ class RecurrentBase(nn.Module):
         return ("h_0", "c_0")[k] if self._pair_state else "hx"
 
     def _stack_state(self, finals: list[State], unbatched: bool):
-        if any(part is None for state in finals for part in state):
-            return None  # an executor that returns expectation values only, not states
         stacked = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         if unbatched:
             stacked = tuple(s.squeeze(1) for s in stacked)

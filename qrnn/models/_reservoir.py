@@ -14,9 +14,8 @@ import torch
 
 from circuits import cells
 from circuits._checks import renamed_keywords
-from qrnn import sim
+from qrnn import backends, sim
 from qrnn.models._quantum_memory import (
-    TORCH_BACKEND,
     MemoryCell,
     MemoryRecurrent,
     check_registers,
@@ -65,7 +64,7 @@ class QReservoirCell(MemoryCell):
         n_qubits: int = 10,
         reps: int = 3,
         seed: int = 0,
-        backend: object = TORCH_BACKEND,
+        backend: str | backends.Backend = backends.TORCH,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -150,7 +149,7 @@ class QReservoir(MemoryRecurrent):
         n_qubits: int = 10,
         reps: int = 3,
         seed: int = 0,
-        backend: object = TORCH_BACKEND,
+        backend: str | backends.Backend = backends.TORCH,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:

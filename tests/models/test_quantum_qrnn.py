@@ -12,6 +12,7 @@ import pytest
 import torch
 from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit.quantum_info import DensityMatrix, SparsePauliOp, partial_trace
+from torch.nn.utils.rnn import pack_sequence
 
 from circuits import ansatz as ansatz_library
 from qrnn import backends, sim
@@ -245,19 +246,32 @@ def test_ansatz_may_be_a_circuit():
     assert "ansatz='hardware_efficient'" in repr(custom)
 
 
-def test_other_backend_runs_the_unrolled_circuit_with_resets():
+@pytest.mark.parametrize("name", ["aer", "pennylane:default.mixed"])
+def test_other_backend_runs_the_unrolled_circuit_with_resets(name):
+    """Another executor runs each sequence as one circuit with resets (read at markers) and
+    returns the hidden register's state it simulated: both equal the exact Kraus engine's,
+    for sequences of different lengths too."""
     torch.manual_seed(0)
     kraus = QRNN(2, 2, n_qubits=4, reps=1, bidirectional=True, dtype=F64)
-    through_backend = QRNN(
-        2, 2, n_qubits=4, reps=1, bidirectional=True, backend=backends.get("torch"), dtype=F64
-    )
+    through_backend = QRNN(2, 2, n_qubits=4, reps=1, bidirectional=True, backend=name, dtype=F64)
     through_backend.load_state_dict(kraus.state_dict())
     x = torch.rand(3, 2, 2, dtype=F64)
     output, h_n = through_backend(x)
-    assert h_n is None  # backends return expectation values, not states
-    torch.testing.assert_close(output, kraus(x)[0], atol=1e-10, rtol=0)
+    expected_output, expected_h_n = kraus(x)
+    torch.testing.assert_close(output, expected_output, atol=1e-10, rtol=0)
+    torch.testing.assert_close(h_n, expected_h_n, atol=1e-10, rtol=0)
+    packed = pack_sequence([x[:, 0], x[:2, 1]], enforce_sorted=False)
+    torch.testing.assert_close(through_backend(packed)[1], kraus(packed)[1], atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="initial state"):
-        through_backend(x, kraus(x)[1])
+        through_backend(x, expected_h_n)
+
+
+def test_an_exact_torch_backend_object_is_the_engine_itself():
+    model = QRNN(2, 2, n_qubits=4, reps=1, backend=backends.get("torch"), dtype=F64)
+    x = torch.rand(3, 2, 2, dtype=F64)
+    rho = model(x)[1].detach().clone().requires_grad_()
+    model(x, rho)[1].real.sum().backward()  # initial states: only the engine takes them
+    assert rho.grad is not None
 
 
 def test_gradient_to_the_initial_state_matches_finite_differences():
@@ -286,11 +300,12 @@ def test_gradient_to_the_initial_state_matches_finite_differences():
 def test_a_cell_alone_runs_on_another_backend_from_the_ground_state():
     torch.manual_seed(0)
     exact = QRNNCell(2, 2, n_qubits=4, reps=1, dtype=F64)
-    other = QRNNCell(2, 2, n_qubits=4, reps=1, backend=backends.get("torch"), dtype=F64)
+    other = QRNNCell(2, 2, n_qubits=4, reps=1, backend="aer", dtype=F64)
     other.load_state_dict(exact.state_dict())
     x = torch.rand(3, 2, dtype=F64)
     output, rho = other(x)
-    assert rho is None  # backends return expectation values, not states
-    torch.testing.assert_close(output, exact(x)[0], atol=1e-10, rtol=0)
+    expected_output, expected_rho = exact(x)
+    torch.testing.assert_close(output, expected_output, atol=1e-10, rtol=0)
+    torch.testing.assert_close(rho, expected_rho, atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="initial state"):
         other(x, exact(x)[1])
