@@ -11,6 +11,7 @@ circuits whose state is run as a short sum of products across a cut of the wires
 
 from __future__ import annotations
 
+from qrnn.sim._bound import BoundProgram
 from qrnn.sim._errors import (
     SimulationError,
     SimulationMemoryError,
@@ -20,7 +21,7 @@ from qrnn.sim._errors import (
 )
 from qrnn.sim._lowering import SUPPORTED_GATES
 from qrnn.sim._observables import ObservableError
-from qrnn.sim._program import BoundProgram, Program
+from qrnn.sim._program import Program
 
 
 def compile(

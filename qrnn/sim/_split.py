@@ -305,7 +305,7 @@ class SplitPlan:
         return tuple(result)
 
     def encoding(self, coefficients, half, p, q):
-        """The angle encoding ``cos(half) p + sin(half) q`` (from ``_rotation_prefix``, wires
+        """The angle encoding ``cos(half) p + sin(half) q`` (from ``BoundPlan.encoding``, wires
         in ``start_order``, unbatched weights) as ``(coefficients (n_in, 2n), offsets (2n, 1),
         pq (n, 2, 2))``: row ``2k`` of ``inputs @ coefficients + offsets`` is half wire k's
         angle plus pi/2, row ``2k + 1`` half its angle, so one sine gives ``(cos, sin)`` of
