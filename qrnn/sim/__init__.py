@@ -11,6 +11,7 @@ circuits whose state is run as a short sum of products across a cut of the wires
 
 from __future__ import annotations
 
+from qrnn.sim._bound import BoundProgram
 from qrnn.sim._errors import (
     SimulationError,
     SimulationMemoryError,
@@ -22,7 +23,7 @@ from qrnn.sim._lowering import SUPPORTED_GATES
 from qrnn.sim._memory import MemoryProgram, MemoryStep, memory_channel
 from qrnn.sim._noise import NoiseReader, apply_readout, simulated_form
 from qrnn.sim._observables import ObservableError, parse_observables
-from qrnn.sim._program import BoundProgram, Program
+from qrnn.sim._program import Program
 
 
 def compile(

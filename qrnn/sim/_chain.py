@@ -44,7 +44,8 @@ class ChainStep:
     matrix: int = -1
 
 
-def _refuse_second_derivatives():
+def refuse_second_derivatives():
+    """Raise in a hand-written backward pass asked to build a graph (second derivatives)."""
     # autograd runs a backward with gradients enabled only when asked to build a graph
     if torch.is_grad_enabled():
         raise RuntimeError(
@@ -228,7 +229,7 @@ class _ProductState(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        _refuse_second_derivatives()
+        refuse_second_derivatives()
         saved = ctx.saved_tensors
         tables = saved[0] if ctx.groups.equal else list(saved[: ctx.n_tables])
         amplitudes = saved[ctx.n_tables :]
@@ -299,7 +300,7 @@ _GATHER = 5  # (kind, source, inverse, phase or None, rows): rows of a batch-las
 _LEFT = 6  # (kind, matrix, d): leading wires, left there; out (d, R) = M S(d, R)
 
 
-def _index_map(layout, canonical) -> np.ndarray:
+def index_map(layout, canonical) -> np.ndarray:
     """The canonical index of every memory index; both list the same wires, MSB first."""
     n = len(layout)
     memory = np.arange(2**n, dtype=np.int64)
@@ -353,7 +354,7 @@ class ChainPlan:
             self._permute(layout, [*canonical, _BATCH])
             return
         wires = [w for w in layout if w != _BATCH]
-        index = torch.as_tensor(_index_map(wires, canonical), device=coefficients.device)
+        index = torch.as_tensor(index_map(wires, canonical), device=coefficients.device)
         table = coefficients[:, index]  # (n_obs, 2**n) over the memory index
         if layout[-1] == _BATCH:
             self.coefficients_t = (2 * table).T.contiguous()  # the backward's, with its 2
@@ -381,9 +382,9 @@ class ChainPlan:
         if layout[-1] != _BATCH:
             layout = self._permute(layout, [*(w for w in layout if w != _BATCH), _BATCH])
         in_wires = layout[:-1]
-        to_canonical = _index_map(out_wires, canonical)  # output memory index -> canonical
+        to_canonical = index_map(out_wires, canonical)  # output memory index -> canonical
         from_canonical = np.empty_like(to_canonical)
-        from_canonical[_index_map(in_wires, canonical)] = np.arange(len(to_canonical))
+        from_canonical[index_map(in_wires, canonical)] = np.arange(len(to_canonical))
         source_np = step.source.cpu().numpy()
         source = from_canonical[source_np[to_canonical]]
         inverse = np.empty_like(source)
@@ -581,7 +582,7 @@ class _Chain(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        _refuse_second_derivatives()
+        refuse_second_derivatives()
         final, *rest = ctx.saved_tensors
         saved, matrices = rest[: ctx.n_saved], rest[ctx.n_saved :]
         grad = _output_backward(ctx.plan, final, grad_output, ctx.batch)
@@ -630,7 +631,7 @@ class _EncodedChain(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        _refuse_second_derivatives()
+        refuse_second_derivatives()
         coefficients, cos, sin, p, q, final, *rest = ctx.saved_tensors
         n_saved, n_tables, n_amplitudes = ctx.counts
         saved = rest[:n_saved]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qrnn.sim._lowering import U1Q, Channel, Monomial, Op, is_diagonal
+from qrnn.sim._lowering import U1Q, Monomial, Op, is_diagonal
 from qrnn.sim._observables import Terms, expand_monomial
 
 
@@ -207,7 +207,3 @@ def _block_kernel(stage: Stage, order: list[int]) -> BlockKernel:
         order[:] = new_order
     local = tuple(reversed(order[start : start + m]))
     return BlockKernel(stage.ops, local, start, permute, stage.dynamic)
-
-
-def is_channel(op: Op) -> bool:
-    return isinstance(op, Channel)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qrnn.sim._chain import _index_map, _refuse_second_derivatives, product_groups
+from qrnn.sim._chain import index_map, product_groups, refuse_second_derivatives
 
 _MAX_SIDE = 7  # wires per side: side operators up to 128 x 128
 _MAX_DENSE = 256  # a gather whose cut matrix is wider than this entangles too much to split
@@ -174,7 +174,7 @@ class SplitPlan:
                 for g in groups.sizes
             ]
         # readout over (xL, xR), xL most significant; columns doubled for (re, im) pairs
-        index = _index_map(self.start_order, final)
+        index = index_map(self.start_order, final)
         table = coefficients[:, torch.as_tensor(index, device=coefficients.device)]
         self.readout = table.repeat_interleave(2, dim=1).to(real).contiguous()  # (n_obs, 2 D)
         self.readout_grad = 2 * self.readout  # d|psi|^2 = 2 Re(conj(psi) dpsi)
@@ -305,7 +305,7 @@ class SplitPlan:
         return tuple(result)
 
     def encoding(self, coefficients, half, p, q):
-        """The angle encoding ``cos(half) p + sin(half) q`` (from ``_rotation_prefix``, wires
+        """The angle encoding ``cos(half) p + sin(half) q`` (from ``BoundPlan.encoding``, wires
         in ``start_order``, unbatched weights) as ``(coefficients (n_in, 2n), offsets (2n, 1),
         pq (n, 2, 2))``: row ``2k`` of ``inputs @ coefficients + offsets`` is half wire k's
         angle plus pi/2, row ``2k + 1`` half its angle, so one sine gives ``(cos, sin)`` of
@@ -357,7 +357,7 @@ class _SplitChain(torch.autograd.Function):
     def backward(ctx, grad_out):
         # conjugates appear only as conjugate transposes (which BLAS takes as they are) or on
         # small tensors: a lazily conjugated operand of a product is copied first
-        _refuse_second_derivatives()
+        refuse_second_derivatives()
         coefficients, half, trig, pq, u, wT, psi, klt, krt = ctx.saved_tensors
         plan, tables, amplitudes = ctx.plan, ctx.tables, ctx.amplitudes
         needs = ctx.needs_input_grad

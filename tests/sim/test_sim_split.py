@@ -49,9 +49,11 @@ def _cell(n_qubits, n_layers, entangler="cx", encoding="ry"):
 
 
 def _split_of(program, dtype=torch.float64):
-    """The split plan a bound run of ``program`` chose, or None for the whole state."""
-    complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-    return program._tensor_cache.get(("split-plan", torch.device("cpu"), complex_dtype))
+    """The split plan a bound run of ``program`` (unbatched weights, on the CPU) chooses, or
+    None for the whole state."""
+    if not program.may_run_split:
+        return None
+    return program.plan("split").tensors(torch.device("cpu"), dtype).split_plan
 
 
 def _rows(circuit, inputs, weights, input_values, weight_values):

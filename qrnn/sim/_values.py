@@ -1,0 +1,51 @@
+"""Validation of parameter values: the one check every angle batch passes at the boundary."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from qrnn.sim._errors import UnboundParameterError
+
+
+def check_values(values, width: int, name: str) -> torch.Tensor:
+    """``values`` as a real ``(batch, width)`` tensor.
+
+    Args:
+        values: a tensor, array or nested list of real angles, ``(batch, width)`` or
+            ``(width,)`` (one sample); integers become float64, floats keep their dtype.
+        width: the number of values per sample.
+        name: what the values are, for the error message ("values", "inputs", "weights").
+
+    Returns:
+        ``(batch, width)`` real tensor (a view of ``values`` when it already is one).
+
+    Raises:
+        UnboundParameterError: complex values, another shape, NaN or inf.
+    """
+    if not isinstance(values, torch.Tensor):
+        values = torch.as_tensor(np.asarray(values, dtype=np.float64))
+    if values.is_complex():
+        raise UnboundParameterError(
+            f"{name} are complex ({values.dtype}); expected real angles (float32 or float64)"
+        )
+    if not values.is_floating_point():
+        values = values.to(torch.float64)
+    if values.dim() == 1:
+        values = values.unsqueeze(0)
+    if values.dim() != 2 or values.shape[1] != width:
+        raise UnboundParameterError(
+            f"{name} has shape {tuple(values.shape)}; expected (batch, {width}) or ({width},)"
+        )
+    # the sum is finite when every entry is (NaN and inf propagate): one reduction on every
+    # time step of a recurrent model; only a non-finite sum (or an overflow) looks closer
+    if values.numel() and not math.isfinite(float(values.detach().sum())):
+        bad = torch.nonzero(~torch.isfinite(values))
+        if len(bad):
+            raise UnboundParameterError(
+                f"{name} contains NaN or inf (first at index {tuple(bad[0].tolist())}); "
+                "expected finite angles"
+            )
+    return values
