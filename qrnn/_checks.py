@@ -25,3 +25,21 @@ def integer(name: str, value: object, minimum: int = 1) -> int:
     if number < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {number}")
     return number
+
+
+def boolean(name: str, value: object) -> bool:
+    """``value`` if it is a bool; a ``TypeError`` otherwise (no truthy stand-ins)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
+def real_dtype(dtype):
+    """``dtype`` (default ``torch.get_default_dtype()``) if it is float32 or float64, the two
+    precisions the engine runs in (complex64 and complex128 states)."""
+    import torch
+
+    dtype = dtype or torch.get_default_dtype()
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return dtype

@@ -37,6 +37,7 @@ from qiskit.circuit import ParameterExpression, ParameterVector, QuantumCircuit
 from torch.autograd.function import once_differentiable
 
 from qrnn._checks import integer
+from qrnn.sim import check_values
 
 __all__ = [
     "SHIFT_RULES",
@@ -305,12 +306,10 @@ def jacobian(
 ) -> torch.Tensor:
     """Jacobian (batch, *out, n_params) of ``evaluate(circuit, values) -> (batch, *out)`` with
     ONE call of ``evaluate`` on all shifted rows. ``options`` go to the method (spsa)."""
-    if method not in METHODS:
-        raise GradientError(f"method must be one of {list(METHODS)}, got {method!r}")
     values = _as_2d(values, circuit)
-    if method == "parameter-shift" and options:
+    if _method(method) is parameter_shift and options:
         raise GradientError(f"parameter-shift takes no options, got {sorted(options)}")
-    task = METHODS[method](circuit, values, **options)
+    task = _method(method)(circuit, values, **options)
     if task.values.shape[0] == 0:
         out = evaluate(circuit, values.detach()[:0])
         return out.new_zeros(*out.shape, values.shape[1])
@@ -328,9 +327,14 @@ def execute(
     """``evaluate(circuit, values)`` (batch, *out), differentiable in ``values`` (batch,
     n_params): backward computes ``jacobian(..., method=method, **options)`` and contracts it
     with the incoming gradient. First derivatives only."""
-    if method not in METHODS:
-        raise GradientError(f"method must be one of {list(METHODS)}, got {method!r}")
+    _method(method)  # an unknown method fails now, not in the backward pass
     return _Execute.apply(values, evaluate, circuit, method, options)
+
+
+def _method(name: str) -> Callable[..., GradientTask]:
+    if name not in METHODS:
+        raise GradientError(f"method must be one of {list(METHODS)}, got {name!r}")
+    return METHODS[name]
 
 
 class _Execute(torch.autograd.Function):
@@ -351,13 +355,4 @@ class _Execute(torch.autograd.Function):
 
 
 def _as_2d(values, circuit: QuantumCircuit) -> torch.Tensor:
-    if not isinstance(values, torch.Tensor):
-        values = torch.as_tensor(np.asarray(values, dtype=np.float64))
-    if values.dim() == 1:
-        values = values.unsqueeze(0)
-    if values.dim() != 2 or values.shape[1] != circuit.num_parameters:
-        raise GradientError(
-            f"values has shape {tuple(values.shape)}; expected (batch, "
-            f"{circuit.num_parameters}) in circuit.parameters order"
-        )
-    return values
+    return check_values(values, circuit.num_parameters, "values", circuit.parameters)

@@ -32,6 +32,7 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from torch import nn
 
 from qrnn import backends, sim
+from qrnn._checks import real_dtype
 
 __all__ = ["QuantumLayer"]
 
@@ -135,9 +136,7 @@ class QuantumLayer(nn.Module):
             )
         observables = list(observables)
         sim.parse_observables(observables, circuit.num_qubits)  # the one check, before work
-        dtype = dtype or torch.get_default_dtype()
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        dtype = real_dtype(dtype)
 
         self.circuit = circuit
         self.input_params = inputs
@@ -145,14 +144,6 @@ class QuantumLayer(nn.Module):
         self.observables = observables
         self._program = None
         self._set_backend(backend)
-        # qrnn.sim takes inputs in circuit.parameters order; forward takes input_params order.
-        position = {p: i for i, p in enumerate(inputs)}
-        weight_set = set(weights)
-        program_order = [p for p in circuit.parameters if p not in weight_set]
-        permutation = [position[p] for p in program_order]
-        self._input_permutation = (
-            None if permutation == list(range(len(inputs))) else torch.tensor(permutation)
-        )
         # Full values for other backends: circuit.parameters order from cat([weights, inputs]).
         column = {p: i for i, p in enumerate((*weights, *inputs))}
         self._full_order = torch.tensor([column[p] for p in circuit.parameters], dtype=torch.long)
@@ -206,7 +197,10 @@ class QuantumLayer(nn.Module):
         resolved = backends.resolve(backend)
         if backends.is_engine(resolved) and self._program is None:
             self._program = sim.compile(
-                self.circuit, self.observables, weight_params=self.weight_params
+                self.circuit,
+                self.observables,
+                weight_params=self.weight_params,
+                input_params=self.input_params,
             )
         self._backend = resolved
         self.backend = backend if isinstance(backend, str) else resolved.name
@@ -220,19 +214,16 @@ class QuantumLayer(nn.Module):
             bound = self._program.bind(self.weight)
 
             def run(inputs: torch.Tensor) -> torch.Tensor:
-                inputs, unbatched = self._check_inputs(inputs)
-                if self._input_permutation is not None:
-                    inputs = inputs[:, self._input_permutation.to(inputs.device)]
-                out = bound.expval(inputs)
-                return out[0] if unbatched else out
+                out = bound.expval(inputs)  # the engine checks inputs (sim.check_values)
+                return out[0] if _unbatched(inputs) else out
 
             return run
 
         backend, weight = self._backend, self.weight
 
         def run_backend(inputs: torch.Tensor) -> torch.Tensor:
-            inputs, unbatched = self._check_inputs(inputs)
-            inputs = inputs.to(dtype=weight.dtype)
+            unbatched = _unbatched(inputs)
+            inputs = sim.check_values(inputs, self.n_inputs, "inputs").to(weight.dtype)
             values = torch.cat([weight.expand(inputs.shape[0], -1), inputs], dim=1)
             values = values[:, self._full_order.to(values.device)]
             out = backend.expval(self.circuit, values, self.observables)
@@ -244,15 +235,7 @@ class QuantumLayer(nn.Module):
         """Expectation values: ``(batch, n_inputs)`` -> ``(batch, n_outputs)`` (see class)."""
         return self.prepare()(inputs)
 
-    def _check_inputs(self, inputs: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        if not isinstance(inputs, torch.Tensor):
-            raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-        unbatched = inputs.dim() == 1
-        if unbatched:
-            inputs = inputs.unsqueeze(0)
-        if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
-            raise ValueError(
-                f"inputs have shape {tuple(inputs.shape)}; expected (batch, {self.n_inputs}) "
-                f"or ({self.n_inputs},)"
-            )
-        return inputs, unbatched
+
+def _unbatched(inputs) -> bool:
+    """One sample given as ``(n_inputs,)``: the output is ``(n_outputs,)``."""
+    return getattr(inputs, "ndim", None) == 1

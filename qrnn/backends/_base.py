@@ -19,7 +19,7 @@ from qiskit.circuit import QuantumCircuit
 from circuits.cells import MARKER_LABEL, add_marker
 from qrnn.backends._device import CircuitCache, check_shots, resolve_device
 from qrnn.backends._errors import BackendError
-from qrnn.sim import NoiseReader, parse_observables, simulated_form
+from qrnn.sim import NoiseReader, check_values, parse_observables, simulated_form
 
 GRADIENT_METHODS = ("backprop", "parameter-shift", "spsa")
 
@@ -54,36 +54,6 @@ def check_circuit(circuit, measured: bool = False) -> QuantumCircuit:
             "(e.g. circuit.measure_all())"
         )
     return circuit
-
-
-def check_values(values, circuit: QuantumCircuit) -> torch.Tensor:
-    """``values`` as a (batch, n_params) float tensor (float64 unless float32/float64 given)."""
-    width = circuit.num_parameters
-    if values is None:
-        if width:
-            raise BackendError(
-                f"the circuit has {width} parameters; pass values of shape (batch, {width})"
-            )
-        values = torch.zeros(1, 0, dtype=torch.float64)
-    if not isinstance(values, torch.Tensor):
-        try:
-            values = torch.as_tensor(np.asarray(values, dtype=np.float64))
-        except (TypeError, ValueError) as error:
-            raise BackendError(
-                f"values must be a tensor or array of shape (batch, {width}); {error}"
-            ) from None
-    if values.is_complex() or not values.is_floating_point():
-        values = values.to(torch.float64)
-    if values.dim() == 1:
-        values = values.unsqueeze(0)
-    if values.dim() != 2 or values.shape[1] != width:
-        raise BackendError(
-            f"values has shape {tuple(values.shape)}; expected (batch, {width}) or ({width},) "
-            "in circuit.parameters order"
-        )
-    if values.numel() and not bool(torch.isfinite(values).all()):
-        raise BackendError("values contains NaN or inf; expected finite angles")
-    return values
 
 
 def prefix_circuit(circuit: QuantumCircuit, stop: int) -> QuantumCircuit:
@@ -249,7 +219,7 @@ class Backend:
         """
         circuit = check_circuit(circuit)
         observables = parse_observables(observables, circuit.num_qubits)
-        values = check_values(values, circuit)
+        values = check_values(values, circuit.num_parameters, "values", circuit.parameters)
         return self._run(circuit, values, observables, markers=False)
 
     def expval_at_markers(self, circuit, values, observables) -> torch.Tensor:
@@ -260,7 +230,7 @@ class Backend:
         """
         circuit = check_circuit(circuit)
         observables = parse_observables(observables, circuit.num_qubits)
-        values = check_values(values, circuit)
+        values = check_values(values, circuit.num_parameters, "values", circuit.parameters)
         if not marker_positions(circuit):
             raise BackendError(
                 "the circuit has no markers; add them with qrnn.backends.add_marker(circuit)"
@@ -287,7 +257,7 @@ class Backend:
             raise BackendError(
                 f"backend {self.name!r} is exact (shots=None); pass shots= to counts()"
             )
-        values = check_values(values, circuit)
+        values = check_values(values, circuit.num_parameters, "values", circuit.parameters)
         with torch.no_grad():
             return self._counts(circuit, values, shots)
 
@@ -309,7 +279,7 @@ class Backend:
             float32), k = ``len(qubits)``; differentiable where ``supports_autograd``.
         """
         circuit = check_circuit(circuit)
-        values = check_values(values, circuit)
+        values = check_values(values, circuit.num_parameters, "values", circuit.parameters)
         if qubits is None:
             qubits = list(range(circuit.num_qubits))
         qubits = [int(q) for q in qubits]

@@ -22,16 +22,9 @@ from torch import nn
 
 from circuits import cells
 from circuits._checks import renamed_keywords
+from qrnn._checks import boolean, integer, real_dtype
 from qrnn.layer import QuantumLayer
-from qrnn.models._recurrent import (
-    RecurrentBase,
-    State,
-    Step,
-    StepCell,
-    check_bool,
-    positive_int,
-    real_dtype,
-)
+from qrnn.models._recurrent import RecurrentBase, State, Step, StepCell
 
 __all__ = ["GateCell", "GateRecurrent", "VQCGate"]
 
@@ -129,8 +122,8 @@ class GateCell(StepCell):
     ) -> None:
         dtype = real_dtype(dtype)
         super().__init__(input_size, dtype)
-        self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.bias = check_bool("bias", bias)
+        self.hidden_size = integer("hidden_size", hidden_size)
+        self.bias = boolean("bias", bias)
         self.n_qubits, self.reps, self.ansatz, self.backend = n_qubits, reps, ansatz, backend
         for name in self.gate_names:
             gate = VQCGate(
@@ -200,7 +193,7 @@ class GateRecurrent(RecurrentBase):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
-        self.bias = check_bool("bias", bias)
+        self.bias = boolean("bias", bias)
         self.n_qubits, self.reps, self.ansatz, self.backend = n_qubits, reps, ansatz, backend
         options = {
             "n_qubits": n_qubits,

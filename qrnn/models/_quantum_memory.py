@@ -19,15 +19,16 @@ from torch import nn
 
 from circuits import cells
 from qrnn import backends, sim
-from qrnn.models._recurrent import RecurrentBase, State, StepCell, positive_int
+from qrnn._checks import integer
+from qrnn.models._recurrent import RecurrentBase, State, StepCell
 
 __all__ = ["MemoryCell", "MemoryRecurrent", "check_registers", "registers_repr"]
 
 
 def check_registers(n_qubits: int, hidden_size: int) -> int:
     """The hidden register's qubits, ``n_qubits - hidden_size``, at least one."""
-    positive_int("n_qubits", n_qubits)
-    positive_int("hidden_size", hidden_size)
+    integer("n_qubits", n_qubits)
+    integer("hidden_size", hidden_size)
     if hidden_size >= n_qubits:
         raise ValueError(
             f"hidden_size={hidden_size} (the data register) must leave at least one qubit of "

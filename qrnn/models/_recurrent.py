@@ -25,27 +25,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from qrnn._checks import boolean, integer
+
 State = tuple[torch.Tensor, ...]
 Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
-
-
-def positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def real_dtype(dtype: torch.dtype | None) -> torch.dtype:
-    dtype = dtype or torch.get_default_dtype()
-    if dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    return dtype
-
-
-def check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return value
 
 
 def scan(
@@ -103,7 +86,7 @@ class StepCell(nn.Module):
 
     def __init__(self, input_size: int, dtype: torch.dtype) -> None:
         super().__init__()
-        self.input_size = positive_int("input_size", input_size)
+        self.input_size = integer("input_size", input_size)
         self._default_dtype = dtype
 
     @property
@@ -214,11 +197,11 @@ class RecurrentBase(nn.Module):
         bidirectional: bool,
     ) -> None:
         super().__init__()
-        self.input_size = positive_int("input_size", input_size)
-        self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.num_layers = positive_int("num_layers", num_layers)
-        check_bool("batch_first", batch_first)
-        check_bool("bidirectional", bidirectional)
+        self.input_size = integer("input_size", input_size)
+        self.hidden_size = integer("hidden_size", hidden_size)
+        self.num_layers = integer("num_layers", num_layers)
+        boolean("batch_first", batch_first)
+        boolean("bidirectional", bidirectional)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
             raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if not 0 <= dropout < 1:

@@ -15,13 +15,13 @@ import torch
 from circuits import cells
 from circuits._checks import renamed_keywords
 from qrnn import backends, sim
+from qrnn._checks import real_dtype
 from qrnn.models._quantum_memory import (
     MemoryCell,
     MemoryRecurrent,
     check_registers,
     registers_repr,
 )
-from qrnn.models._recurrent import real_dtype
 
 __all__ = ["QReservoir", "QReservoirCell"]
 

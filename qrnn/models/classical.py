@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from qrnn.models._recurrent import RecurrentBase, StepCell, check_bool, real_dtype, scan
+from qrnn._checks import boolean, real_dtype
+from qrnn.models._recurrent import RecurrentBase, StepCell, scan
 from qrnn.models.forecaster import Forecaster
 
 LSTM = nn.LSTM
@@ -104,7 +105,7 @@ class EchoStateNetwork(RecurrentBase):
             raise ValueError(f"input_scaling must be > 0, got {input_scaling!r}")
         if not 0 < density <= 1:
             raise ValueError(f"density must be in (0, 1], got {density!r}")
-        self.bias = check_bool("bias", bias)
+        self.bias = boolean("bias", bias)
         self.spectral_radius = float(spectral_radius)
         self.leak_rate = float(leak_rate)
         self.input_scaling = float(input_scaling)

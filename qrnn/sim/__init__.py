@@ -24,10 +24,17 @@ from qrnn.sim._memory import MemoryProgram, MemoryStep, memory_channel
 from qrnn.sim._noise import NoiseReader, apply_readout, simulated_form
 from qrnn.sim._observables import ObservableError, parse_observables
 from qrnn.sim._program import Program
+from qrnn.sim._values import check_values
 
 
 def compile(
-    circuit, observables=None, *, noise_model=None, weight_params=(), max_fused_qubits=5
+    circuit,
+    observables=None,
+    *,
+    noise_model=None,
+    weight_params=(),
+    input_params=None,
+    max_fused_qubits=5,
 ) -> Program:
     """Compile ``circuit`` for repeated batched runs; see ``Program``."""
     return Program(
@@ -35,6 +42,7 @@ def compile(
         observables,
         noise_model=noise_model,
         weight_params=weight_params,
+        input_params=input_params,
         max_fused_qubits=max_fused_qubits,
     )
 
@@ -68,6 +76,7 @@ __all__ = [
     "UnsupportedGateError",
     "UnsupportedNoiseError",
     "apply_readout",
+    "check_values",
     "compile",
     "density_matrix",
     "expval",

@@ -39,8 +39,9 @@ class Program:
             when only states are wanted.
         noise_model: a ``qiskit_aer.noise.NoiseModel``; its quantum errors run on the
             density-matrix path, its readout errors apply to Z-type observables.
-        weight_params: parameters given once per forward through ``bind`` (trainable weights);
-            the rest are per-sample inputs.
+        weight_params: parameters given once per forward through ``bind`` (trainable weights).
+        input_params: the per-sample inputs, in the column order ``BoundProgram`` takes them
+            (default: every other parameter, in ``circuit.parameters`` order).
         max_fused_qubits: largest dense block the fuser builds.
     """
 
@@ -51,6 +52,7 @@ class Program:
         *,
         noise_model=None,
         weight_params=(),
+        input_params=None,
         max_fused_qubits: int = DEFAULT_MAX_FUSED,
     ):
         if not isinstance(circuit, QuantumCircuit):
@@ -68,6 +70,15 @@ class Program:
         self.weight_index = [index[p] for p in weight_params]
         weight_set = set(self.weight_index)
         self.input_index = [i for i in range(len(self.parameters)) if i not in weight_set]
+        if input_params is not None:
+            given = [index.get(p) for p in input_params]
+            if sorted(i for i in given if i is not None) != self.input_index or None in given:
+                raise UnboundParameterError(
+                    "input_params must list every parameter that is not a weight, once; got "
+                    f"{[str(p) for p in input_params]}, expected an order of "
+                    f"{[str(self.parameters[i]) for i in self.input_index]}"
+                )
+            self.input_index = given
         if isinstance(max_fused_qubits, bool) or not isinstance(max_fused_qubits, int):
             raise TypeError(f"max_fused_qubits must be an int >= 1, got {max_fused_qubits!r}")
         if max_fused_qubits < 1:
@@ -117,16 +128,7 @@ class Program:
         return self._values(values)[:, self.input_index]
 
     def _values(self, values) -> torch.Tensor:
-        if values is None:
-            if self.parameters:
-                names = ", ".join(str(p) for p in self.parameters[:5])
-                raise UnboundParameterError(
-                    f"the circuit has {len(self.parameters)} unbound parameters ({names}"
-                    f"{', ...' if len(self.parameters) > 5 else ''}); pass values of shape "
-                    f"(batch, {len(self.parameters)})"
-                )
-            values = torch.zeros(1, 0, dtype=torch.float64)
-        return check_values(values, len(self.parameters), "values")
+        return check_values(values, len(self.parameters), "values", self.parameters)
 
     # -- plans ------------------------------------------------------------------------------
 

@@ -10,21 +10,33 @@ import torch
 from qrnn.sim._errors import UnboundParameterError
 
 
-def check_values(values, width: int, name: str) -> torch.Tensor:
-    """``values`` as a real ``(batch, width)`` tensor.
+def check_values(values, width: int, name: str, parameters=()) -> torch.Tensor:
+    """``values`` as a real ``(batch, width)`` tensor: the one check of parameter values (the
+    engine's, every backend's, the gradient methods' and ``QuantumLayer``'s).
 
     Args:
         values: a tensor, array or nested list of real angles, ``(batch, width)`` or
-            ``(width,)`` (one sample); integers become float64, floats keep their dtype.
+            ``(width,)`` (one sample); integers become float64, floats keep their dtype. None
+            when ``width`` is 0 (then ``(1, 0)`` float64).
         width: the number of values per sample.
         name: what the values are, for the error message ("values", "inputs", "weights").
+        parameters: the parameters the values are for, named when values are missing.
 
     Returns:
         ``(batch, width)`` real tensor (a view of ``values`` when it already is one).
 
     Raises:
-        UnboundParameterError: complex values, another shape, NaN or inf.
+        UnboundParameterError: values missing, complex, of another shape, NaN or inf.
     """
+    if values is None:
+        if width:
+            names = ", ".join(str(p) for p in list(parameters)[:5])
+            listed = f" ({names}{', ...' if len(parameters) > 5 else ''})" if names else ""
+            raise UnboundParameterError(
+                f"the circuit has {width} unbound parameters{listed}; pass {name} of shape "
+                f"(batch, {width})"
+            )
+        return torch.zeros(1, 0, dtype=torch.float64)
     if not isinstance(values, torch.Tensor):
         values = torch.as_tensor(np.asarray(values, dtype=np.float64))
     if values.is_complex():

@@ -25,6 +25,7 @@ from qiskit_aer.noise import (
 from references import Reference, density_matrix, finite_difference
 
 import qrnn.backends as backends
+from qrnn import sim
 
 SHOTS = 4000
 
@@ -365,7 +366,7 @@ def test_bad_input_is_refused_before_running(backend_id):
         backend.expval(circuit, sample_values(circuit), ["ZZ"])
     with pytest.raises(backends.ObservableError, match="Pauli label"):
         backend.expval(circuit, sample_values(circuit), ["ZQI"])
-    with pytest.raises(backends.BackendError, match=r"expected \(batch, 4\)"):
+    with pytest.raises(sim.UnboundParameterError, match=r"expected \(batch, 4\)"):
         backend.expval(circuit, torch.zeros(2, 3), ["ZII"])
     measured = circuit.copy()
     measured.measure_all()
