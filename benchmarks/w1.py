@@ -10,27 +10,18 @@ Adam update. Shared by the speed benchmark and the GPU check.
 from __future__ import annotations
 
 import torch
-from qiskit import QuantumCircuit
-from qiskit.circuit import ParameterVector
+
+from circuits import ansatz, encoding
 
 N_QUBITS, HIDDEN, REPS, BATCH, STEPS = 10, 4, 2, 32, 16
 
 
 def circuit(n_qubits=N_QUBITS, reps=REPS):
-    """(QuantumCircuit, angles ParameterVector, weights ParameterVector) of the W1 cell."""
-    angles = ParameterVector("angle", n_qubits)
-    weights = ParameterVector("w", 3 * n_qubits * reps)
-    qc = QuantumCircuit(n_qubits)
-    for q in range(n_qubits):
-        qc.ry(angles[q], q)
-    for layer in range(reps):
-        for q in range(n_qubits):
-            base = 3 * (layer * n_qubits + q)
-            qc.rx(weights[base], q)
-            qc.ry(weights[base + 1], q)
-            qc.rz(weights[base + 2], q)
-        for q in range(n_qubits):
-            qc.cx(q, (q + 1) % n_qubits)
+    """(QuantumCircuit, angles ParameterVector, weights ParameterVector) of the W1 cell, from
+    the circuit library: RY(angle_q) on qubit q, then the hardware-efficient ansatz."""
+    qc, angles = encoding.angle_encoding(n_qubits)
+    body, weights = ansatz.hardware_efficient(n_qubits, reps=reps)
+    qc.compose(body, inplace=True)
     return qc, angles, weights
 
 

@@ -24,6 +24,7 @@ from sim_references import (
     reference_states,
 )
 
+from circuits import ansatz, encoding
 from qrnn import sim
 from qrnn.sim._chain import product_groups, product_state
 
@@ -314,19 +315,12 @@ def test_a_bound_program_used_under_no_grad_still_gives_gradients_later():
 
 
 def _layer_circuit(n_qubits: int, layers: int):
-    """Angle encoding, then layers of weight rotations on every wire and a CNOT ring: the
-    recurrent-cell shape whose blocks rotate the state's memory layout."""
-    x = ParameterVector("x", n_qubits)
-    w = ParameterVector("w", 2 * n_qubits * layers)
-    circuit = QuantumCircuit(n_qubits)
-    for q in range(n_qubits):
-        circuit.ry(x[q], q)
-    for layer in range(layers):
-        for q in range(n_qubits):
-            circuit.rx(w[2 * (layer * n_qubits + q)], q)
-            circuit.rz(w[2 * (layer * n_qubits + q) + 1], q)
-        for q in range(n_qubits):
-            circuit.cx(q, (q + 1) % n_qubits)
+    """Angle encoding, then layers of weight rotations on every wire and a CNOT ring (the
+    hardware-efficient ansatz): the recurrent-cell shape whose blocks rotate the state's
+    memory layout."""
+    circuit, x = encoding.angle_encoding(n_qubits)
+    body, w = ansatz.hardware_efficient(n_qubits, reps=layers, rotations=("rx", "rz"))
+    circuit.compose(body, inplace=True)
     return circuit, list(x), list(w)
 
 

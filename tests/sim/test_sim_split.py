@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 import torch
 from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.circuit.library import CYGate
 from qiskit.quantum_info import SparsePauliOp
 from sim_references import assert_close, reference_expvals
 
+from circuits import ansatz, encoding
 from qrnn import sim
 from qrnn.sim._chain import ChainStep
 from qrnn.sim._split import _gather_terms
@@ -25,26 +27,22 @@ from qrnn.sim._split import _gather_terms
 GRADCHECK = {"eps": 1e-6, "atol": 1e-7, "rtol": 1e-5}
 
 
-def _cell(n_qubits, n_layers, entangler="cx", encoding="ry"):
-    """An encoding of one input per qubit, then layers of (RX, RY, RZ weights on every qubit,
-    a ring of ``entangler``): the recurrent cell of the speed benchmark for 10 qubits and 2
-    layers. Returns (circuit, inputs, weights)."""
-    x = ParameterVector("x", n_qubits)
-    w = ParameterVector("w", 3 * n_qubits * n_layers)
-    circuit = QuantumCircuit(n_qubits)
-    for q in range(n_qubits):
-        if encoding == "r":  # an input rotation with a static phase
+def _cell(n_qubits, reps, entangler="cx", rotation="ry"):
+    """An encoding of one input per qubit, then the hardware-efficient ansatz (RX, RY, RZ
+    weights on every qubit, a ring of ``entangler``): for 10 qubits and 2 reps the recurrent
+    cell of the speed benchmark. Returns (circuit, inputs, weights)."""
+    if rotation == "r":  # an input rotation with a static phase
+        x = ParameterVector("x", n_qubits)
+        circuit = QuantumCircuit(n_qubits)
+        for q in range(n_qubits):
             circuit.r(x[q], 0.3 * q, q)
-        else:
-            getattr(circuit, encoding)(x[q], q)
-    for layer in range(n_layers):
-        for q in range(n_qubits):
-            base = 3 * (layer * n_qubits + q)
-            circuit.rx(w[base], q)
-            circuit.ry(w[base + 1], q)
-            circuit.rz(w[base + 2], q)
-        for q in range(n_qubits):
-            getattr(circuit, entangler)(q, (q + 1) % n_qubits)
+    else:
+        circuit, x = encoding.angle_encoding(n_qubits, rotation=rotation)
+    body, w = ansatz.hardware_efficient(n_qubits, reps=reps, entangler=entangler.replace("y", "x"))
+    for instruction in body.data:
+        if entangler == "cy" and instruction.operation.name == "cx":  # phases +-i
+            instruction = instruction.replace(operation=CYGate())
+        circuit.append(instruction)
     return circuit, list(x), list(w)
 
 
@@ -86,7 +84,7 @@ def _z(n_qubits, q):
 
 
 @pytest.mark.parametrize(
-    "n_qubits, n_layers, entangler, encoding, terms",
+    "n_qubits, reps, entangler, rotation, terms",
     [
         (10, 2, "cx", "ry", 4),  # the speed benchmark's cell: a 5 | 5 cut, 4 terms
         (7, 2, "cx", "rx", 4),  # sides of unequal size
@@ -94,8 +92,8 @@ def _z(n_qubits, q):
         (6, 2, "cy", "ry", 4),  # phases +-i
     ],
 )
-def test_recurrent_cells_run_split_and_exact(n_qubits, n_layers, entangler, encoding, terms):
-    circuit, inputs, weights = _cell(n_qubits, n_layers, entangler, encoding)
+def test_recurrent_cells_run_split_and_exact(n_qubits, reps, entangler, rotation, terms):
+    circuit, inputs, weights = _cell(n_qubits, reps, entangler, rotation)
     observables = [_z(n_qubits, q) for q in range(n_qubits)]
     program = _check(circuit, inputs, weights, observables, gradients=n_qubits <= 8)
     split = _split_of(program)
