@@ -27,7 +27,6 @@ theta); r's phi enters twice (R = 2) and controlled rotations have frequencies 1
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -36,6 +35,7 @@ import torch
 from qiskit.circuit import ParameterExpression, ParameterVector, QuantumCircuit
 from torch.autograd.function import once_differentiable
 
+from qrnn._cache import CircuitCache
 from qrnn._checks import integer
 from qrnn.sim import check_values
 
@@ -156,16 +156,10 @@ def _affine(value, index: dict, where: str) -> tuple[float, dict[int, float]]:
 def expand_parameters(circuit: QuantumCircuit) -> ExpandedCircuit:
     """Give every parameterised gate slot of ``circuit`` its own parameter (cached per circuit
     object; do not mutate a circuit between calls)."""
-    key = (id(circuit), len(circuit.data))
-    entry = _EXPANSIONS.get(key)
-    if entry is not None and entry[0]() is circuit:
-        return entry[1]
-    expanded = _expand(circuit)
-    _EXPANSIONS[key] = (weakref.ref(circuit, lambda _r, k=key: _EXPANSIONS.pop(k, None)), expanded)
-    return expanded
+    return _EXPANSIONS.get(circuit, "expanded", lambda: _expand(circuit))
 
 
-_EXPANSIONS: dict = {}
+_EXPANSIONS = CircuitCache()
 
 
 def _expand(circuit: QuantumCircuit) -> ExpandedCircuit:

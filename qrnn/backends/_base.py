@@ -17,7 +17,8 @@ import torch
 from qiskit.circuit import QuantumCircuit
 
 from circuits.cells import MARKER_LABEL, add_marker
-from qrnn.backends._device import CircuitCache, check_shots, resolve_device
+from qrnn._cache import CircuitCache
+from qrnn.backends._device import check_shots, resolve_device
 from qrnn.backends._errors import BackendError
 from qrnn.sim import NoiseReader, check_values, parse_observables, simulated_form
 

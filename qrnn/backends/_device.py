@@ -1,4 +1,4 @@
-"""Devices as backends see them: resolve a preset name, check shots, cache per circuit.
+"""Devices as backends see them: resolve a preset name or device file, check shot counts.
 
 A device is a ``qrnn.devices.IonTrapDevice`` or an object with the same methods: ``transpile``
 (native gates), ``aer_circuit`` (native gates as Aer gates labelled by native name),
@@ -8,9 +8,6 @@ A device is a ``qrnn.devices.IonTrapDevice`` or an object with the same methods:
 from __future__ import annotations
 
 import os
-import weakref
-
-from qiskit.circuit import QuantumCircuit
 
 from qrnn.backends._errors import BackendError
 
@@ -47,21 +44,3 @@ def check_shots(shots, device=None) -> int | None:
     if device is not None:
         device.check_shots(shots)
     return shots
-
-
-class CircuitCache:
-    """Per-circuit results keyed by identity (circuits are mutable and unhashable); entries die
-    with their circuit. ``key`` adds variants (measurement basis, marker handling)."""
-
-    def __init__(self):
-        self._entries: dict = {}
-
-    def get(self, circuit: QuantumCircuit, key, build):
-        entry_key = (id(circuit), len(circuit.data), key)
-        entry = self._entries.get(entry_key)
-        if entry is not None and entry[0]() is circuit:
-            return entry[1]
-        value = build()
-        ref = weakref.ref(circuit, lambda _ref, k=entry_key: self._entries.pop(k, None))
-        self._entries[entry_key] = (ref, value)
-        return value

@@ -15,7 +15,7 @@ import numpy as np
 from qiskit.circuit import ClassicalRegister, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from qrnn.sim._noise import confuse
+from qrnn.sim import read_distribution
 
 
 def _terms(observable: SparsePauliOp):
@@ -142,7 +142,9 @@ def sample(probabilities: np.ndarray, shots: int, confusion: dict, rng) -> np.nd
     """Counts ``(batch, 2**n)`` of ``shots`` read-outs per row of true outcome distributions
     ``probabilities (batch, 2**n)`` (index bit q = qubit q): readout confusion, one multinomial
     draw per row."""
-    p = np.clip(confuse(np.asarray(probabilities, dtype=np.float64), confusion), 0.0, None)
+    p = np.clip(
+        read_distribution(np.asarray(probabilities, dtype=np.float64), confusion), 0.0, None
+    )
     p /= p.sum(axis=1, keepdims=True)
     return rng.multinomial(shots, p)
 

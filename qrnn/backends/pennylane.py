@@ -10,7 +10,7 @@ form is followed by its quantum error as a ``qml.QubitChannel`` of Kraus operato
 ``qrnn.sim.NoiseReader`` (Aer's rule, as for every backend), so a mixed-state device is needed
 (``pennylane:default.mixed``); resets become reset channels. Readout error enters exact runs as
 the observable rewrite ``qrnn.sim.apply_readout`` and shot runs as bit flips of the samples
-(``qrnn.sim.flip``'s confusion matrices).
+(``qrnn.sim.read_bits``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from qrnn.backends._measurement import (
     relabel,
     rotate_into,
 )
-from qrnn.sim import apply_readout
-from qrnn.sim._noise import flip
+from qrnn.sim import apply_readout, read_bits
 
 _RESET_KRAUS = [np.array([[1, 0], [0, 0]], complex), np.array([[0, 1], [0, 0]], complex)]
 
@@ -175,7 +174,7 @@ class PennyLaneBackend(Backend):
                     bits = np.asarray(qnode(columns), dtype=np.int64)
                 else:  # nothing to broadcast: one independent draw per sample
                     bits = np.stack([np.asarray(qnode(None), dtype=np.int64) for _ in range(batch)])
-            bits = flip(bits.reshape(batch, self.shots, n), self._readout(n), self._rng)
+            bits = read_bits(bits.reshape(batch, self.shots, n), self._readout(n), self._rng)
             keys = relabel(_bits_to_int(bits), physical_qubits(native, circuit.num_qubits))
             group = []
             for row in keys:
@@ -229,7 +228,7 @@ class PennyLaneBackend(Backend):
                 bits = np.asarray(qnode(columns), dtype=np.int64)
             else:
                 bits = np.stack([np.asarray(qnode(None), dtype=np.int64) for _ in range(batch)])
-        bits = flip(bits.reshape(batch, shots, n), self._readout(n), self._rng)
+        bits = read_bits(bits.reshape(batch, shots, n), self._readout(n), self._rng)
         outcomes = _bits_to_int(bits)
         clbits = np.zeros_like(outcomes)
         for clbit, qubit in measured.items():

@@ -7,6 +7,13 @@ See ``_schedule.py`` for what the compiler does and ``_chain.py`` for how the ke
 inside one autograd function per call whose backward is the adjoint pass written out, with
 angle encodings and product states differentiated by hand as well; and ``_split.py`` for
 circuits whose state is run as a short sum of products across a cut of the wires.
+
+The physics every executor shares lives here once: ``parse_observables`` (the one observable
+parser), ``check_values`` (the one check of parameter values), ``NoiseReader`` and
+``simulated_form`` (where a noise model's errors act: Aer's rule, ``_noise.py``) and
+``apply_readout`` / ``read_distribution`` / ``read_bits`` (readout error). ``MemoryProgram``
+(``_memory.py``) is the quantum-memory engine of the QRNN: the Kraus channel a step induces on
+a hidden register whose data register is reset and re-encoded every step.
 """
 
 from __future__ import annotations
@@ -21,7 +28,13 @@ from qrnn.sim._errors import (
 )
 from qrnn.sim._lowering import SUPPORTED_GATES
 from qrnn.sim._memory import MemoryProgram, MemoryStep, memory_channel
-from qrnn.sim._noise import NoiseReader, apply_readout, simulated_form
+from qrnn.sim._noise import (
+    NoiseReader,
+    apply_readout,
+    read_bits,
+    read_distribution,
+    simulated_form,
+)
 from qrnn.sim._observables import ObservableError, parse_observables
 from qrnn.sim._program import Program
 from qrnn.sim._values import check_values
@@ -82,6 +95,8 @@ __all__ = [
     "expval",
     "memory_channel",
     "parse_observables",
+    "read_bits",
+    "read_distribution",
     "simulated_form",
     "statevector",
 ]

@@ -15,7 +15,8 @@ Aer defines the rules, and this module writes them down once (checked against Ae
   to sampled counts only; exact expectation values get them through :func:`apply_readout`, an
   exact rewrite of the observables, so that every executor's expectation values include readout
   error the way hardware measures it (rotate into the Pauli's basis, read, multiply the +-1
-  outcomes). Sampling uses :func:`confuse` (on a distribution) or :func:`flip` (on bits).
+  outcomes). Sampling uses :func:`read_distribution` (on a distribution) or :func:`read_bits` (on
+  bits).
 
 Readout rewrite. With ``a_q = A_q[1, 0] - A_q[0, 1]`` and ``b_q = 1 - A_q[0, 1] - A_q[1, 0]``,
 a read +-1 outcome of qubit q has mean ``a_q + b_q (-1)^t`` for true bit t, so a Pauli term on
@@ -36,7 +37,7 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from qrnn.sim._errors import UnsupportedNoiseError
 
-__all__ = ["NoiseReader", "apply_readout", "confuse", "flip", "simulated_form"]
+__all__ = ["NoiseReader", "apply_readout", "read_bits", "read_distribution", "simulated_form"]
 
 
 @functools.cache
@@ -222,7 +223,7 @@ def apply_readout(
     return rewritten
 
 
-def confuse(probabilities: np.ndarray, confusion: dict[int, np.ndarray]) -> np.ndarray:
+def read_distribution(probabilities: np.ndarray, confusion: dict[int, np.ndarray]) -> np.ndarray:
     """Read-out distributions from true ones: ``probabilities (batch, 2**n)`` (index bit q =
     qubit q) through each qubit's confusion matrix; same shape."""
     if not confusion:
@@ -236,7 +237,7 @@ def confuse(probabilities: np.ndarray, confusion: dict[int, np.ndarray]) -> np.n
     return p.reshape(batch, dim)
 
 
-def flip(bits: np.ndarray, confusion: dict[int, np.ndarray], rng) -> np.ndarray:
+def read_bits(bits: np.ndarray, confusion: dict[int, np.ndarray], rng) -> np.ndarray:
     """Read-out bits from true ones: ``bits (..., n)`` (last axis: qubit) flipped independently
     with ``P(m != t | t)`` of each qubit's confusion matrix; same shape."""
     if not confusion:
