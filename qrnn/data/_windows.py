@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from qrnn._checks import integer
 from qrnn.data._scaling import Scaler
 from qrnn.data._series import Series
 
@@ -118,8 +118,8 @@ def prepare(
         series = Series(series, name="array", source="in-memory array", licence="unspecified")
     if not isinstance(series, Series):
         raise TypeError(f"prepare takes a Series or numpy array, got {type(series).__name__}")
-    window = _positive_int(window, "window")
-    horizon = _positive_int(horizon, "horizon")
+    window = integer("window", window)
+    horizon = integer("horizon", horizon)
     fractions = _check_split(split)
     values = series.values if series.values.ndim == 2 else series.values[:, None]
     if not np.isfinite(values).all():
@@ -179,14 +179,6 @@ def _windows(scaled: np.ndarray, window: int, horizon: int, first: int, stop: in
         targets=torch.from_numpy(targets.reshape(-1, horizon * features).astype(np.float32)),
         target_index=starts,
     )
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def _check_split(split: Sequence[float]) -> tuple[float, float, float]:

@@ -22,6 +22,7 @@ from torch import nn
 
 from circuits import cells
 from circuits._checks import renamed_keywords
+from qrnn import backends
 from qrnn._checks import boolean, integer, real_dtype
 from qrnn.layer import QuantumLayer
 from qrnn.models._recurrent import RecurrentBase, State, Step, StepCell
@@ -56,7 +57,7 @@ class VQCGate(nn.Module):
         n_qubits: int,
         reps: int,
         ansatz: str,
-        backend: object,
+        backend: str | backends.Backend,
         bias: bool,
         device: torch.device | str | None,
         dtype: torch.dtype,
@@ -116,7 +117,7 @@ class GateCell(StepCell):
         n_qubits: int = 10,
         reps: int = 2,
         ansatz: str = "ion_native",
-        backend: object = "torch",
+        backend: str | backends.Backend = backends.TORCH,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -188,7 +189,7 @@ class GateRecurrent(RecurrentBase):
         n_qubits: int = 10,
         reps: int = 2,
         ansatz: str = "ion_native",
-        backend: object = "torch",
+        backend: str | backends.Backend = backends.TORCH,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:

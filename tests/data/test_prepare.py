@@ -92,8 +92,8 @@ def test_prepare_accepts_an_array_and_airline_test_leaves_training_range():
     ("kwargs", "error", "match"),
     [
         ({"window": 0}, ValueError, r"window must be >= 1, got 0"),
-        ({"window": 2.0}, TypeError, r"window must be an int"),
-        ({"horizon": True}, TypeError, r"horizon must be an int"),
+        ({"window": 2.0}, TypeError, r"window must be an integer"),
+        ({"horizon": True}, TypeError, r"horizon must be an integer"),
         (
             {"window": 12},
             ValueError,
