@@ -6,14 +6,16 @@ optimizer sees them) and maps a batch of input angles to expectation values:
     layer = QuantumLayer(circuit, inputs, weights, ["IIZ", "IZI", "ZII"])
     z = layer(x)                      # x: (batch, len(inputs)) -> z: (batch, 3)
 
-Recurrent models call the same circuit at every time step with the same weights. ``prepare()``
-does the weight-only work once (on the torch backend: gate matrices of weight-only blocks and
-the input-free head of the circuit, see ``qrnn.sim.Program.bind``) and returns the per-step
-callable, so a sequence forward pays for it once, not once per step:
+Recurrent models call the same circuit at every time step with the same weights. The
+weight-only work (on the torch backend: gate matrices of weight-only blocks and the input-free
+head of the circuit, see ``qrnn.sim.Program.bind``) is done once and reused while the weights
+are unchanged (``qrnn._cache.WeightCache``: an optimizer step, ``load_state_dict``, an in-place
+edit or a backward pass makes the next call redo it), so the natural loop
 
-    step = layer.prepare()            # once per sequence forward
-    for x_t in sequence:              # then per time step
-        z_t = step(x_t)
+    for x_t in sequence:              # per time step
+        z_t = layer(x_t)
+
+costs what the explicit form costs: ``step = layer.prepare()`` once, then ``step(x_t)``.
 
 Backends (``qrnn.backends.resolve``): the exact torch engine (``"torch"``, the default) runs
 ``qrnn.sim``'s compiled program directly (exact, autograd). Any other backend gets the full
@@ -32,6 +34,7 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from torch import nn
 
 from qrnn import backends, sim
+from qrnn._cache import WeightCache
 from qrnn._checks import real_dtype
 
 __all__ = ["QuantumLayer"]
@@ -143,6 +146,7 @@ class QuantumLayer(nn.Module):
         self.weight_params = weights
         self.observables = observables
         self._program = None
+        self._bound = WeightCache()  # the bound program, while the weights are unchanged
         self._set_backend(backend)
         # Full values for other backends: circuit.parameters order from cat([weights, inputs]).
         column = {p: i for i, p in enumerate((*weights, *inputs))}
@@ -203,15 +207,16 @@ class QuantumLayer(nn.Module):
                 input_params=self.input_params,
             )
         self._backend = resolved
+        self._bound.clear()
         self.backend = backend if isinstance(backend, str) else resolved.name
 
     def prepare(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """The per-step map ``inputs (batch, n_inputs) -> (batch, n_outputs)`` for the current
-        weights, with the weight-only work done now, once. Call it again after the weights
-        change (an optimizer step): the callable keeps the weights it was made with in its
-        autograd graph."""
+        weights, with the weight-only work done once (and reused by ``forward`` while the
+        weights are unchanged). The callable keeps the weights it was made with in its autograd
+        graph: take a new one after the weights change (an optimizer step)."""
         if backends.is_engine(self._backend):
-            bound = self._program.bind(self.weight)
+            bound = self._bound.get((self.weight,), lambda weights: self._program.bind(*weights))
 
             def run(inputs: torch.Tensor) -> torch.Tensor:
                 out = bound.expval(inputs)  # the engine checks inputs (sim.check_values)

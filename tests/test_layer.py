@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -216,3 +217,93 @@ def test_bad_input_shape_is_named():
     layer, _ = small_layer()
     with pytest.raises(ValueError, match=r"\(batch, 2\)"):
         layer(torch.zeros(4, 3, dtype=torch.float64))
+
+
+# -- the natural loop: layer(x_t) at every step reuses the weight-only work --------------------
+
+
+F64 = torch.float64
+
+
+def counting_binds(layer: QuantumLayer) -> list:
+    """Count the program binds of ``layer`` (each is the weight-only work of one forward)."""
+    calls = []
+    bind = layer._program.bind
+
+    def counted(weights):
+        calls.append(1)
+        return bind(weights)
+
+    layer._program.bind = counted
+    return calls
+
+
+def reference_outputs(layer: QuantumLayer, gate, x) -> torch.Tensor:
+    """Outputs for the layer's current weights from a fresh layer: no cache shared."""
+    fresh = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, dtype=F64)
+    fresh.load_state_dict(layer.state_dict())
+    return fresh(x)
+
+
+def test_a_sequence_of_calls_binds_once_and_equals_the_explicit_form():
+    layer, _gate = small_layer()
+    binds = counting_binds(layer)
+    xs = torch.rand(6, 4, 2, dtype=F64)
+    natural = torch.stack([layer(x) for x in xs])
+    assert len(binds) == 1
+    step = layer.prepare()
+    torch.testing.assert_close(natural, torch.stack([step(x) for x in xs]), atol=0, rtol=0)
+
+
+def test_an_optimizer_step_and_load_state_dict_and_in_place_edits_rebind():
+    layer, gate = small_layer()
+    binds = counting_binds(layer)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.1)
+    x = torch.rand(4, 2, dtype=F64)
+    for _ in range(3):
+        optimizer.zero_grad()
+        layer(x).sum().backward()
+        optimizer.step()
+        torch.testing.assert_close(layer(x), reference_outputs(layer, gate, x))
+    other, _ = small_layer()
+    with torch.no_grad():
+        other.weight.mul_(0.5)
+    layer.load_state_dict(other.state_dict())
+    torch.testing.assert_close(layer(x), reference_outputs(other, gate, x))
+    with torch.no_grad():
+        layer.weight[0] += 1.0
+    torch.testing.assert_close(layer(x), reference_outputs(layer, gate, x))
+    assert len(binds) >= 5  # every change of the weights rebuilt the bound program
+
+
+def test_gradient_accumulation_and_autograd_grad_see_every_call():
+    layer, gate = small_layer()
+    x1, x2 = torch.rand(4, 2, dtype=F64), torch.rand(3, 2, dtype=F64)
+    separate = []
+    for x in (x1, x2):
+        fresh = QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables, dtype=F64)
+        fresh.load_state_dict(layer.state_dict())
+        (fresh(x) ** 2).sum().backward()
+        separate.append(fresh.weight.grad)
+    (layer(x1) ** 2).sum().backward()  # a backward spends the cached bind ...
+    (layer(x2) ** 2).sum().backward()  # ... so this forward builds a fresh graph
+    torch.testing.assert_close(layer.weight.grad, separate[0] + separate[1])
+    for x, expected in ((x1, separate[0]), (x2, separate[1])):
+        (grad,) = torch.autograd.grad((layer(x) ** 2).sum(), layer.weight)
+        torch.testing.assert_close(grad, expected)
+
+
+def test_evaluation_under_no_grad_between_training_steps():
+    layer, _gate = small_layer()
+    binds = counting_binds(layer)
+    x = torch.rand(4, 2, dtype=F64)
+    out = layer(x)
+    with torch.no_grad():
+        evaluated = layer(x)
+        assert not evaluated.requires_grad
+        layer(x)
+    out.sum().backward()  # the training entry kept its graph through the evaluation
+    assert layer.weight.grad is not None
+    torch.testing.assert_close(evaluated, out.detach())
+    assert len(binds) == 2  # one bind per autograd mode
+    copy.deepcopy(layer)  # cached graphs are not copied with the module

@@ -24,6 +24,7 @@ from torch import nn
 from circuits import cells
 from circuits._checks import renamed_keywords
 from qrnn import backends, sim
+from qrnn._cache import WeightCache
 from qrnn._checks import real_dtype
 from qrnn.models._quantum_memory import (
     MemoryCell,
@@ -106,6 +107,7 @@ class QRNNCell(MemoryCell):
             else None
         )
         self.weight = nn.Parameter(torch.empty(len(step.weights), device=device, dtype=dtype))
+        self._bound = WeightCache()
         self.reset_parameters()
 
     def extra_repr(self) -> str:
@@ -120,7 +122,8 @@ class QRNNCell(MemoryCell):
             self.encoder.reset_parameters()
 
     def bind(self) -> sim.MemoryStep:
-        return self.memory.bind(self.weight)
+        # U is rebuilt only when the weights changed (or a backward pass used it)
+        return self._bound.get((self.weight,), lambda weights: self.memory.bind(*weights))
 
     def angles(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.encoder is None else self.encoder(x)
