@@ -43,12 +43,49 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- train / evaluate
 
+
+def _column_spec(text: str) -> str | int | list[str | int]:
+    """``--column``: a bare integer is a 0-based index, anything else a header name; a
+    comma-separated list is several columns; a name in double quotes is always a name (a header
+    that is itself a number, or one holding a comma)."""
+    import re
+
+    field = re.compile(r'\s*(?:"([^"]*)"|([^,"]*?))\s*(,|\Z)')
+    columns: list[str | int] = []
+    position = 0
+    while True:
+        match = field.match(text, position)
+        if match is None:
+            raise argparse.ArgumentTypeError(
+                f'cannot read {text!r} as columns: a name, an index, a "quoted name" or a '
+                f"comma-separated list of them"
+            )
+        quoted, bare, comma = match.groups()
+        name = quoted if quoted is not None else bare
+        if not name:
+            raise argparse.ArgumentTypeError(f"empty column name in {text!r}")
+        is_index = quoted is None and re.fullmatch(r"[+-]?[0-9]+", name)
+        columns.append(int(name) if is_index else name)
+        if not comma:
+            break
+        position = match.end()
+    return columns[0] if len(columns) == 1 else columns
+
+
 # `qrnn train` flag -> RunConfig key; a flag overrides the config file only when given.
 _TRAIN_FLAGS = {
     "model": ("--model", str, "model: {models} (default: {default_model})"),
     "dataset": ("--dataset", str, "built-in series: {datasets} (default: {default_dataset})"),
     "csv": ("--csv", str, "your own series: a CSV file (overrides --dataset)"),
-    "column": ("--column", str, "value column of the CSV file"),
+    "column": (
+        "--column",
+        _column_spec,
+        "value column(s) of the CSV file: a header name, a 0-based index (a bare integer is "
+        "always an index) or a comma-separated list for a multivariate series; double quotes "
+        "make a name of a number: --column '\"2020\"'. Default: the one column of numbers "
+        "that is not an index or time (named t, time, date, index, step, ...; or holding "
+        "strictly increasing integers or dates)",
+    ),
     "qubits": ("--qubits", int, "qubits of a quantum model"),
     "reps": ("--reps", int, "circuit depth (ansatz repetitions) of a quantum model"),
     "ansatz": ("--ansatz", str, "ansatz of a quantum model"),
@@ -107,7 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         else:
             config = RunConfig.from_mapping(overrides)
         result = train_run(config, progress=not args.quiet, echo=None if args.quiet else print)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as error:
+    except (ValueError, TypeError, LookupError, FileNotFoundError) as error:  # Lookup: a --column
         return _user_error("train", error)
     print(format_comparison(result.metrics))
     if result.metrics["baseline"] is None and not args.quiet:

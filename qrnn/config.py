@@ -37,6 +37,19 @@ _MODEL_KEYS = {
     "ansatz": "ansatz",
     "backend": "backend",
 }
+# The model keys each family takes (every family takes hidden_size). Checked when the config is
+# made, so that a key that does not apply is an error naming that key (and its flag), before
+# any data is read; tests/test_config.py checks this table against the constructors.
+_QUANTUM_KEYS = ("qubits", "reps", "ansatz", "backend")
+_KEYS_OF_MODEL = {
+    "lstm": ("hidden_size",),
+    "gru": ("hidden_size",),
+    "esn": ("hidden_size",),
+    "qlstm": ("hidden_size", *_QUANTUM_KEYS),
+    "qgru": ("hidden_size", *_QUANTUM_KEYS),
+    "qrnn": ("hidden_size", *_QUANTUM_KEYS),
+    "qreservoir": ("hidden_size", "qubits", "reps", "backend"),  # a fixed random circuit
+}
 
 
 class ConfigError(ValueError):
@@ -49,14 +62,17 @@ class RunConfig:
 
     Model: ``model`` (a name from ``qrnn.models.names()``), ``hidden_size``,
     ``qubits``, ``reps`` (circuit depth; ``layers`` in files and mappings is its deprecated
-    alias), ``ansatz``, ``backend`` (each passed to the model only when
-    set; the quantum ones apply to quantum models), ``model_options`` (any other constructor
-    options), ``baseline`` (``"lstm"``, ``"gru"``, ``"esn"`` or ``"none"``: the classical
-    family matched to the model's trainable parameter count and trained the same way).
+    alias), ``ansatz``, ``backend`` (each passed to the model only when set; setting one the
+    model does not take, e.g. ``qubits`` for ``lstm``, is a ConfigError naming that key),
+    ``model_options`` (any other constructor options), ``baseline`` (``"lstm"``, ``"gru"``,
+    ``"esn"`` or ``"none"``: the classical family matched to the model's trainable parameter
+    count and trained the same way).
 
     Data: ``dataset`` (a name for ``qrnn.data.load``) with ``dataset_options``, or ``csv``
-    (a path; relative paths in a config file are relative to that file) with ``column`` and
-    ``date_column``; ``window``, ``horizon``, ``split`` (train, val, test fractions).
+    (a path; relative paths in a config file are relative to that file) with ``column`` (a
+    header name as a string, a 0-based index as an integer, or a list of them; unset: see
+    ``qrnn.data.load_csv``) and ``date_column``; ``window``, ``horizon``, ``split`` (train,
+    val, test fractions).
 
     Training (see ``qrnn.fit``): ``epochs``, ``batch_size``, ``lr``, ``optimizer``,
     ``grad_clip``, ``patience``, ``loss``, ``seed``.
@@ -105,7 +121,10 @@ class RunConfig:
                 else:
                     object.__setattr__(self, key, value)
             if key in _FLOAT_KEYS and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
+                try:
+                    value = float(value)
+                except OverflowError:
+                    raise ConfigError(f"config key {key!r} is too large: {value}") from None
                 object.__setattr__(self, key, value)
             if isinstance(value, bool) or not isinstance(value, kinds):
                 expected = " or ".join(k.__name__ for k in kinds) + (" or null" if nullable else "")
@@ -120,29 +139,63 @@ class RunConfig:
                 raise ConfigError(f"config key {key!r} must be >= 1 or unset, got {value}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"config key 'lr' must be a positive number, got {self.lr}")
-        split = tuple(self.split)
-        if len(split) not in (2, 3) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in split
+        if self.grad_clip is not None and not (
+            math.isfinite(self.grad_clip) and self.grad_clip > 0
         ):
             raise ConfigError(
-                f"config key 'split' must be 2 or 3 fractions (train, [val,] test), got {split!r}"
+                f"config key 'grad_clip' must be a positive number or null, got {self.grad_clip}"
+            )
+        if not 0 <= self.seed < 2**64:  # the range torch.manual_seed takes
+            raise ConfigError(f"config key 'seed' must be in [0, 2**64), got {self.seed}")
+        split = tuple(self.split)
+        if len(split) not in (2, 3) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in split
+        ):
+            raise ConfigError(
+                f"config key 'split' must be 2 or 3 fractions in [0, 1] (train, [val,] test), "
+                f"got {split!r}"
             )
         object.__setattr__(self, "split", tuple(float(v) for v in split))
+        if isinstance(self.column, list) and not (
+            self.column
+            and all(isinstance(c, str | int) and not isinstance(c, bool) for c in self.column)
+        ):
+            raise ConfigError(
+                f"config key 'column' must be a name, an index or a non-empty list of them, "
+                f"got {self.column!r}"
+            )
         if self.baseline not in (*_BASELINES, "none"):
             raise ConfigError(
                 f"config key 'baseline' must be one of {[*_BASELINES, 'none']}, "
                 f"got {self.baseline!r}"
             )
-        if self.name is not None and (not self.name or Path(self.name).name != self.name):
+        if self.name is not None and (
+            Path(self.name).name != self.name or self.name in ("", ".", "..") or "\0" in self.name
+        ):
             raise ConfigError(
                 f"config key 'name' must be a plain directory name, got {self.name!r}"
             )
+        for key in ("model_options", "dataset_options"):
+            _check_options(key, getattr(self, key))
         overlap = sorted(set(self.model_options) & {*_MODEL_KEYS.values(), "input_size"})
         if overlap:
             raise ConfigError(
                 f"model_options {overlap} have their own config keys (or are set by the data); "
                 f"use {sorted(_MODEL_KEYS)}"
             )
+        self._check_model_keys()
+
+    def _check_model_keys(self) -> None:
+        takes = _KEYS_OF_MODEL.get(self.model)
+        if takes is None:  # not a model name: qrnn.models.build names the valid ones
+            return
+        for key in _MODEL_KEYS:
+            if getattr(self, key) is not None and key not in takes:
+                models = [name for name, keys in _KEYS_OF_MODEL.items() if key in keys]
+                raise ConfigError(
+                    f"--{key.replace('_', '-')} / config key {key!r} does not apply to model "
+                    f"{self.model!r}; it applies to {', '.join(models)}"
+                )
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -171,7 +224,7 @@ class RunConfig:
                 stacklevel=2,
             )
             values[new] = values.pop(old)
-        unknown = sorted(set(values) - set(cls.keys()))
+        unknown = sorted(set(values) - set(cls.keys()), key=str)  # YAML keys may be numbers
         if unknown:
             raise ConfigError(
                 f"unknown config key{'s' if len(unknown) > 1 else ''} {unknown}; "
@@ -225,34 +278,34 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
 _FLOAT_KEYS = ("lr", "grad_clip")
 
 
+def _check_options(key: str, options: dict) -> None:
+    # Keyword arguments, saved in the run's config.json: str keys, JSON values.
+    words = [word for word in options if not isinstance(word, str)]
+    if words:
+        raise ConfigError(f"config key {key!r} must have str keys (option names), got {words}")
+    try:
+        json.dumps(options)
+    except (TypeError, ValueError) as error:  # a date, a set, a cycle: not JSON
+        raise ConfigError(f"config key {key!r} must hold JSON values: {error}") from None
+
+
 def load_config(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> RunConfig:
     """Read a run config from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file.
 
     The file is a flat mapping of :class:`RunConfig` keys (``model_options`` and
     ``dataset_options`` are tables). ``overrides`` (e.g. command-line flags) replace file
     values. A relative ``csv`` path in the file is taken relative to the file's folder.
-    Raises ConfigError for an unknown key (listing the valid ones) or a bad value.
+    Raises FileNotFoundError for no such file, and ConfigError (one line, naming the file) for
+    a file that cannot be read or is not UTF-8 text, a syntax error (with its line and
+    column), an unknown key (listing the valid ones) or a bad value.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no config file at {path}")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            with path.open("rb") as handle:
-                values = tomllib.load(handle)
-        elif suffix in (".yaml", ".yml"):
-            import yaml
-
-            values = yaml.safe_load(path.read_text()) or {}
-        elif suffix == ".json":
-            values = json.loads(path.read_text())
-        else:
-            raise ConfigError(f"config file {path} must end in .toml, .yaml, .yml or .json")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"cannot parse config file {path}: {error}") from None
-    except ImportError:  # pragma: no cover - pyyaml is a dependency
-        raise ConfigError("reading YAML needs pyyaml: pip install pyyaml") from None
+    if suffix not in (".toml", ".yaml", ".yml", ".json"):
+        raise ConfigError(f"config file {path} must end in .toml, .yaml, .yml or .json")
+    values = _parse(path, _read_text(path), suffix)
     if not isinstance(values, Mapping):
         raise ConfigError(f"config file {path} must hold a mapping of keys at the top level")
     values = dict(values)
@@ -260,3 +313,51 @@ def load_config(path: str | os.PathLike, overrides: Mapping[str, Any] | None = N
         values["csv"] = str(path.parent / values["csv"])
     config = RunConfig.from_mapping(values)
     return RunConfig.from_mapping(overrides or {}, base=config)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path}, line {line}: byte 0x{raw[error.start]:02x} is not UTF-8 text"
+        ) from None
+
+
+def _parse(path: Path, text: str, suffix: str) -> Any:
+    """The document in ``text``; a syntax error is a one-line ConfigError naming file and line."""
+    import yaml  # here, not at the top: ``qrnn --help`` does not need it
+
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)  # its messages end "(at line L, column C)"
+        if suffix == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text) or {}
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ConfigError(f"cannot parse config file {path}: {error.msg} (at {where})") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        what = error.problem or error.context or type(error).__name__
+        where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"cannot parse config file {path}: {what}{where}") from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise ConfigError(
+            f"cannot parse config file {path}: character {chr(error.character)!r} is not allowed "
+            f"in YAML (at line {line}, column {column})"
+        ) from None
+    except yaml.YAMLError as error:
+        message = " ".join(str(error).split())
+        raise ConfigError(f"cannot parse config file {path}: {message}") from None
+    except ValueError as error:  # TOML syntax; a number too long for int() in any format
+        raise ConfigError(f"cannot parse config file {path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"cannot parse config file {path}: nested too deeply") from None

@@ -192,6 +192,8 @@ def _check_split(split: Sequence[float]) -> tuple[float, float, float]:
         parts = [float(f) for f in split]
     except (TypeError, ValueError):
         raise TypeError(f"split fractions must be numbers, got {split!r}") from None
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"split fractions must be in [0, 1], got {split!r}") from None
     if len(parts) == 2:
         parts.insert(1, 0.0)
     if not all(math.isfinite(f) and f >= 0 for f in parts) or parts[0] <= 0:

@@ -114,6 +114,6 @@ def build(name: str, input_size: int, output_size: int, **options: Any) -> Forec
     arguments = {**defaults, **options}
     try:
         recurrent = family(input_size=input_size, batch_first=True, **arguments)
-    except TypeError as error:  # an option the family does not take: name the family
-        raise TypeError(f"model {name!r} rejected options {sorted(arguments)}: {error}") from None
+    except TypeError as error:  # an option the family does not take; list only the caller's
+        raise TypeError(f"model {name!r} rejected options {sorted(options)}: {error}") from None
     return Forecaster(recurrent, output_size)
