@@ -270,7 +270,7 @@ def check_replaceable(run_dir: Path, *, overwrite: bool) -> None:
     if not overwrite:
         try:
             state = read_state(run_dir)["state"]
-        except (OSError, ValueError):
+        except FileNotFoundError:  # a file, or a folder without config.json
             raise ConfigError(
                 f"{run_dir} already exists and is not a run directory; choose another name"
             ) from None

@@ -47,7 +47,6 @@ from qrnn._rundir import RunStateError
 from qrnn.config import ConfigError, RunConfig
 
 __all__ = [
-    "RUN_STATES",
     "RunResult",
     "RunStateError",
     "build_model",
@@ -59,8 +58,6 @@ __all__ = [
     "resume_run",
     "train_run",
 ]
-
-RUN_STATES = _rundir.STATES  # ("running", "finished", "failed", "interrupted")
 
 
 # ----------------------------------------------------------------------------- building
@@ -430,7 +427,7 @@ def read_run_state(run_dir: str | os.PathLike) -> dict[str, Any]:
 
     Returns:
         ``{"state", "stage", "started", "updated", "pid", "error"}``: ``state`` one of
-        :data:`RUN_STATES` (``"running"``, ``"finished"``, ``"failed"``, ``"interrupted"``);
+        ``"running"``, ``"finished"``, ``"failed"``, ``"interrupted"``;
         ``stage`` what was training (``"model"``, ``"baseline"``; ``None`` once finished);
         ``started`` / ``updated`` ISO 8601 times of the first start and the last change;
         ``pid`` the process that wrote it; ``error`` ``"Type: message"`` of a failed run.
