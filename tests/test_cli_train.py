@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_runs import fail_at  # raise at the n-th atomic write of a file
 
 from qrnn.cli import main
 
@@ -131,23 +132,6 @@ def tiny_config(folder, **keys):
     return path
 
 
-def interrupt_at(monkeypatch, target: str, write: int, error: BaseException) -> None:
-    """Raise ``error`` instead of the ``write``-th atomic write of a file named ``target``."""
-    from qrnn import _atomic
-
-    real, calls = _atomic.write_atomically, []
-
-    def write_or_raise(path, write_file):
-        if path.name == target:
-            calls.append(path)
-            if len(calls) == write:
-                raise error
-        return real(path, write_file)
-
-    for module in ("qrnn.train", "qrnn.runs", "qrnn._rundir"):
-        monkeypatch.setattr(f"{module}.write_atomically", write_or_raise)
-
-
 def test_ctrl_c_marks_the_run_interrupted_and_resume_finishes_it(tmp_path, capsys, monkeypatch):
     config = tiny_config(tmp_path)
     assert (
@@ -156,7 +140,7 @@ def test_ctrl_c_marks_the_run_interrupted_and_resume_finishes_it(tmp_path, capsy
     )
     capsys.readouterr()
     # Ctrl-C while the baseline trains (its second checkpoint)
-    interrupt_at(monkeypatch, "checkpoint.pt", 5, KeyboardInterrupt())
+    fail_at(monkeypatch, "checkpoint.pt", 5, KeyboardInterrupt())
     assert (
         main(["train", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--quiet"])
         == 130
@@ -195,7 +179,7 @@ def test_resume_takes_no_option_that_would_change_the_run(tmp_path, capsys):
 def test_a_failed_run_is_resumed_or_overwritten(tmp_path, capsys, monkeypatch):
     config = tiny_config(tmp_path, baseline="none")
     argv = ["train", "--config", str(config), "--output-dir", str(tmp_path), "--quiet"]
-    interrupt_at(monkeypatch, "checkpoint.pt", 2, OSError(28, "No space left on device"))
+    fail_at(monkeypatch, "checkpoint.pt", 2, OSError(28, "No space left on device"))
     with pytest.raises(OSError, match="No space left"):  # not a user error: a traceback
         main(argv)
     monkeypatch.undo()
@@ -331,7 +315,9 @@ def assert_equal_tree(a, b, where: str) -> None:
 
 @pytest.mark.slow
 def test_killed_anywhere_a_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    """kill -9 at five points of one run's life, each resumed by the next process.
+    """kill -9 at five points of one run's life, each resumed by the next process: before the
+    run directory exists, before the first checkpoint, while a checkpoint is written, between
+    the model and the baseline, while the baseline's checkpoint is written.
 
     Atomic writes of the run (gru + lstm baseline, 3 epochs): 1 config.json and 2 state.json
     in the hidden new directory, which is then renamed into place; 3 state.json (running);
@@ -354,10 +340,11 @@ def test_killed_anywhere_a_run_resumes_to_the_uninterrupted_result(tmp_path, mon
     killed(tmp_path, "torn", 3, resume)  # during the write of the second checkpoint
     assert torch_load(run / "checkpoint.pt")["epoch"] == 1
     assert [p.name for p in run.glob(".checkpoint.pt.*.tmp")] != []  # the torn temporary
-    killed(tmp_path, "after", 8, resume)  # between the baseline's epochs 1 and 2
+    killed(tmp_path, "after", 3, resume)  # the model finished, the baseline not started
+    assert torch_load(run / "checkpoint.pt")["finished"]
+    assert not (run / "history.json").exists() and not (run / "baseline").exists()
+    killed(tmp_path, "torn", 7, resume)  # during the write of the baseline's second checkpoint
     assert torch_load(run / "baseline" / "checkpoint.pt")["epoch"] == 1
-    killed(tmp_path, "torn", 11, resume)  # while writing metrics.json
-    assert not (run / "metrics.json").exists()
     assert json.loads((run / "state.json").read_text())["stage"] == "baseline"
 
     monkeypatch.chdir(tmp_path)
