@@ -133,19 +133,39 @@ def _user_error(command: str, error: BaseException) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    """Train a model and its parameter-matched classical baseline; write a run directory."""
+    """Train a model and its parameter-matched classical baseline; write a run directory. With
+    --resume: continue a run that did not finish, as its config.json says."""
     from qrnn.config import RunConfig, load_config
-    from qrnn.runs import format_comparison, train_run
+    from qrnn.runs import format_comparison, read_run_config, resume_run, train_run
 
     overrides = {key: getattr(args, key) for key in _TRAIN_FLAGS if hasattr(args, key)}
+    options = {"progress": not args.quiet, "echo": None if args.quiet else print}
     try:
-        if args.config is not None:
-            config = load_config(args.config, overrides)
+        if args.resume is not None:
+            given = [_TRAIN_FLAGS[key][0] for key in overrides]
+            given += ["--config"] * (args.config is not None) + ["--overwrite"] * args.overwrite
+            if given:
+                raise ValueError(
+                    f"--resume continues {args.resume} as its config.json says: no "
+                    f"{', '.join(given)} (the only other option is --quiet)"
+                )
+            result = resume_run(args.resume, **options)
+            config = read_run_config(result.run_dir)
         else:
-            config = RunConfig.from_mapping(overrides)
-        result = train_run(config, progress=not args.quiet, echo=None if args.quiet else print)
-    except (ValueError, TypeError, LookupError, FileNotFoundError) as error:  # Lookup: a --column
-        return _user_error("train", error)
+            if args.config is not None:
+                config = load_config(args.config, overrides)
+            else:
+                config = RunConfig.from_mapping(overrides)
+            result = train_run(config, overwrite=args.overwrite, **options)
+    except KeyboardInterrupt as error:  # one line, not a traceback; the shell's status 130
+        notes = "".join(f"; {note}" for note in getattr(error, "__notes__", ()))
+        print(f"qrnn train: interrupted{notes}", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, LookupError, FileNotFoundError) as error:  # Lookup: --column
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        notes = getattr(error, "__notes__", [])  # a failed run: where it is, how to resume
+        print(f"qrnn train: error: {'; '.join([str(message), *notes])}", file=sys.stderr)
+        return 2
     print(format_comparison(result.metrics))
     if result.metrics["baseline"] is None and not args.quiet:
         print(f"(no baseline: baseline={config.baseline!r}, model={config.model!r})")
@@ -183,10 +203,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     on_device = any(value is not None for value in execution.values())
     if on_device:
         execution["seed"] = args.seed
-        execution["echo"] = lambda line: print(line, flush=True)  # before a long scoring
+        execution["progress"] = not args.quiet  # windows scored, on stderr
+        if not args.quiet:
+            execution["echo"] = lambda line: print(line, flush=True)  # before a long scoring
     try:
         result = evaluate_run(args.run_dir, **execution)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as error:
+    except KeyboardInterrupt:  # one line, not a traceback; the shell's status 130
+        print("qrnn evaluate: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, LookupError, FileNotFoundError) as error:
         return _user_error("evaluate", error)
     for split in ("val", "test"):
         if split in result.metrics["model"]["metrics"]:
@@ -319,6 +344,17 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
             flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text.format(**choices)
         )
     _add_renamed_flag(train, "--layers", "--reps", "reps", int, default=argparse.SUPPRESS)
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run that did not finish (killed, interrupted, failed) from its last "
+        "checkpoint, as its config.json says (no other option but --quiet)",
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing run directory of the same --name (not one being trained)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
     train.set_defaults(handler=_cmd_train)
 
@@ -345,6 +381,9 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         help="executor of the quantum model (default with --device/--shots: aer)",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="seeds the shot sampling (0)")
+    evaluate.add_argument(
+        "--quiet", action="store_true", help="no progress bar or status line (--device)"
+    )
     evaluate.set_defaults(handler=_cmd_evaluate)
 
 

@@ -9,7 +9,8 @@ uninterrupted run. Losses are computed on the scaled series (what the model sees
 
 Checkpoint file (``checkpoint_dir / "checkpoint.pt"``, a ``torch.save`` dict):
 ``model`` the weights after the last completed epoch (the resume point), ``result`` the
-weights ``fit`` returns (the best-validation weights under early stopping, else ``model``),
+weights ``fit`` returns (the best-validation weights under early stopping, else ``model``;
+``history["restored_best"]`` says which),
 ``best`` the best-validation weights, ``optimizer``, ``rng`` (torch CPU/CUDA and shuffling
 generator states), ``history``, ``settings``, ``data_fingerprint``, ``epoch`` and
 ``finished``.
@@ -23,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from qrnn._checks import integer
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "CheckpointError",
     "CheckpointMismatchError",
     "History",
     "evaluate",
@@ -70,7 +73,12 @@ _LOSSES: dict[str, Callable[[], nn.Module]] = {
 _RESUME_SETTINGS = ("batch_size", "lr", "optimizer", "grad_clip", "patience", "seed", "loss")
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (empty, truncated, not a qrnn checkpoint); the
+    message names the file."""
+
+
+class CheckpointMismatchError(CheckpointError):
     """A checkpoint does not fit the model or the training run it is loaded into."""
 
 
@@ -85,6 +93,8 @@ class History:
         best_epoch: index into ``val_loss`` of the lowest validation loss (``None`` before
             the first epoch).
         stopped_early: whether early stopping ended the run before ``epochs``.
+        restored_best: whether ``fit`` returned the best-validation weights (early stopping:
+            ``patience`` set) rather than the last epoch's; see :attr:`weights_index`.
         metrics: ``{"train" | "val" | "test": {"mse", "mae", "r2"}}`` of the returned
             weights in the series' original units (see :func:`metrics`).
         wall_time: seconds spent in ``fit``, summed over resumed segments.
@@ -95,6 +105,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    restored_best: bool = False
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_time: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +114,15 @@ class History:
     def epochs(self) -> int:
         """Number of completed epochs."""
         return len(self.train_loss)
+
+    @property
+    def weights_index(self) -> int | None:
+        """Index into ``train_loss`` / ``val_loss`` of the epoch whose weights ``fit``
+        returned (and saved as the checkpoint's ``result``): ``best_epoch`` when
+        ``restored_best``, else the last epoch; ``None`` before the first epoch."""
+        if self.restored_best:
+            return self.best_epoch
+        return self.epochs - 1 if self.epochs else None
 
     @property
     def best_val_loss(self) -> float | None:
@@ -176,20 +196,32 @@ def predict(
             "predict expects a Split or a (n, window, features) tensor, got "
             f"{type(windows).__name__}{tuple(getattr(windows, 'shape', ()))}"
         )
-    was_training = model.training
-    model.eval()
-    device = _model_device(model)
-    try:
-        with torch.no_grad():
-            parts = [model(chunk.to(device)).cpu() for chunk in windows.split(batch_size)]
-    finally:
-        model.train(was_training)
+    parts = _predict_chunks(model, windows, batch_size, lambda _n: None)
     if not parts:
         parts = [torch.empty(0, getattr(model, "output_size", 1))]
     prediction = torch.cat(parts)
     if scaler is not None:
         prediction = torch.as_tensor(scaler.inverse_transform(prediction.numpy()))
     return prediction
+
+
+def _predict_chunks(
+    model: nn.Module, windows: torch.Tensor, batch_size: int, done: Callable[[int], Any]
+) -> list[torch.Tensor]:
+    """Predictions of ``windows`` in chunks of ``batch_size`` (CPU tensors); ``done(n)`` after
+    each chunk of ``n`` windows."""
+    was_training = model.training
+    model.eval()
+    device = _model_device(model)
+    parts = []
+    try:
+        with torch.no_grad():
+            for chunk in windows.split(batch_size):
+                parts.append(model(chunk.to(device)).cpu())
+                done(len(chunk))
+    finally:
+        model.train(was_training)
+    return parts
 
 
 def _original_units(data: Any, values: torch.Tensor) -> np.ndarray:
@@ -225,25 +257,42 @@ def metrics(truth: Any, prediction: Any) -> dict[str, float]:
 
 
 def evaluate(
-    model: nn.Module, data: Any, splits: tuple[str, ...] = _SPLITS
+    model: nn.Module,
+    data: Any,
+    splits: tuple[str, ...] = _SPLITS,
+    *,
+    batch_size: int = 1024,
+    progress: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Score ``model`` on ``data`` (a ``WindowedData``) in the series' original units.
 
     Predictions and targets ``(n, horizon * features)`` are mapped back with
     ``data.inverse_targets`` before :func:`metrics`.
 
+    Args:
+        model: maps ``(batch, window, features)`` to ``(batch, horizon * features)``.
+        data: a ``qrnn.data.WindowedData``.
+        splits: the splits to score.
+        batch_size: windows per forward call (also the progress bar's step).
+        progress: show a tqdm bar of the windows scored (all splits together) on stderr.
+
     Returns:
         ``{split: {"mse": ..., "mae": ..., "r2": ...}}`` for each non-empty split of
         ``splits`` (a ``split`` fraction of 0 leaves no validation windows, for instance).
     """
+    from tqdm.auto import tqdm
+
     _check_data(data)
+    integer("batch_size", batch_size)
+    chosen = [name for name in splits if len(getattr(data, name).inputs) > 0]
+    total = sum(len(getattr(data, name).inputs) for name in chosen)
     scores = {}
-    for name in splits:
-        split = getattr(data, name)
-        if len(split.inputs) == 0:
-            continue
-        truth = _original_units(data, split.targets)
-        scores[name] = metrics(truth, _original_units(data, predict(model, split)))
+    with tqdm(total=total, disable=not progress, desc="scoring", unit="window", leave=False) as bar:
+        for name in chosen:
+            split = getattr(data, name)
+            prediction = torch.cat(_predict_chunks(model, split.inputs, batch_size, bar.update))
+            truth = _original_units(data, split.targets)
+            scores[name] = metrics(truth, _original_units(data, prediction))
     return scores
 
 
@@ -274,15 +323,27 @@ def _check_state_fits(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit` (``path`` is the file or its directory)."""
+    """Read a checkpoint written by :func:`fit` (``path`` is the file or its directory).
+
+    Raises FileNotFoundError if there is none, CheckpointError naming the file if it is empty,
+    truncated or not a qrnn checkpoint.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except EOFError:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)") from None
+    except (RuntimeError, OSError, pickle.UnpicklingError) as error:
+        reason = str(error).split(". ")[0].strip() or type(error).__name__  # torch's first line
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: truncated or not a torch file ({reason})"
+        ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
-        raise CheckpointMismatchError(f"{path} is not a qrnn checkpoint ({_CHECKPOINT_FORMAT})")
+        raise CheckpointError(f"{path} is not a qrnn checkpoint ({_CHECKPOINT_FORMAT})")
     checkpoint["path"] = str(path)
     return checkpoint
 
@@ -335,6 +396,51 @@ def _check_data(data: Any) -> None:
             )
 
 
+def _check_fit_arguments(model: nn.Module, data: Any, settings: Mapping[str, Any]) -> None:
+    """Raise ValueError / TypeError for what :func:`fit` cannot train, before any training.
+
+    ``settings`` holds fit's ``epochs``, ``batch_size``, ``lr``, ``optimizer``,
+    ``grad_clip``, ``patience``, ``seed`` and ``loss``. ``qrnn.runs`` calls it before it
+    creates a run directory. Runs the model on two training windows (eval mode, no gradient)
+    to check the output shape.
+    """
+    _check_data(data)
+    integer("epochs", settings["epochs"])
+    integer("batch_size", settings["batch_size"])
+    lr, grad_clip, patience = settings["lr"], settings["grad_clip"], settings["patience"]
+    optimizer, loss, seed = settings["optimizer"], settings["loss"], settings["seed"]
+    if patience is not None:
+        integer("patience", patience)
+    if not (isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if grad_clip is not None and not (isinstance(grad_clip, int | float) and grad_clip > 0):
+        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    train = data.train
+    if len(train.inputs) == 0:
+        raise ValueError("the training split is empty; use a longer series or a smaller window")
+    if patience is not None and len(data.val.inputs) == 0:
+        raise ValueError("early stopping (patience) needs a non-empty validation split")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
+    with torch.no_grad():  # shape check on two windows before any training
+        was_training = model.training
+        model.eval()
+        probe = model(train.inputs[:2].to(_model_device(model)))
+        model.train(was_training)
+    if tuple(probe.shape) != tuple(train.targets[:2].shape):
+        raise ValueError(
+            f"model output shape {tuple(probe.shape)} does not match the targets' "
+            f"{tuple(train.targets[:2].shape)}: build the model with output_size="
+            f"{train.targets.shape[-1]}"
+        )
+
+
 def fit(
     model: nn.Module,
     data: Any,
@@ -383,45 +489,6 @@ def fit(
         CheckpointMismatchError: the checkpoint comes from another model shape, other data or
             other settings.
     """
-    _check_data(data)
-    integer("epochs", epochs)
-    integer("batch_size", batch_size)
-    if patience is not None:
-        integer("patience", patience)
-    if not (isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if grad_clip is not None and not (isinstance(grad_clip, int | float) and grad_clip > 0):
-        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs checkpoint_dir (where the checkpoint is)")
-    train, val = data.train, data.val
-    if len(train.inputs) == 0:
-        raise ValueError("the training split is empty; use a longer series or a smaller window")
-    has_val = len(val.inputs) > 0
-    if patience is not None and not has_val:
-        raise ValueError("early stopping (patience) needs a non-empty validation split")
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError(f"{type(model).__name__} has no trainable parameters")
-    device = _model_device(model)
-    with torch.no_grad():  # shape check on two windows before any training
-        was_training = model.training
-        model.eval()
-        probe = model(train.inputs[:2].to(device))
-        model.train(was_training)
-    if tuple(probe.shape) != tuple(train.targets[:2].shape):
-        raise ValueError(
-            f"model output shape {tuple(probe.shape)} does not match the targets' "
-            f"{tuple(train.targets[:2].shape)}: build the model with output_size="
-            f"{train.targets.shape[-1]}"
-        )
-
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -432,6 +499,13 @@ def fit(
         "seed": seed,
         "loss": loss,
     }
+    _check_fit_arguments(model, data, settings)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs checkpoint_dir (where the checkpoint is)")
+    train, val = data.train, data.val
+    has_val = len(val.inputs) > 0
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    device = _model_device(model)
     fingerprint = _data_fingerprint(data)
     optim = _OPTIMIZERS[optimizer](trainable, lr=lr)
     loss_fn = _LOSSES[loss]()
@@ -463,6 +537,11 @@ def fit(
         history.settings = settings
         best_state = checkpoint["best"]
         bad_epochs = checkpoint["bad_epochs"]
+        # A run of fewer epochs that ended with `patience` bad epochs would have stopped early
+        # at that epoch in a run of `epochs`: continuing it would not reproduce that run.
+        history.stopped_early = (
+            patience is not None and bad_epochs >= patience and history.epochs < epochs
+        )
         if history.stopped_early or history.epochs >= epochs:
             model.load_state_dict(checkpoint["result"])
             return history
@@ -538,7 +617,8 @@ def fit(
         bar.close()
 
     last_state = _state_copy(model)
-    if patience is not None and best_state is not None:
+    history.restored_best = patience is not None and best_state is not None
+    if history.restored_best:
         model.load_state_dict(best_state)  # early stopping returns the best weights
     history.metrics = evaluate(model, data)
     history.wall_time = wall_before + time.perf_counter() - start
@@ -595,8 +675,12 @@ def plot_predictions(
 
 
 def plot_history(history: History, path: str | os.PathLike, *, title: str | None = None) -> Path:
-    """Save a PNG of the training and validation loss per epoch (log scale), best epoch
-    marked. Written atomically; returns the path."""
+    """Save a PNG of the training and validation loss per epoch (log scale).
+
+    A dotted line marks the epoch whose weights ``fit`` returned (:attr:`History.weights_index`:
+    the best-validation epoch under early stopping, else the last); a dot on the validation
+    curve marks its lowest point when that is another epoch. Written atomically; returns the
+    path."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -606,8 +690,19 @@ def plot_history(history: History, path: str | os.PathLike, *, title: str | None
     axis.plot(epochs, history.train_loss, label="train")
     if any(math.isfinite(v) for v in history.val_loss):
         axis.plot(epochs, history.val_loss, label="validation")
-    if history.best_epoch is not None:
-        axis.axvline(history.best_epoch + 1, color="grey", linestyle=":", label="best epoch")
+    kept = history.weights_index
+    if kept is not None:
+        which = "best validation" if history.restored_best else "last epoch"
+        axis.axvline(kept + 1, color="grey", linestyle=":", label=f"weights kept ({which})")
+    best = history.best_epoch
+    if best is not None and best != kept:
+        axis.plot(
+            best + 1,
+            history.val_loss[best],
+            "o",
+            color="tab:orange",
+            label="lowest validation loss",
+        )
     if all(v > 0 for v in history.train_loss):
         axis.set_yscale("log")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))

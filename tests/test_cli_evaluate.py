@@ -121,3 +121,77 @@ def test_shots_outside_the_device_limits(runs, capsys):
 def test_a_classical_run_has_no_quantum_model_to_move(runs, capsys):
     assert main(["evaluate", str(runs["lstm"]), "--device", "ionq-aria-1"]) == 2
     assert "model 'lstm' of run" in capsys.readouterr().err
+
+
+def test_progress_of_a_device_scoring_on_stderr(runs, capsys):
+    argv = ["evaluate", str(runs["qlstm"]), "--device", "ideal"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "scoring:" in captured.err and "0/16 [" in captured.err  # 8 val + 8 test windows
+    assert "qlstm scored on ideal" in captured.out
+    assert main([*argv, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "scored on" not in captured.out
+    assert "test metrics (original units)" in captured.out
+
+
+def copy_of(run_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(run_dir, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("qrnn evaluate: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_damaged_checkpoint_is_a_one_line_error(runs, tmp_path, capsys):
+    run = copy_of(runs["lstm"], tmp_path)
+    checkpoint = run / "checkpoint.pt"
+    whole = checkpoint.read_bytes()
+    for content, message in (
+        (b"", f"checkpoint {checkpoint} is empty (0 bytes)"),
+        (whole[:-100], f"cannot read checkpoint {checkpoint}: truncated or not a torch file"),
+        (b"not a checkpoint", f"cannot read checkpoint {checkpoint}: truncated or not a torch"),
+    ):
+        checkpoint.write_bytes(content)
+        assert main(["evaluate", str(run)]) == 2
+        assert message in one_line_error(capsys)
+
+
+def test_a_corrupt_config_is_a_one_line_error_naming_the_file(runs, tmp_path, capsys):
+    run = copy_of(runs["lstm"], tmp_path)
+    for text, message in (
+        ('{"model": "lstm",\n', "cannot read run config {path}: Expecting property name"),
+        ('"lstm"', "run config {path}: a run config must be a mapping of keys, got str"),
+        ('{"modle": "lstm"}', "run config {path}: unknown config key ['modle']; valid keys"),
+    ):
+        (run / "config.json").write_text(text)
+        assert main(["evaluate", str(run)]) == 2
+        assert message.format(path=run / "config.json") in one_line_error(capsys)
+
+
+def test_an_unfinished_run_is_refused(runs, tmp_path, capsys):
+    run = copy_of(runs["lstm"], tmp_path)
+    state = json.loads((run / "state.json").read_text())
+    (run / "state.json").write_text(json.dumps({**state, "state": "interrupted", "stage": "model"}))
+    assert main(["evaluate", str(run)]) == 2
+    assert one_line_error(capsys) == (
+        f"qrnn evaluate: error: run {run} is not finished: it was interrupted while training the "
+        f"model; resume it with: qrnn train --resume {run}\n"
+    )
+    (run / "state.json").write_text("{")
+    assert main(["evaluate", str(run)]) == 2
+    assert f"cannot read the run state {run / 'state.json'}" in one_line_error(capsys)
+
+
+def test_ctrl_c_is_one_line_and_status_130(runs, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("qrnn.runs.evaluate_run", interrupted)
+    assert main(["evaluate", str(runs["qlstm"]), "--device", "ideal"]) == 130
+    assert capsys.readouterr().err == "qrnn evaluate: interrupted\n"

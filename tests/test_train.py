@@ -205,3 +205,88 @@ def test_fit_without_a_validation_split(tmp_path):
     assert set(history.metrics) == {"train", "test"}
     with pytest.raises(ValueError, match="needs a non-empty validation split"):
         fit(lstm(), data, epochs=2, patience=1, progress=False)
+
+
+def test_a_damaged_checkpoint_is_a_checkpoint_error_naming_the_file(sine, tmp_path):
+    fit(lstm(), sine, epochs=1, checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / "checkpoint.pt"
+    whole = path.read_bytes()
+    for content, message in (
+        (b"", "is empty"),
+        (whole[: len(whole) // 2], "truncated or not a torch file"),  # OSError here
+        (b"\x80\x02K\x01.", "truncated or not a torch file"),  # a pickle, not a zip file
+    ):
+        path.write_bytes(content)
+        with pytest.raises(train.CheckpointError, match=f"checkpoint {path}.*{message}"):
+            load_checkpoint(tmp_path)
+    torch.save({"weights": torch.ones(2)}, path)
+    with pytest.raises(train.CheckpointError, match="is not a qrnn checkpoint"):
+        load_checkpoint(path)
+    assert issubclass(CheckpointMismatchError, train.CheckpointError)
+
+
+def test_resume_with_more_epochs_stops_where_the_longer_run_stops(sine, tmp_path):
+    """A run that ends with `patience` bad epochs would have stopped early there in a longer
+    run: continuing it to more epochs returns what the longer run returns."""
+    settings = dict(lr=0.05, batch_size=8, patience=2, progress=False)
+    longer = fit(lstm(), sine, epochs=40, **settings)
+    assert longer.stopped_early
+    short = fit(lstm(), sine, epochs=longer.epochs, checkpoint_dir=tmp_path, **settings)
+    assert not short.stopped_early  # it ran all its epochs
+    model = lstm(seed=1)
+    continued = fit(model, sine, epochs=40, checkpoint_dir=tmp_path, resume=True, **settings)
+    assert continued.stopped_early and continued.epochs == longer.epochs
+    assert continued.metrics == longer.metrics
+    assert continued.restored_best and continued.weights_index == longer.best_epoch
+
+
+def test_history_says_whose_weights_fit_returned(sine):
+    last = fit(lstm(), sine, epochs=3, progress=False)
+    assert (last.restored_best, last.weights_index) == (False, 2)
+    best = fit(lstm(), sine, epochs=3, patience=3, progress=False)
+    assert (best.restored_best, best.weights_index) == (True, best.best_epoch)
+    assert History().weights_index is None
+    older = {key: value for key, value in last.to_dict().items() if key != "restored_best"}
+    assert History.from_dict(older) == last  # a history.json written before the field
+
+
+def loss_figure(history, tmp_path, monkeypatch):
+    """The matplotlib Figure that plot_history saves."""
+    from matplotlib.figure import Figure
+
+    saved = []
+    real_savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (saved.append(self),
+                        real_savefig(self, *a, **k))[1])  # fmt: skip
+    train.plot_history(history, tmp_path / "loss.png")
+    monkeypatch.undo()
+    return saved[0]
+
+
+def test_the_loss_plot_marks_the_epoch_whose_weights_were_kept(tmp_path, monkeypatch):
+    history = History(train_loss=[0.5, 0.4, 0.3, 0.2], val_loss=[0.6, 0.3, 0.4, 0.5], best_epoch=1)
+    axis = loss_figure(history, tmp_path, monkeypatch).axes[0]
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert labels == ["train", "validation", "weights kept (last epoch)", "lowest validation loss"]
+    kept, lowest = axis.get_lines()[2:]
+    assert list(kept.get_xdata()) == [4, 4]  # epoch 4 (of 4), counted from 1
+    assert (list(lowest.get_xdata()), list(lowest.get_ydata())) == ([2], [0.3])
+
+    history.restored_best = True  # early stopping kept epoch 2's weights
+    axis = loss_figure(history, tmp_path, monkeypatch).axes[0]
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert labels == ["train", "validation", "weights kept (best validation)"]
+    assert list(axis.get_lines()[2].get_xdata()) == [2, 2]
+
+
+def test_evaluate_in_chunks_with_a_progress_bar(sine, capsys):
+    model = lstm()
+    whole = evaluate(model, sine)
+    chunked = evaluate(model, sine, ("train", "val", "test"), batch_size=5, progress=True)
+    assert chunked.keys() == whole.keys()
+    for split, scores in whole.items():
+        assert chunked[split] == pytest.approx(scores, rel=1e-6)
+    err = capsys.readouterr().err
+    assert "scoring:" in err and "/116 [" in err  # 68 + 24 + 24 windows
+    evaluate(model, sine)
+    assert capsys.readouterr().err == ""
