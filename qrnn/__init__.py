@@ -15,7 +15,17 @@ from importlib import import_module
 
 from qrnn._version import __version__
 
-_SUBPACKAGES = {"backends", "data", "devices", "gradients", "models", "sim", "train", "layer"}
+_SUBPACKAGES = {
+    "backends",
+    "data",
+    "devices",
+    "gradients",
+    "models",
+    "sim",
+    "train",
+    "layer",
+    "plots",
+}
 _NAMES = {
     "QuantumLayer": "qrnn.layer",
     "QLSTM": "qrnn.models",
@@ -38,7 +48,7 @@ __all__ = [
     "__version__",
     "fit",
 ]
-__all__ += sorted(_SUBPACKAGES - {"train", "layer"})
+__all__ += sorted(_SUBPACKAGES - {"train", "layer", "plots"})
 
 
 def __getattr__(name: str):

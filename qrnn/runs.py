@@ -183,7 +183,7 @@ class _Plan:
 
 
 def _plan(config: RunConfig) -> _Plan:
-    from qrnn.train import _check_fit_arguments
+    from qrnn.train import check_fit_arguments
 
     data = load_data(config)
     model = build_model(config, data)
@@ -192,7 +192,7 @@ def _plan(config: RunConfig) -> _Plan:
         baseline = _build_baseline(config, data, model)
     for trained in (model, baseline):
         if trained is not None:  # e.g. an unknown optimizer: refused before any file
-            _check_fit_arguments(trained, data, _fit_settings(config))
+            check_fit_arguments(trained, data, _fit_settings(config))
     return _Plan(config, data, model, baseline)
 
 
@@ -301,7 +301,7 @@ def _train(
     """Train the model, then the baseline, in ``run_dir`` (locked by ``lock``), each from its
     checkpoint if there is one; record the state."""
     from qrnn.models import count_parameters
-    from qrnn.train import plot_history, plot_predictions
+    from qrnn.plots import plot_history, plot_predictions
 
     say = echo or (lambda _message: None)
     config, data, model, baseline = plan.config, plan.data, plan.model, plan.baseline

@@ -43,13 +43,14 @@ __all__ = [
     "CheckpointError",
     "CheckpointMismatchError",
     "History",
+    "check_data",
+    "check_fit_arguments",
     "evaluate",
     "fit",
     "load_checkpoint",
     "load_weights",
     "metrics",
-    "plot_history",
-    "plot_predictions",
+    "original_units",
     "predict",
 ]
 
@@ -224,7 +225,7 @@ def _predict_chunks(
     return parts
 
 
-def _original_units(data: Any, values: torch.Tensor) -> np.ndarray:
+def original_units(data: Any, values: torch.Tensor) -> np.ndarray:
     """Scaled ``(n, horizon * features)`` targets or predictions -> original units."""
     array = values.detach().cpu().numpy()
     if hasattr(data, "inverse_targets"):  # knows the horizon-major layout
@@ -282,7 +283,7 @@ def evaluate(
     """
     from tqdm.auto import tqdm
 
-    _check_data(data)
+    check_data(data)
     integer("batch_size", batch_size)
     chosen = [name for name in splits if len(getattr(data, name).inputs) > 0]
     total = sum(len(getattr(data, name).inputs) for name in chosen)
@@ -291,8 +292,8 @@ def evaluate(
         for name in chosen:
             split = getattr(data, name)
             prediction = torch.cat(_predict_chunks(model, split.inputs, batch_size, bar.update))
-            truth = _original_units(data, split.targets)
-            scores[name] = metrics(truth, _original_units(data, prediction))
+            truth = original_units(data, split.targets)
+            scores[name] = metrics(truth, original_units(data, prediction))
     return scores
 
 
@@ -387,7 +388,7 @@ def _set_rng_state(state: Mapping[str, Any], generator: torch.Generator) -> None
 # ----------------------------------------------------------------------------- fit
 
 
-def _check_data(data: Any) -> None:
+def check_data(data: Any) -> None:
     for name in ("train", "val", "test", "scaler"):
         if not hasattr(data, name):
             raise TypeError(
@@ -396,7 +397,7 @@ def _check_data(data: Any) -> None:
             )
 
 
-def _check_fit_arguments(model: nn.Module, data: Any, settings: Mapping[str, Any]) -> None:
+def check_fit_arguments(model: nn.Module, data: Any, settings: Mapping[str, Any]) -> None:
     """Raise ValueError / TypeError for what :func:`fit` cannot train, before any training.
 
     ``settings`` holds fit's ``epochs``, ``batch_size``, ``lr``, ``optimizer``,
@@ -404,7 +405,7 @@ def _check_fit_arguments(model: nn.Module, data: Any, settings: Mapping[str, Any
     creates a run directory. Runs the model on two training windows (eval mode, no gradient)
     to check the output shape.
     """
-    _check_data(data)
+    check_data(data)
     integer("epochs", settings["epochs"])
     integer("batch_size", settings["batch_size"])
     lr, grad_clip, patience = settings["lr"], settings["grad_clip"], settings["patience"]
@@ -499,7 +500,7 @@ def fit(
         "seed": seed,
         "loss": loss,
     }
-    _check_fit_arguments(model, data, settings)
+    check_fit_arguments(model, data, settings)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir (where the checkpoint is)")
     train, val = data.train, data.val
@@ -629,85 +630,3 @@ def fit(
         save_checkpoint(rng, finished=True)
         model.load_state_dict(result_state)
     return history
-
-
-# ----------------------------------------------------------------------------- plots
-
-
-def plot_predictions(
-    model: nn.Module,
-    data: Any,
-    path: str | os.PathLike,
-    *,
-    splits: tuple[str, ...] = _SPLITS,
-    title: str | None = None,
-) -> Path:
-    """Save a PNG of one-step-ahead predictions against the series, in original units.
-
-    One panel per feature: the whole series in black and, at each window's first target
-    position (``split.target_index``), the prediction of ``splits``, one colour per split.
-    Written atomically; returns the path.
-    """
-    from matplotlib.figure import Figure
-
-    _check_data(data)
-    series = np.asarray(data.series.values, dtype=np.float64)
-    series = series.reshape(len(series), -1)
-    n_features = series.shape[1]
-    figure = Figure(figsize=(10, 2.4 * n_features + 0.8), layout="constrained")
-    axes = figure.subplots(n_features, 1, squeeze=False)[:, 0]
-    colours = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
-    for feature, axis in enumerate(axes):
-        axis.plot(series[:, feature], color="black", linewidth=1.0, label="truth")
-        for name in splits:
-            split = getattr(data, name)
-            if len(split) == 0:
-                continue
-            # column `feature` of the first horizon block is the one-step-ahead prediction
-            prediction = _original_units(data, predict(model, split))[:, feature]
-            axis.plot(split.target_index, prediction, color=colours.get(name), label=name)
-        axis.set_ylabel(f"feature {feature}" if n_features > 1 else "value")
-    axes[0].legend(loc="upper right", ncols=4, fontsize="small")
-    axes[-1].set_xlabel("time step")
-    name = getattr(data.series, "name", None)
-    axes[0].set_title(title or f"predictions vs truth{f': {name}' if name else ''}")
-    return write_atomically(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))
-
-
-def plot_history(history: History, path: str | os.PathLike, *, title: str | None = None) -> Path:
-    """Save a PNG of the training and validation loss per epoch (log scale).
-
-    A dotted line marks the epoch whose weights ``fit`` returned (:attr:`History.weights_index`:
-    the best-validation epoch under early stopping, else the last); a dot on the validation
-    curve marks its lowest point when that is another epoch. Written atomically; returns the
-    path."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    axis = figure.subplots()
-    epochs = np.arange(1, history.epochs + 1)
-    axis.plot(epochs, history.train_loss, label="train")
-    if any(math.isfinite(v) for v in history.val_loss):
-        axis.plot(epochs, history.val_loss, label="validation")
-    kept = history.weights_index
-    if kept is not None:
-        which = "best validation" if history.restored_best else "last epoch"
-        axis.axvline(kept + 1, color="grey", linestyle=":", label=f"weights kept ({which})")
-    best = history.best_epoch
-    if best is not None and best != kept:
-        axis.plot(
-            best + 1,
-            history.val_loss[best],
-            "o",
-            color="tab:orange",
-            label="lowest validation loss",
-        )
-    if all(v > 0 for v in history.train_loss):
-        axis.set_yscale("log")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("epoch")
-    axis.set_ylabel(f"{history.settings.get('loss', 'loss')} (scaled units)")
-    axis.set_title(title or "loss")
-    axis.legend()
-    return write_atomically(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))

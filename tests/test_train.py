@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from qrnn import train
+from qrnn import plots, train
 from qrnn.data import load, prepare
 from qrnn.models import build
 from qrnn.train import CheckpointMismatchError, History, evaluate, fit, load_checkpoint
@@ -191,8 +191,8 @@ def test_plots_are_png_files(sine, tmp_path):
     model = lstm()
     history = fit(model, sine, epochs=2, progress=False)
     for path in (
-        train.plot_predictions(model, sine, tmp_path / "predictions.png"),
-        train.plot_history(history, tmp_path / "loss.png"),
+        plots.plot_predictions(model, sine, tmp_path / "predictions.png"),
+        plots.plot_history(history, tmp_path / "loss.png"),
     ):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "predictions.png"]
@@ -258,7 +258,7 @@ def loss_figure(history, tmp_path, monkeypatch):
     real_savefig = Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (saved.append(self),
                         real_savefig(self, *a, **k))[1])  # fmt: skip
-    train.plot_history(history, tmp_path / "loss.png")
+    plots.plot_history(history, tmp_path / "loss.png")
     monkeypatch.undo()
     return saved[0]
 
