@@ -24,10 +24,11 @@ from torch import nn
 from circuits import cells
 from circuits._checks import renamed_keywords
 from qrnn import backends, sim
-from qrnn._checks import real_dtype
+from qrnn._checks import real_dtype, torch_device
 from qrnn.models._quantum_memory import (
     MemoryCell,
     MemoryRecurrent,
+    check_memory_fits,
     check_registers,
     registers_repr,
 )
@@ -97,6 +98,8 @@ class QRNNCell(MemoryCell):
     ) -> None:
         n_hidden = check_registers(n_qubits, hidden_size)
         dtype = real_dtype(dtype)
+        torch_device(device)
+        check_memory_fits("QRNN", n_qubits, hidden_size, lambda n: hidden_size, device, dtype)
         step = cells.qrnn_step(n_data=hidden_size, n_hidden=n_hidden, reps=reps, ansatz=ansatz)
         super().__init__(input_size, step, backend, dtype)
         self.hidden_size, self.reps, self.ansatz = hidden_size, reps, ansatz
@@ -194,6 +197,16 @@ class QRNN(MemoryRecurrent):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
         self._set_registers(n_qubits, backend)
+        torch_device(device)
+        check_memory_fits(
+            "QRNN",
+            n_qubits,
+            hidden_size,
+            lambda n: hidden_size,
+            device,
+            real_dtype(dtype),
+            cells=num_layers * self.num_directions,
+        )
         self.reps, self.ansatz = reps, ansatz
         options = {
             "n_qubits": n_qubits,

@@ -12,6 +12,8 @@ executor's own (``Backend.density_matrix``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from qiskit.circuit import QuantumCircuit
@@ -35,6 +37,28 @@ def check_registers(n_qubits: int, hidden_size: int) -> int:
             f"the n_qubits={n_qubits} for the hidden register"
         )
     return n_qubits - hidden_size
+
+
+def check_memory_fits(
+    family: str,
+    n_qubits: int,
+    hidden_size: int,
+    n_observables: Callable[[int], int],
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+    cells: int = 1,
+) -> None:
+    """Refuse, before any circuit is built, ``cells`` step circuits of ``n_qubits`` whose
+    hidden-register channel could not run even one sample (on any backend: the state is the
+    hidden register's density matrix). ``n_observables(n)``: the readout's width."""
+    sim.check_memory(
+        f"{family} with n_qubits={n_qubits} ({hidden_size} data + {n_qubits - hidden_size} "
+        f"hidden qubits; a step unitary of 4**{n_qubits} entries)",
+        lambda n: sim.memory_program_bytes(n, n_observables(n), dtype, programs=cells),
+        n_qubits,
+        device=device,
+        smallest=hidden_size + 1,
+    )
 
 
 def registers_repr(module: nn.Module) -> str:
