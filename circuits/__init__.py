@@ -24,6 +24,7 @@ from circuits.cells import Cell, qlstm_gate, qrnn_step, reservoir, unroll
 from circuits.encoding import angle_encoding, reuploading
 from circuits.interop import (
     PennyLaneCircuit,
+    QASMError,
     from_qasm3,
     load_qpy,
     pauli_observable,
@@ -35,6 +36,7 @@ from circuits.interop import (
 __all__ = [
     "Cell",
     "PennyLaneCircuit",
+    "QASMError",
     "angle_encoding",
     "ansatz",
     "brickwork",
