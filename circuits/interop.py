@@ -1,12 +1,13 @@
-"""Circuit interchange: PennyLane, OpenQASM 3 and QPY.
+"""Circuit interchange: PennyLane, OpenQASM 3 (and 2) and QPY.
 
 * :func:`to_pennylane` turns a ``QuantumCircuit`` into a callable that queues
   equivalent PennyLane operations inside a QNode (wire ``k`` = qubit ``k``).
 * :func:`pauli_observable` turns a Qiskit Pauli label or ``SparsePauliOp``
   into a PennyLane observable with the same qubit order.
-* :func:`to_qasm3` / :func:`from_qasm3` and :func:`save_qpy` / :func:`load_qpy`
-  write and read circuits; a program that cannot be read is a :class:`QASMError`
-  naming the line, the column and the parser's reason.
+* :func:`to_qasm3` / :func:`from_qasm3` (and :func:`from_qasm2`) and
+  :func:`save_qpy` / :func:`load_qpy` write and read circuits; a program that
+  cannot be read is a :class:`QASMError` naming the line, the column and the
+  parser's reason.
 
 Qubit order: Qiskit labels are little-endian (the last character is qubit 0)
 while PennyLane's ``qml.state()`` is big-endian over wires (wire 0 is the most
@@ -49,6 +50,7 @@ from circuits import _checks
 __all__ = [
     "PennyLaneCircuit",
     "QASMError",
+    "from_qasm2",
     "from_qasm3",
     "load_qpy",
     "pauli_observable",
@@ -498,6 +500,29 @@ def from_qasm3(text: str, restore_vectors: bool = True) -> QuantumCircuit:
     return circuit.assign_parameters(mapping) if mapping else circuit
 
 
+def from_qasm2(text: str) -> QuantumCircuit:
+    """Read an OpenQASM 2 program (``QuantumCircuit.from_qasm_str``).
+
+    Raises:
+        QASMError: the program cannot be read, with the line and column the reader gives.
+    """
+    from qiskit.qasm2 import QASM2Error
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be an OpenQASM 2 program (str), got {type(text).__name__}")
+    try:
+        return QuantumCircuit.from_qasm_str(text)
+    except Exception as error:  # the reader raises QASM2Error, and others on odd input
+        match = _QASM2_POSITION.match(_message(error))
+        if match is None:
+            reason = _message(error) if isinstance(error, QASM2Error) else repr(error)
+            raise QASMError(reason) from error
+        line, column = int(match["line"]), int(match["column"]) + 1
+        raise QASMError(match["reason"], line, column) from error
+
+
+# "<input>:5,0: reason" (qiskit.qasm2; 0-based column)
+_QASM2_POSITION = re.compile(r"^<input>:(?P<line>\d+),(?P<column>\d+): (?P<reason>.*)$", re.DOTALL)
 # "L3:C7: reason" (the openqasm3 lexer) and "4,0: reason" (qiskit_qasm3_import); 0-based columns
 _POSITIONED = re.compile(
     r"^(?:L(?P<l>\d+):C(?P<c>\d+)|(?P<line>\d+),(?P<column>\d+)): (?P<reason>.*)$"

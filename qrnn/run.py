@@ -59,7 +59,6 @@ BACKENDS = ("aer", "torch")
 _CELL_TEMPLATES = ("qlstm_gate", "qrnn_step", "reservoir")
 _FILE_SUFFIXES = (".qasm", ".qasm3", ".qasm2", ".qpy")
 _UNNAMED = re.compile(r"^circuit-\d+$")  # the name Qiskit gives a circuit made without one
-_QASM2_POSITION = re.compile(r"^<input>:(?P<line>\d+),(?P<column>\d+): (?P<reason>.*)$", re.DOTALL)
 _PAULI_LABEL = re.compile(r"^[IXYZ]+$")
 _SPARSE_PAULI = re.compile(r"^(?:[IXYZ]\d+)+$")
 _SPARSE_FACTOR = re.compile(r"([IXYZ])(\d+)")
@@ -269,33 +268,16 @@ def _read_qasm(data: bytes, text: str) -> tuple[QuantumCircuit, str]:
         ) from None
     header = re.search(r"^\s*OPENQASM\s+(\d+)", _strip_qasm_comments(program), re.MULTILINE)
     version = header.group(1) if header else "3"
-    from circuits.interop import QASMError, from_qasm3
+    from circuits.interop import QASMError, from_qasm2, from_qasm3
 
     try:
         if version == "2":
-            return _from_qasm2(program), "OpenQASM 2 file"
+            return from_qasm2(program), "OpenQASM 2 file"
         return from_qasm3(program), "OpenQASM 3 file"
     except QASMError as error:
         raise RunInputError(
             f"{text!r} is not a valid OpenQASM {version} program: {error}"
         ) from None
-
-
-def _from_qasm2(program: str) -> QuantumCircuit:
-    """``QuantumCircuit.from_qasm_str``, its errors as ``QASMError``s with 1-based columns."""
-    from qiskit.qasm2 import QASM2Error
-
-    from circuits.interop import QASMError
-
-    try:
-        return QuantumCircuit.from_qasm_str(program)
-    except QASM2Error as error:
-        message = getattr(error, "message", None) or str(error)
-        match = _QASM2_POSITION.match(message)
-        if match is None:
-            raise QASMError(message) from error
-        line, column = int(match["line"]), int(match["column"]) + 1
-        raise QASMError(match["reason"], line, column) from error
 
 
 def _strip_qasm_comments(program: str) -> str:

@@ -396,6 +396,18 @@ def test_a_circuit_too_large_for_aer_is_refused_before_aer_starts(capsys, argv, 
     ), err
 
 
+def test_a_circuit_too_large_for_the_torch_engine_is_refused_in_one_line(capsys):
+    err = run_error(
+        capsys, "hardware_efficient", "--qubits", "34", "--device", "ionq-forte-1",
+        "--backend", "torch",
+    )  # fmt: skip
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(
+        "qrnn run: error: simulating this 34-qubit circuit as a density matrix (2**68 entries) "
+        "needs about "
+    )
+
+
 def test_an_aer_failure_is_reported_once(caplog):
     """Aer logs a failed simulation and the backend raises it: the report keeps the error."""
     plan = prepare("hardware_efficient", qubits=18, reps=1, device="ideal")

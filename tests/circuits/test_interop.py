@@ -24,6 +24,7 @@ from qiskit.quantum_info import (
 from circuits import ansatz, cells, encoding
 from circuits.interop import (
     QASMError,
+    from_qasm2,
     from_qasm3,
     load_qpy,
     pauli_observable,
@@ -455,6 +456,43 @@ def test_an_error_without_a_position_keeps_the_reader_s_reason():
     with pytest.raises(QASMError, match=r"^IndexError: index out of range$") as refused:
         from_qasm3(HEADER + "h q[5];\n")
     assert refused.value.line is None
+
+
+QASM2_HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\n'  # lines 1-3
+
+
+@pytest.mark.parametrize(
+    ("program", "line", "column", "reason"),
+    [
+        (
+            QASM2_HEADER + "h q[0]\ncx q[0],q[1];\n",
+            5,
+            1,
+            "needed ';', but instead saw an identifier",
+        ),
+        (QASM2_HEADER + "h q[5];\n", 4, 5, "index 5 is out-of-range for register 'q' of size 2"),
+        (QASM2_HEADER + "foo q[0];\n", 4, 1, "'foo' is not defined in this scope"),
+    ],
+    ids=["semicolon", "index", "unknown-gate"],
+)
+def test_an_invalid_openqasm2_program_names_the_line_column_and_reason(
+    program, line, column, reason
+):
+    with pytest.raises(QASMError) as refused:
+        from_qasm2(program)
+    assert (refused.value.line, refused.value.column, refused.value.reason) == (
+        line,
+        column,
+        reason,
+    )
+
+
+def test_an_openqasm2_program_is_read():
+    circuit = from_qasm2(QASM2_HEADER + "h q[0];\ncx q[0],q[1];\n")
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    assert_equivalent(circuit, bell, exact=True)
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
