@@ -102,6 +102,12 @@ class QRNNCell(MemoryCell):
         check_memory_fits("QRNN", n_qubits, hidden_size, lambda n: hidden_size, device, dtype)
         step = cells.qrnn_step(n_data=hidden_size, n_hidden=n_hidden, reps=reps, ansatz=ansatz)
         super().__init__(input_size, step, backend, dtype)
+        if backends.is_engine(self._backend):  # trained: U is built with gradients
+            blocks = self.memory.unitary_blocks
+            readout = self.output_size
+            check_memory_fits(
+                "QRNN", n_qubits, hidden_size, lambda n: readout, device, dtype, grad_blocks=blocks
+            )
         self.hidden_size, self.reps, self.ansatz = hidden_size, reps, ansatz
         self.encoder = (
             nn.Linear(input_size, hidden_size, device=device, dtype=dtype)

@@ -17,7 +17,7 @@ import torch
 from qrnn.sim._bound_plan import BoundPlan
 from qrnn.sim._chain import encoded_chain, run_chain
 from qrnn.sim._errors import UnboundParameterError
-from qrnn.sim._footprint import check_memory, run_bytes
+from qrnn.sim._footprint import check_memory, gradient_states, run_bytes
 from qrnn.sim._gates import complex_dtype
 from qrnn.sim._plan import CompiledPlan
 from qrnn.sim._split import split_chain
@@ -149,12 +149,12 @@ class BoundProgram:
 
     def _check_run(self, plan: CompiledPlan, batch: int, grad: bool) -> None:
         """Refuse a run of ``batch`` samples whose states would not fit."""
-        blocks = plan.n_blocks if grad else 0
+        extra = gradient_states(plan.n_blocks) if grad else 0
         n_wires, dtype = plan.n_wires, self.complex_dtype
         what = f"a batch of {batch} on {n_wires} wires (2**{n_wires} amplitudes each)"
         check_memory(
             what + (" with gradients" if grad else ""),
-            lambda b: run_bytes(n_wires, b, dtype, blocks),
+            lambda b: run_bytes(n_wires, b, dtype, extra),
             batch,
             device=self.device,
             unit="samples",
@@ -222,12 +222,13 @@ class BoundProgram:
         n = self.program.n_qubits
         plan = self.program.plan("unitary")
         # 2**n columns of 2**n, run as a batch: checked before any is made
-        blocks = plan.n_blocks if self._keeps_graph(inputs) else 0
+        grad = self._keeps_graph(inputs)
+        extra = gradient_states(plan.n_blocks, unitary=True) if grad else 0
         dtype = self.complex_dtype
         check_memory(
             f"the unitary of this {n}-qubit circuit (2**{n} columns of 2**{n})"
-            + (" with gradients" if blocks else ""),
-            lambda k: run_bytes(k, 2**k, dtype, blocks),
+            + (" with gradients" if grad else ""),
+            lambda k: run_bytes(k, 2**k, dtype, extra),
             n,
             device=self.device,
         )

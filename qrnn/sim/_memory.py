@@ -113,6 +113,12 @@ class MemoryProgram:
         self._program = Program(circuit, weight_params=weight_params)
         self._n_weights = len(weight_params)
 
+    @property
+    def unitary_blocks(self) -> int:
+        """Dense blocks of the step unitary's plan (compiled now if it was not): a bind with
+        gradients keeps ``2**n`` columns before each (``qrnn.sim.memory_program_bytes``)."""
+        return self._program.plan("unitary").n_blocks
+
     def bind(
         self,
         weights: torch.Tensor | None = None,
