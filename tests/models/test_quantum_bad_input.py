@@ -7,6 +7,8 @@
   ``nn.LSTM`` gives; so is an initial state of another precision;
 * ``dropout`` with one layer warns as ``nn.LSTM`` does;
 * a CUDA device that torch cannot use is an error at construction that says how to get one.
+
+``QuantumLayer``'s own refusals are in ``tests/test_layer.py``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ import pytest
 import torch
 from torch import nn
 
-from circuits import cells
 from qrnn import backends, sim
-from qrnn.layer import QuantumLayer
 from qrnn.models import (
     QGRU,
     QLSTM,
@@ -100,12 +100,6 @@ def test_a_qrnn_that_could_run_but_not_train_is_refused_by_its_constructor():
         "QRNN with n_qubits=12 (4 data + 8 hidden qubits; a step unitary of 4**12 entries with "
         "gradients) needs about "
     )
-
-
-def test_a_quantum_layer_too_large_to_simulate_is_refused():
-    gate = cells.qlstm_gate(n_qubits=40, reps=1)
-    with pytest.raises(sim.SimulationMemoryError, match=r"40-qubit circuit \(2\*\*40 amplitudes"):
-        QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables)
 
 
 def test_the_limit_is_the_torch_engine_s_only():
@@ -213,19 +207,13 @@ def cuda_refusal() -> tuple[str, str]:
         *(lambda device, f=f: MODELS[f](1, 2, n_qubits=SMALL[f], device=device) for f in MODELS),
         *(lambda device, f=f: CELLS[f](1, 2, n_qubits=SMALL[f], device=device) for f in MODELS),
         lambda device: EchoStateNetwork(1, 4, device=device),
-        lambda device: QuantumLayer(*_layer_arguments(), device=device),
     ],
-    ids=[*MODELS, *(f"{f}Cell" for f in MODELS), "EchoStateNetwork", "QuantumLayer"],
+    ids=[*MODELS, *(f"{f}Cell" for f in MODELS), "EchoStateNetwork"],
 )
 def test_a_cuda_device_torch_cannot_use_is_refused_at_construction(build):
     device, reason = cuda_refusal()
     with pytest.raises(backends.GPUUnavailableError, match=reason):
         build(device)
-
-
-def _layer_arguments():
-    gate = cells.qlstm_gate(n_qubits=3, reps=1)
-    return gate.circuit, gate.inputs, gate.weights, gate.observables
 
 
 def test_a_device_torch_does_not_know_is_refused():
