@@ -147,7 +147,9 @@ def available_memory(device: torch.device | str | None = None) -> tuple[int, str
     device = torch.device(device if device is not None else "cpu")
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        return free, f"free on {device}"
+        # torch's caching allocator reuses what it holds but has not handed out
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return free + cached, f"free on {device}"
     limits = [(_host_available(), "of host memory")]
     container = _container_available()
     if container is not None:

@@ -93,7 +93,7 @@ class Program:
         # before any 2**n table: the first plan's compile and one sample's run must fit
         n_terms, density = self._n_terms, self.density
         check_memory(
-            self.describe(density),
+            self._describe(density),
             lambda n: program_bytes(n, n_terms, density=density),
             self.n_qubits,
         )
@@ -111,7 +111,7 @@ class Program:
     def _n_terms(self) -> int:
         return sum(len(o) for o in self.observables) if self.observables else 0
 
-    def describe(self, density: bool) -> str:
+    def _describe(self, density: bool) -> str:
         """The simulation in words, for memory errors."""
         n = self.n_qubits
         if density:
@@ -160,7 +160,7 @@ class Program:
             density = self.density or mode == "density"
             n_terms = self._n_terms if mode in ("expval", "split") else 0
             check_memory(
-                self.describe(density),
+                self._describe(density),
                 lambda n: compile_bytes(n, n_terms, density),
                 self.n_qubits,
             )
