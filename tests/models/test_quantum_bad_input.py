@@ -14,12 +14,11 @@
 from __future__ import annotations
 
 import re
-import resource
 import warnings
-from contextlib import contextmanager
 
 import pytest
 import torch
+from references import address_space_limit
 from torch import nn
 
 from qrnn import backends, sim
@@ -70,29 +69,10 @@ def test_the_advice_is_a_size_that_the_constructor_accepts():
     QLSTM(1, n_qubits=fits, reps=1)  # constructs (its circuits are compiled at first use)
 
 
-@contextmanager
-def address_space(extra_bytes: int):
-    """Cap this process's address space at its current size plus ``extra_bytes`` (the
-    engine counts the cap as the memory available), as ``sim_references.address_space_limit``
-    does for the engine's tests."""
-    try:
-        with open("/proc/self/status") as status:
-            size = next(int(line.split()[1]) * 1024 for line in status if "VmSize:" in line)
-    except (OSError, StopIteration):
-        pytest.skip("needs /proc and RLIMIT_AS (Linux)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = size + extra_bytes if hard == resource.RLIM_INFINITY else min(size + extra_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
 def test_a_qrnn_that_could_run_but_not_train_is_refused_by_its_constructor():
     """Training builds the step unitary with gradients: 2**12 columns of 2**12, kept before
     each of its dense blocks. The reservoir's fixed dynamics are built without them."""
-    with address_space(2 * 2**30):
+    with address_space_limit(2 * 2**30):
         with pytest.raises(sim.SimulationMemoryError) as refused:
             QRNN(1, n_qubits=12)
         QReservoir(1, n_qubits=12)

@@ -16,7 +16,7 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import Statevector
-from sim_references import address_space_limit
+from references import address_space_limit
 
 from circuits import cells
 from qrnn import sim
