@@ -11,7 +11,7 @@ Modules:
     ansatz    hardware-efficient, ion-native (R + RXX), brickwork; ``get(name)``
     cells     per-time-step circuits of QLSTM/QGRU, QRNN and reservoir models, and
               ``unroll``: a quantum-memory cell's steps as one circuit with resets
-    interop   PennyLane translation, OpenQASM 3 and QPY files
+    interop   PennyLane translation, OpenQASM 3 (and 2) and QPY files
 
 This package never imports ``qrnn``.
 """
@@ -24,6 +24,8 @@ from circuits.cells import Cell, qlstm_gate, qrnn_step, reservoir, unroll
 from circuits.encoding import angle_encoding, reuploading
 from circuits.interop import (
     PennyLaneCircuit,
+    QASMError,
+    from_qasm2,
     from_qasm3,
     load_qpy,
     pauli_observable,
@@ -35,11 +37,13 @@ from circuits.interop import (
 __all__ = [
     "Cell",
     "PennyLaneCircuit",
+    "QASMError",
     "angle_encoding",
     "ansatz",
     "brickwork",
     "cells",
     "encoding",
+    "from_qasm2",
     "from_qasm3",
     "hardware_efficient",
     "interop",

@@ -1,11 +1,13 @@
-"""Circuit interchange: PennyLane, OpenQASM 3 and QPY.
+"""Circuit interchange: PennyLane, OpenQASM 3 (and 2) and QPY.
 
 * :func:`to_pennylane` turns a ``QuantumCircuit`` into a callable that queues
   equivalent PennyLane operations inside a QNode (wire ``k`` = qubit ``k``).
 * :func:`pauli_observable` turns a Qiskit Pauli label or ``SparsePauliOp``
   into a PennyLane observable with the same qubit order.
-* :func:`to_qasm3` / :func:`from_qasm3` and :func:`save_qpy` / :func:`load_qpy`
-  write and read circuits.
+* :func:`to_qasm3` / :func:`from_qasm3` (and :func:`from_qasm2`) and
+  :func:`save_qpy` / :func:`load_qpy` write and read circuits; a program that
+  cannot be read is a :class:`QASMError` naming the line, the column and the
+  parser's reason.
 
 Qubit order: Qiskit labels are little-endian (the last character is qubit 0)
 while PennyLane's ``qml.state()`` is big-endian over wires (wire 0 is the most
@@ -16,7 +18,9 @@ PennyLane is imported on first use, so ``import circuits`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import math
 import os
 import re
@@ -45,6 +49,8 @@ from circuits import _checks
 
 __all__ = [
     "PennyLaneCircuit",
+    "QASMError",
+    "from_qasm2",
     "from_qasm3",
     "load_qpy",
     "pauli_observable",
@@ -436,6 +442,22 @@ def to_qasm3(circuit: QuantumCircuit) -> str:
 _VECTOR_ELEMENT = re.compile(r"^_(?P<name>[A-Za-z_][A-Za-z0-9_]*?)_(?P<index>\d+)_$")
 
 
+class QASMError(ValueError):
+    """An OpenQASM program that cannot be read.
+
+    Attributes:
+        reason: the parser's or importer's reason, e.g. ``"expected ';', found 'cx'"``.
+        line, column: where, 1-based; None where the reader gives no position.
+    """
+
+    def __init__(self, reason: str, line: int | None = None, column: int | None = None):
+        self.reason, self.line, self.column = reason, line, column
+        where = ""
+        if line is not None:
+            where = f"line {line}" + ("" if column is None else f", column {column}") + ": "
+        super().__init__(where + reason)
+
+
 def from_qasm3(text: str, restore_vectors: bool = True) -> QuantumCircuit:
     """Read an OpenQASM 3 program (``qiskit.qasm3.loads``).
 
@@ -445,10 +467,20 @@ def from_qasm3(text: str, restore_vectors: bool = True) -> QuantumCircuit:
     so the parameter names, and with them ``circuit.parameters`` order, match
     the exported circuit. The elements are new objects: bind by position or
     name, not with the original ``Parameter`` objects.
+
+    Raises:
+        QASMError: the program cannot be read (a syntax error, an undefined gate or
+            symbol, a construct Qiskit cannot represent), with the line and column
+            where the reader says so.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be an OpenQASM 3 program (str), got {type(text).__name__}")
-    circuit = qasm3.loads(text)
+    try:
+        # ANTLR's console listener would also print a lexer error to stderr: keep it quiet
+        with contextlib.redirect_stderr(io.StringIO()):
+            circuit = qasm3.loads(text)
+    except Exception as error:  # the parser and the importer raise many types
+        raise _qasm3_error(error, text) from error
     if not restore_vectors:
         return circuit
     elements: dict[str, list[tuple[int, Parameter]]] = {}
@@ -466,6 +498,94 @@ def from_qasm3(text: str, restore_vectors: bool = True) -> QuantumCircuit:
         vector = ParameterVector(name, max(index for index, _ in found) + 1)
         mapping.update({parameter: vector[index] for index, parameter in found})
     return circuit.assign_parameters(mapping) if mapping else circuit
+
+
+def from_qasm2(text: str) -> QuantumCircuit:
+    """Read an OpenQASM 2 program (``QuantumCircuit.from_qasm_str``).
+
+    Raises:
+        QASMError: the program cannot be read, with the line and column the reader gives.
+    """
+    from qiskit.qasm2 import QASM2Error
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be an OpenQASM 2 program (str), got {type(text).__name__}")
+    try:
+        return QuantumCircuit.from_qasm_str(text)
+    except Exception as error:  # the reader raises QASM2Error, and others on odd input
+        match = _QASM2_POSITION.match(_message(error))
+        if match is None:
+            reason = _message(error) if isinstance(error, QASM2Error) else repr(error)
+            raise QASMError(reason) from error
+        line, column = int(match["line"]), int(match["column"]) + 1
+        raise QASMError(match["reason"], line, column) from error
+
+
+# "<input>:5,0: reason" (qiskit.qasm2; 0-based column)
+_QASM2_POSITION = re.compile(r"^<input>:(?P<line>\d+),(?P<column>\d+): (?P<reason>.*)$", re.DOTALL)
+# "L3:C7: reason" (the openqasm3 lexer) and "4,0: reason" (qiskit_qasm3_import); 0-based columns
+_POSITIONED = re.compile(
+    r"^(?:L(?P<l>\d+):C(?P<c>\d+)|(?P<line>\d+),(?P<column>\d+)): (?P<reason>.*)$"
+)
+
+
+def _qasm3_error(error: Exception, text: str) -> QASMError:
+    """The position and reason of a failed ``qasm3.loads``, wherever in the exception chain
+    the reader put them."""
+    if not _strip_comments(text).strip():
+        return QASMError("the program is empty")
+    cause: BaseException | None = error
+    while cause is not None:
+        recognition = next((a for a in cause.args if hasattr(a, "offendingToken")), None)
+        if hasattr(cause, "offendingToken"):
+            recognition = cause
+        if recognition is not None and recognition.offendingToken is not None:
+            return _syntax_error(recognition)
+        match = _POSITIONED.match(_message(cause))
+        if match:
+            line = int(match["l"] or match["line"])
+            column = _column_in_line(text, line, int(match["c"] or match["column"]))
+            return QASMError(match["reason"], line, column + 1)
+        cause = cause.__cause__ or cause.__context__
+    return QASMError(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+
+
+def _syntax_error(recognition: Any) -> QASMError:
+    """An ANTLR ``RecognitionException``: the token found and, where few, those expected."""
+    token = recognition.offendingToken
+    found = "the end of the program" if token.text == "<EOF>" else repr(token.text)
+    reason = f"unexpected {found}"
+    parser = recognition.recognizer
+    try:
+        expected = recognition.getExpectedTokens()
+        names = expected.toString(parser.literalNames, parser.symbolicNames)
+    except Exception:  # not every exception knows what was expected
+        names = ""
+    if names and "<EOF>" not in names and len(expected) <= 4:
+        reason = f"expected {names.strip('{}')}, found {found}"
+    return QASMError(reason, token.line, token.column + 1)
+
+
+def _message(error: BaseException) -> str:
+    """The message itself (Qiskit's errors quote it in ``str``)."""
+    message = getattr(error, "message", None)
+    if isinstance(message, str):
+        return message
+    return str(error.args[0]) if error.args else str(error)
+
+
+def _column_in_line(text: str, line: int, column: int) -> int:
+    """``column`` within ``line`` (0-based). The importer reports some positions as offsets
+    from the start of the program; such an offset is past the end of its line."""
+    lines = text.splitlines(keepends=True)
+    if not 1 <= line <= len(lines) or column <= len(lines[line - 1].rstrip("\r\n")):
+        return column
+    start = sum(len(previous) for previous in lines[: line - 1])
+    return column - start if start <= column <= start + len(lines[line - 1]) else column
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL)
 
 
 def save_qpy(circuit: QuantumCircuit, path: str | os.PathLike[str]) -> Path:

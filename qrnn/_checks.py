@@ -43,3 +43,42 @@ def real_dtype(dtype):
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     return dtype
+
+
+def torch_device(device):
+    """``device`` (a torch factory argument: None, a string or a ``torch.device``) if torch
+    can allocate there. A CUDA device on a torch built without CUDA, or with no GPU visible,
+    is a ``qrnn.backends.GPUUnavailableError`` that says how to get one (torch's own error is
+    a bare ``AssertionError``, raised only when the first tensor is made)."""
+    import torch
+
+    if device is None:
+        return None
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device must be a torch device such as 'cpu' or 'cuda', got {device!r} ({error})"
+        ) from None
+    if parsed.type != "cuda":
+        return device
+    from qrnn.backends._errors import GPUUnavailableError
+
+    if not torch.backends.cuda.is_built():
+        raise GPUUnavailableError(
+            f"device={device!r} needs a CUDA build of torch, but this torch ({torch.__version__}) "
+            "has no CUDA: install a CUDA build (https://pytorch.org/get-started/locally/) or use "
+            "device='cpu'"
+        )
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise GPUUnavailableError(
+            f"device={device!r}: torch is built with CUDA {torch.version.cuda} but sees no GPU "
+            "(check the NVIDIA driver and CUDA_VISIBLE_DEVICES), or use device='cpu'"
+        )
+    if parsed.index is not None and parsed.index >= count:
+        raise GPUUnavailableError(
+            f"device={device!r}: torch sees {count} GPU{'s' if count > 1 else ''} "
+            f"(cuda:0 to cuda:{count - 1})"
+        )
+    return device

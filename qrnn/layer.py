@@ -35,7 +35,7 @@ from torch import nn
 
 from qrnn import backends, sim
 from qrnn._cache import WeightCache
-from qrnn._checks import real_dtype
+from qrnn._checks import real_dtype, torch_device
 
 __all__ = ["QuantumLayer"]
 
@@ -75,7 +75,8 @@ def _check_parameters(
     extra = [p for p in (*inputs, *weights) if p not in circuit_params]
     if extra:
         raise ValueError(f"parameter {extra[0]} is not a parameter of the circuit")
-    missing = [p for p in circuit.parameters if p not in set(inputs) | set(weights)]
+    given = set(inputs) | set(weights)
+    missing = [p for p in circuit.parameters if p not in given]
     if missing:
         names = ", ".join(str(p) for p in missing[:5])
         raise ValueError(
@@ -111,6 +112,11 @@ class QuantumLayer(nn.Module):
         input   ``(batch, n_inputs)`` or ``(n_inputs,)``
         output  ``(batch, n_outputs)`` or ``(n_outputs,)``, real
         ======  ====================================================
+
+    Raises:
+        qrnn.sim.SimulationMemoryError: on the torch engine, a circuit too wide to simulate
+            even one sample (before anything of size ``2**n`` is allocated).
+        qrnn.backends.GPUUnavailableError: a CUDA ``device`` that torch cannot use.
     """
 
     def __init__(
@@ -140,6 +146,7 @@ class QuantumLayer(nn.Module):
         observables = list(observables)
         sim.parse_observables(observables, circuit.num_qubits)  # the one check, before work
         dtype = real_dtype(dtype)
+        torch_device(device)
 
         self.circuit = circuit
         self.input_params = inputs

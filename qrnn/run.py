@@ -24,6 +24,8 @@ circuit to the device's native gates. ``execute`` then runs it:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -56,6 +58,7 @@ DEFAULT_DEVICE = "iontrap-10q"
 BACKENDS = ("aer", "torch")
 _CELL_TEMPLATES = ("qlstm_gate", "qrnn_step", "reservoir")
 _FILE_SUFFIXES = (".qasm", ".qasm3", ".qasm2", ".qpy")
+_UNNAMED = re.compile(r"^circuit-\d+$")  # the name Qiskit gives a circuit made without one
 _PAULI_LABEL = re.compile(r"^[IXYZ]+$")
 _SPARSE_PAULI = re.compile(r"^(?:[IXYZ]\d+)+$")
 _SPARSE_FACTOR = re.compile(r"([IXYZ])(\d+)")
@@ -240,6 +243,8 @@ def load_circuit(
         circuit, kind = _read_qasm(data, text)
     if circuit.num_qubits == 0:
         raise RunInputError(f"circuit file {text!r} declares no qubits")
+    if kind != "QPY file" or _UNNAMED.match(circuit.name):
+        circuit.name = path.stem  # a QPY file keeps the name it was saved with
     return circuit, f"{kind} {text}"
 
 
@@ -263,15 +268,15 @@ def _read_qasm(data: bytes, text: str) -> tuple[QuantumCircuit, str]:
         ) from None
     header = re.search(r"^\s*OPENQASM\s+(\d+)", _strip_qasm_comments(program), re.MULTILINE)
     version = header.group(1) if header else "3"
+    from circuits.interop import QASMError, from_qasm2, from_qasm3
+
     try:
         if version == "2":
-            return QuantumCircuit.from_qasm_str(program), "OpenQASM 2 file"
-        from circuits.interop import from_qasm3
-
+            return from_qasm2(program), "OpenQASM 2 file"
         return from_qasm3(program), "OpenQASM 3 file"
-    except Exception as error:  # the parsers raise their own exception types
+    except QASMError as error:
         raise RunInputError(
-            f"{text!r} is not a valid OpenQASM {version} program ({type(error).__name__}: {error})"
+            f"{text!r} is not a valid OpenQASM {version} program: {error}"
         ) from None
 
 
@@ -530,6 +535,9 @@ def prepare(
 
     if backend == "aer":
         executor = backends.get("aer", device=machine, shots=shots, gpu=gpu, seed=seed)
+        if not gpu:  # (Aer on a GPU measures its own memory)
+            exact = shots is None and bool(parsed)
+            _check_aer_memory(circuit, executor.noise_model, exact)
     else:
         if gpu:
             import torch
@@ -564,6 +572,25 @@ def prepare(
     )
 
 
+def _check_aer_memory(circuit: QuantumCircuit, noise_model, exact: bool) -> None:
+    """Refuse before Aer starts a circuit whose state would not fit: a density matrix (16
+    bytes for each of ``4**n`` entries) for exact values with noise or resets, else at least
+    a statevector (``2**n``; with shots Aer may choose either)."""
+    from qrnn import sim
+
+    noisy = noise_model is not None and sim.NoiseReader(noise_model).has_quantum_errors
+    resets = any(i.operation.name == "reset" for i in circuit.data)
+    density = exact and (noisy or resets)
+    method, entries = ("density_matrix", 4) if density else ("statevector", 2)
+    n = circuit.num_qubits
+    sim.check_memory(
+        f"Aer's {method} simulation of circuit {circuit.name!r} ({entries}**{n} "
+        f"{'entries' if density else 'amplitudes'})",
+        lambda k: 16 * entries**k,
+        n,
+    )
+
+
 def execute(plan: RunPlan) -> CircuitResult:
     """Run a :class:`RunPlan`: counts and/or expectation values, gate counts, duration."""
     gate_counts = {
@@ -571,9 +598,10 @@ def execute(plan: RunPlan) -> CircuitResult:
     }
     duration = plan.device.duration(plan.native)
     counts = None
-    if plan.want_counts:
-        (counts,) = plan.backend.counts(plan.executed, None, plan.shots)
-    expectations = _expectations(plan) if plan.observables else []
+    with _aer_failure_reported_once():
+        if plan.want_counts:
+            (counts,) = plan.backend.counts(plan.executed, None, plan.shots)
+        expectations = _expectations(plan) if plan.observables else []
     return CircuitResult(
         plan=plan,
         native_gate_counts=gate_counts,
@@ -581,6 +609,22 @@ def execute(plan: RunPlan) -> CircuitResult:
         counts=counts,
         expectations=expectations,
     )
+
+
+@contextlib.contextmanager
+def _aer_failure_reported_once():
+    """Aer logs a failed simulation as a warning, and the backend raises the same status as
+    its error: keep the error only."""
+    logger = logging.getLogger("qiskit_aer.backends.aerbackend")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Simulation failed")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 def run(circuit: str | Path | QuantumCircuit, **options) -> CircuitResult:

@@ -165,10 +165,13 @@ class History:
 # ----------------------------------------------------------------------------- predictions
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def _placement(model: nn.Module) -> dict[str, Any]:
+    """``{"device": ..., "dtype": ...}`` of the model's first floating tensor: where and in
+    which precision its inputs must be (models refuse another dtype, as ``nn.LSTM`` does)."""
     for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
+        if tensor.is_floating_point():
+            return {"device": tensor.device, "dtype": tensor.dtype}
+    return {"device": torch.device("cpu"), "dtype": torch.get_default_dtype()}
 
 
 def predict(
@@ -213,12 +216,12 @@ def _predict_chunks(
     each chunk of ``n`` windows."""
     was_training = model.training
     model.eval()
-    device = _model_device(model)
+    placement = _placement(model)
     parts = []
     try:
         with torch.no_grad():
             for chunk in windows.split(batch_size):
-                parts.append(model(chunk.to(device)).cpu())
+                parts.append(model(chunk.to(**placement)).cpu())
                 done(len(chunk))
     finally:
         model.train(was_training)
@@ -432,7 +435,7 @@ def check_fit_arguments(model: nn.Module, data: Any, settings: Mapping[str, Any]
     with torch.no_grad():  # shape check on two windows before any training
         was_training = model.training
         model.eval()
-        probe = model(train.inputs[:2].to(_model_device(model)))
+        probe = model(train.inputs[:2].to(**_placement(model)))
         model.train(was_training)
     if tuple(probe.shape) != tuple(train.targets[:2].shape):
         raise ValueError(
@@ -506,7 +509,7 @@ def fit(
     train, val = data.train, data.val
     has_val = len(val.inputs) > 0
     trainable = [p for p in model.parameters() if p.requires_grad]
-    device = _model_device(model)
+    placement = _placement(model)
     fingerprint = _data_fingerprint(data)
     optim = _OPTIMIZERS[optimizer](trainable, lr=lr)
     loss_fn = _LOSSES[loss]()
@@ -582,8 +585,8 @@ def fit(
             order = torch.randperm(n_train, generator=generator)
             running, seen = 0.0, 0
             for index in order.split(batch_size):
-                inputs = train.inputs[index].to(device)
-                targets = train.targets[index].to(device)
+                inputs = train.inputs[index].to(**placement)
+                targets = train.targets[index].to(**placement)
                 optim.zero_grad(set_to_none=True)
                 batch_loss = loss_fn(model(inputs), targets)
                 batch_loss.backward()

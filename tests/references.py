@@ -5,13 +5,16 @@ density-matrix method with the noise model, the circuit transpiled for Aer as a 
 would), because Aer defines where a noise model's errors act. Readout error is applied by brute
 force: a Pauli term is "measured" by rotating into its basis, taking the outcome distribution,
 pushing it through the per-qubit confusion matrices outcome by outcome, and averaging the parity.
-Nothing here uses qrnn. ``tests/`` is on ``sys.path`` (it holds the root ``conftest.py``), so
-every test module imports this one as ``references``.
+``address_space_limit`` caps the process's memory for tests of what must be refused before
+it is allocated. Nothing here uses qrnn. ``tests/`` is on ``sys.path`` (it holds the root
+``conftest.py``), so every test module imports this one as ``references``.
 """
 
 from __future__ import annotations
 
 import itertools
+import resource
+from contextlib import contextmanager
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
@@ -124,3 +127,26 @@ def finite_difference(function, values, h=1e-5) -> np.ndarray:
         step[:, j] = h
         columns.append((function(values + step) - function(values - step)) / (2 * h))
     return np.stack(columns, axis=-1)
+
+
+@contextmanager
+def address_space_limit(extra_bytes: int = 2 * 2**30):
+    """Cap this process's address space at its current size plus ``extra_bytes``, so that
+    code under test that tries to allocate a huge array fails at once instead of filling the
+    machine's memory. Skips the calling test where the cap cannot be set (not Linux)."""
+    import pytest
+
+    try:
+        with open("/proc/self/status") as status:
+            size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration):
+        pytest.skip("needs /proc and RLIMIT_AS (Linux) to cap memory safely")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = size_kib * 1024 + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qpy
 from qiskit.circuit import Gate, Parameter
 from qiskit.quantum_info import DensityMatrix, SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
-from references import measured_pauli
+from references import address_space_limit, measured_pauli
 
 from circuits import ansatz
 from qrnn import devices
@@ -312,6 +313,110 @@ def test_missing_and_malformed_files(tmp_path, capsys):
     good = tmp_path / "ok.qasm"
     good.write_text(QASM3)
     assert "templates only" in run_error(capsys, str(good), "--qubits", "3")
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        (  # a statement without its semicolon: the parser stops at the next one
+            'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0]\ncx q[0], q[1];\n',
+            "line 5, column 1: expected ';', found 'cx'",
+        ),
+        ("OPENQASM 3.0;\nqubit[2 q;\n", "line 2, column 9: expected ']', found 'q'"),
+        (
+            'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nfoo q[0];\n',
+            "line 4, column 1: gate 'foo' is not defined.",
+        ),
+        (
+            'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh r[0];\n',
+            "line 4, column 3: Undefined symbol 'r'.",
+        ),
+        (
+            "OPENQASM 3.0;\nqubit[1] q;\nh q[0] $$;\n",
+            "line 3, column 8: token recognition error at: '$$'",
+        ),
+        ("// only a comment\n", "the program is empty"),
+        (
+            'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[5];\n',
+            "line 4, column 5: index 5 is out-of-range for register 'q' of size 2",
+        ),
+    ],
+    ids=["semicolon", "bracket", "unknown-gate", "undefined", "bad-token", "empty", "qasm2"],
+)
+def test_an_invalid_qasm_file_names_the_line_and_the_reason(tmp_path, capsys, program, expected):
+    path = tmp_path / "broken.qasm"
+    path.write_text(program)
+    err = run_error(capsys, str(path))
+    version = "2" if program.startswith("OPENQASM 2") else "3"
+    assert err == (
+        f"qrnn run: error: {str(path)!r} is not a valid OpenQASM {version} program: {expected}\n"
+    )
+
+
+@pytest.mark.parametrize("suffix", [".qasm", ".qpy"])
+def test_a_circuit_read_from_a_file_is_named_after_it(tmp_path, suffix):
+    path = tmp_path / f"bell_pair{suffix}"
+    if suffix == ".qasm":
+        path.write_text(BELL)
+    else:
+        circuit = QuantumCircuit(2)  # saved without a name of its own: "circuit-<n>"
+        circuit.h(0)
+        with path.open("wb") as file:
+            qpy.dump(circuit, file)
+    result = run(str(path), device="ideal", shots=10)
+    assert result.plan.circuit.name == "bell_pair"
+    assert result.to_dict()["circuit"]["name"] == "bell_pair"
+
+
+def test_a_qpy_file_keeps_the_name_it_was_saved_with(tmp_path):
+    circuit = QuantumCircuit(1, name="my_rotation")
+    circuit.rx(0.3, 0)
+    path = tmp_path / "saved.qpy"
+    with path.open("wb") as file:
+        qpy.dump(circuit, file)
+    assert prepare(str(path), device="ideal").circuit.name == "my_rotation"
+
+
+@pytest.mark.parametrize(
+    ("argv", "method", "size"),
+    [
+        ([], "density_matrix", r"4\*\*34 entries"),  # exact values with noise: a density matrix
+        (["--shots", "100"], "statevector", r"2\*\*34 amplitudes"),
+    ],
+)
+def test_a_circuit_too_large_for_aer_is_refused_before_aer_starts(capsys, argv, method, size):
+    with address_space_limit():  # 2 GiB more: whatever the machine, 2**34 amplitudes do not fit
+        err = run_error(
+            capsys, "hardware_efficient", "--qubits", "34", "--device", "ionq-forte-1", *argv
+        )
+    assert len(err.splitlines()) == 1, err  # once, in one line
+    assert re.match(
+        rf"qrnn run: error: Aer's {method} simulation of circuit 'hardware_efficient' "
+        rf"\({size}\) needs about .+; .+ is available\. Use fewer qubits: at most \d+ fit\.$",
+        err,
+    ), err
+
+
+def test_a_circuit_too_large_for_the_torch_engine_is_refused_in_one_line(capsys):
+    with address_space_limit():
+        err = run_error(
+            capsys, "hardware_efficient", "--qubits", "34", "--device", "ionq-forte-1",
+            "--backend", "torch",
+        )  # fmt: skip
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(
+        "qrnn run: error: simulating this 34-qubit circuit as a density matrix (2**68 entries) "
+        "needs about "
+    )
+
+
+def test_an_aer_failure_is_reported_once(caplog):
+    """Aer logs a failed simulation and the backend raises it: the report keeps the error."""
+    plan = prepare("hardware_efficient", qubits=18, reps=1, device="ideal")
+    plan.backend.simulator.set_options(max_memory_mb=1)  # Aer now refuses the state
+    with caplog.at_level("WARNING"), pytest.raises(Exception, match="Insufficient memory"):
+        execute(plan)
+    assert not [r for r in caplog.records if "Simulation failed" in r.getMessage()]
 
 
 def test_unknown_template(capsys):

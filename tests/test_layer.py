@@ -307,3 +307,26 @@ def test_evaluation_under_no_grad_between_training_steps():
     torch.testing.assert_close(evaluated, out.detach())
     assert len(binds) == 2  # one bind per autograd mode
     copy.deepcopy(layer)  # cached graphs are not copied with the module
+
+
+def test_a_circuit_too_wide_to_simulate_is_refused_at_construction():
+    """40 qubits: refused by the engine's compile before any table of 2**40 entries."""
+    gate = cells.qlstm_gate(n_qubits=40, reps=1)
+    with pytest.raises(sim.SimulationMemoryError) as refused:
+        QuantumLayer(gate.circuit, gate.inputs, gate.weights, gate.observables)
+    message = str(refused.value)
+    assert message.startswith("simulating this 40-qubit circuit (2**40 amplitudes) needs about")
+    assert "is available. Use fewer qubits: at most" in message
+
+
+def test_a_cuda_device_torch_cannot_use_is_refused_at_construction():
+    gate = cells.qlstm_gate(n_qubits=3, reps=1)
+    arguments = (gate.circuit, gate.inputs, gate.weights, gate.observables)
+    if not torch.backends.cuda.is_built():
+        device, reason = "cuda", r"needs a CUDA build of torch.*device='cpu'"
+    elif not torch.cuda.is_available():
+        device, reason = "cuda", r"sees no GPU.*device='cpu'"
+    else:
+        device, reason = f"cuda:{torch.cuda.device_count()}", "torch sees"
+    with pytest.raises(backends.GPUUnavailableError, match=reason):
+        QuantumLayer(*arguments, device=device)

@@ -290,3 +290,13 @@ def test_evaluate_in_chunks_with_a_progress_bar(sine, capsys):
     assert "scoring:" in err and "/116 [" in err  # 68 + 24 + 24 windows
     evaluate(model, sine)
     assert capsys.readouterr().err == ""
+
+
+def test_a_float64_model_gets_float64_windows():
+    """Models refuse another input dtype (as nn.LSTM does); fit and predict feed the windows in
+    the model's own precision."""
+    data = prepare(load("sine"), window=4)
+    model = build("lstm", 1, 1, hidden_size=3).double()
+    history = fit(model, data, epochs=1, progress=False)
+    assert set(history.metrics) == {"train", "val", "test"}
+    assert train.predict(model, data.test).dtype == torch.float64

@@ -10,6 +10,13 @@ cell (``QLSTMCell``, ``QGRUCell``, ``QRNNCell``, ``QReservoirCell``) and
 :func:`to_backend` moves a (trained) model's quantum parts to another executor, e.g. Aer with
 an ion-trap device's noise and shots.
 
+Bad input is refused at once, as ``nn.LSTM`` refuses it: a constructor whose circuits the
+torch engine could not simulate for even one sample raises ``qrnn.sim.SimulationMemoryError``
+before building any circuit (how much is needed, how much is available, how many qubits fit);
+``device="cuda"`` that torch cannot use raises ``qrnn.backends.GPUUnavailableError``;
+``dropout`` with one layer warns; ``forward`` refuses an input (or initial state) whose dtype
+is not the weights' instead of casting it.
+
 Adding a family is one entry in ``_FAMILIES``: ``"name": (ModuleClass, {default options})``.
 """
 

@@ -22,8 +22,8 @@ from torch import nn
 
 from circuits import cells
 from circuits._checks import renamed_keywords
-from qrnn import backends
-from qrnn._checks import boolean, integer, real_dtype
+from qrnn import backends, sim
+from qrnn._checks import boolean, integer, real_dtype, torch_device
 from qrnn.layer import QuantumLayer
 from qrnn.models._recurrent import RecurrentBase, State, Step, StepCell
 
@@ -87,6 +87,31 @@ class VQCGate(nn.Module):
         return self.prepare()(v)
 
 
+def check_gates_fit(
+    family: str,
+    n_gates: int,
+    n_qubits: int,
+    backend: str | backends.Backend,
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+) -> None:
+    """Refuse, before any circuit is built, ``n_gates`` gate circuits of ``n_qubits`` qubits
+    that the torch engine could not simulate for even one sample (other backends judge their
+    own limits when they run)."""
+    integer("n_qubits", n_qubits)
+    engine = backend == backends.TORCH or (
+        isinstance(backend, backends.Backend) and backends.is_engine(backend)
+    )
+    if not engine:
+        return
+    sim.check_memory(
+        f"{family} with n_qubits={n_qubits} ({n_gates} gate circuits of 2**{n_qubits} amplitudes)",
+        lambda n: sim.program_bytes(n, n, dtype=dtype, programs=n_gates),
+        n_qubits,
+        device=device,
+    )
+
+
 def _circuit_repr(module: nn.Module) -> str:
     text = "" if module.bias else ", bias=False"
     return (
@@ -122,8 +147,11 @@ class GateCell(StepCell):
         dtype: torch.dtype | None = None,
     ) -> None:
         dtype = real_dtype(dtype)
+        torch_device(device)
         super().__init__(input_size, dtype)
         self.hidden_size = integer("hidden_size", hidden_size)
+        family = type(self).__name__.removesuffix("Cell")
+        check_gates_fit(family, len(self.gate_names), n_qubits, backend, device, dtype)
         self.bias = boolean("bias", bias)
         self.n_qubits, self.reps, self.ansatz, self.backend = n_qubits, reps, ansatz, backend
         for name in self.gate_names:
@@ -195,6 +223,9 @@ class GateRecurrent(RecurrentBase):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
         self.bias = boolean("bias", bias)
+        torch_device(device)
+        gates = len(self.cell_class.gate_names) * num_layers * self.num_directions
+        check_gates_fit(type(self).__name__, gates, n_qubits, backend, device, real_dtype(dtype))
         self.n_qubits, self.reps, self.ansatz, self.backend = n_qubits, reps, ansatz, backend
         options = {
             "n_qubits": n_qubits,

@@ -25,10 +25,11 @@ from circuits import cells
 from circuits._checks import renamed_keywords
 from qrnn import backends, sim
 from qrnn._cache import WeightCache
-from qrnn._checks import real_dtype
+from qrnn._checks import real_dtype, torch_device
 from qrnn.models._quantum_memory import (
     MemoryCell,
     MemoryRecurrent,
+    check_memory_fits,
     check_registers,
     registers_repr,
 )
@@ -98,8 +99,16 @@ class QRNNCell(MemoryCell):
     ) -> None:
         n_hidden = check_registers(n_qubits, hidden_size)
         dtype = real_dtype(dtype)
+        torch_device(device)
+        check_memory_fits("QRNN", n_qubits, hidden_size, lambda n: hidden_size, device, dtype)
         step = cells.qrnn_step(n_data=hidden_size, n_hidden=n_hidden, reps=reps, ansatz=ansatz)
         super().__init__(input_size, step, backend, dtype)
+        if backends.is_engine(self._backend):  # trained: U is built with gradients
+            blocks = self.memory.unitary_blocks
+            readout = self.output_size
+            check_memory_fits(
+                "QRNN", n_qubits, hidden_size, lambda n: readout, device, dtype, grad_blocks=blocks
+            )
         self.hidden_size, self.reps, self.ansatz = hidden_size, reps, ansatz
         self.encoder = (
             nn.Linear(input_size, hidden_size, device=device, dtype=dtype)
@@ -197,6 +206,16 @@ class QRNN(MemoryRecurrent):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
         self._set_registers(n_qubits, backend)
+        torch_device(device)
+        check_memory_fits(
+            "QRNN",
+            n_qubits,
+            hidden_size,
+            lambda n: hidden_size,
+            device,
+            real_dtype(dtype),
+            cells=num_layers * self.num_directions,
+        )
         self.reps, self.ansatz = reps, ansatz
         options = {
             "n_qubits": n_qubits,

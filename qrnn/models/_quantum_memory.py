@@ -12,6 +12,8 @@ executor's own (``Backend.density_matrix``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from qiskit.circuit import QuantumCircuit
@@ -35,6 +37,34 @@ def check_registers(n_qubits: int, hidden_size: int) -> int:
             f"the n_qubits={n_qubits} for the hidden register"
         )
     return n_qubits - hidden_size
+
+
+def check_memory_fits(
+    family: str,
+    n_qubits: int,
+    hidden_size: int,
+    n_observables: Callable[[int], int],
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+    cells: int = 1,
+    grad_blocks: int = 0,
+) -> None:
+    """Refuse ``cells`` step circuits of ``n_qubits`` whose hidden-register channel could not
+    run even one sample (on any backend: the state is the hidden register's density matrix).
+    ``n_observables(n)``: the readout's width. ``grad_blocks``: the step unitary's dense blocks
+    when its weights are trained (``MemoryProgram.unitary_blocks``), 0 before the circuit is
+    built or without gradients."""
+    gradients = " with gradients" if grad_blocks else ""
+    sim.check_memory(
+        f"{family} with n_qubits={n_qubits} ({hidden_size} data + {n_qubits - hidden_size} "
+        f"hidden qubits; a step unitary of 4**{n_qubits} entries{gradients})",
+        lambda n: sim.memory_program_bytes(
+            n, n_observables(n), dtype, programs=cells, grad_blocks=grad_blocks
+        ),
+        n_qubits,
+        device=device,
+        smallest=hidden_size + 1,
+    )
 
 
 def registers_repr(module: nn.Module) -> str:

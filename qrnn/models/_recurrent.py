@@ -18,6 +18,7 @@ zero). The reverse direction of a sequence of length ``l`` reads its steps ``l-1
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -54,8 +55,21 @@ def scan(
     return torch.stack(outputs), state
 
 
+def check_input_dtype(module: str, input: torch.Tensor, weight: torch.dtype) -> None:
+    """Inputs are not cast to the weights' dtype, as in ``nn.LSTM``: a float32 input to a
+    float64 model is a ``ValueError`` that says which of the two to convert."""
+    if input.dtype == weight:
+        return
+    fix = f"Convert input: input.to({weight})"
+    if input.dtype in (torch.float32, torch.float64):
+        fix += f", or convert model: model.to({input.dtype})"
+    raise ValueError(
+        f"{module} input dtype ({input.dtype}) does not match weight dtype ({weight}). {fix}"
+    )
+
+
 def check_state(tensor: object, expected: tuple[int, ...], label: str, wanted: torch.dtype):
-    """A given initial state: the shape ``expected`` and real/complex as ``wanted``."""
+    """A given initial state: the shape ``expected`` and the dtype ``wanted`` (not cast)."""
     if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != expected:
         got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
         raise ValueError(f"{label} has shape {got}; expected {expected}")
@@ -66,7 +80,12 @@ def check_state(tensor: object, expected: tuple[int, ...], label: str, wanted: t
                 f"{tensor.dtype}"
             )
         raise TypeError(f"{label} is complex ({tensor.dtype}); expected a real tensor")
-    return tensor.to(dtype=wanted)
+    if tensor.dtype != wanted:
+        raise ValueError(
+            f"{label} has dtype {tensor.dtype}; expected {wanted} to match the input and "
+            f"weights: convert it with .to({wanted})"
+        )
+    return tensor
 
 
 class StepCell(nn.Module):
@@ -137,8 +156,9 @@ class StepCell(nn.Module):
             raise ValueError(
                 f"{type(self).__name__} input must be (N, {size}) or ({size},), got {got}"
             )
+        check_input_dtype(type(self).__name__, input, self.dtype)
         unbatched = input.dim() == 1
-        x = (input.unsqueeze(0) if unbatched else input).to(self.dtype)
+        x = input.unsqueeze(0) if unbatched else input
         if hx is None:
             state = self.initial_state(x.shape[0], x)
         else:
@@ -206,6 +226,13 @@ class RecurrentBase(nn.Module):
             raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if dropout and self.num_layers == 1:  # as nn.LSTM warns
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={self.num_layers}",
+                stacklevel=2,
+            )
         self.batch_first = batch_first
         self.bidirectional = bidirectional
         self.dropout = float(dropout)
@@ -285,7 +312,7 @@ class RecurrentBase(nn.Module):
             )
         if sequence.shape[0] == 0:
             raise ValueError("input has no time steps")
-        sequence = sequence.to(self.cell(0).dtype)
+        check_input_dtype(type(self).__name__, sequence, self.cell(0).dtype)
         states = self._initial_states(hx, sequence, unbatched)
         valid = None
         if lengths is not None:

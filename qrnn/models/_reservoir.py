@@ -15,15 +15,21 @@ import torch
 from circuits import cells
 from circuits._checks import renamed_keywords
 from qrnn import backends, sim
-from qrnn._checks import real_dtype
+from qrnn._checks import real_dtype, torch_device
 from qrnn.models._quantum_memory import (
     MemoryCell,
     MemoryRecurrent,
+    check_memory_fits,
     check_registers,
     registers_repr,
 )
 
 __all__ = ["QReservoir", "QReservoirCell"]
+
+
+def _readout_width(n_qubits: int) -> int:
+    """``<Z_q>`` of every qubit and ``<Z_q Z_{q+1}>`` of neighbours."""
+    return 2 * n_qubits - 1
 
 
 class QReservoirCell(MemoryCell):
@@ -70,6 +76,8 @@ class QReservoirCell(MemoryCell):
     ) -> None:
         check_registers(n_qubits, hidden_size)
         dtype = real_dtype(dtype)
+        torch_device(device)
+        check_memory_fits("QReservoir", n_qubits, hidden_size, _readout_width, device, dtype)
         step = cells.reservoir(n_qubits=n_qubits, n_inputs=hidden_size, seed=seed, reps=reps)
         super().__init__(input_size, step, backend, dtype)
         self.hidden_size, self.reps, self.seed = hidden_size, reps, seed
@@ -155,6 +163,16 @@ class QReservoir(MemoryRecurrent):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, batch_first, 0.0, bidirectional)
         self._set_registers(n_qubits, backend)
+        torch_device(device)
+        check_memory_fits(
+            "QReservoir",
+            n_qubits,
+            hidden_size,
+            _readout_width,
+            device,
+            real_dtype(dtype),
+            cells=num_layers * self.num_directions,
+        )
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.reps, self.seed = reps, seed

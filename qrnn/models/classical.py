@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from qrnn._checks import boolean, real_dtype
+from qrnn._checks import boolean, real_dtype, torch_device
 from qrnn.models._recurrent import RecurrentBase, StepCell, scan
 from qrnn.models.forecaster import Forecaster
 
@@ -111,7 +111,7 @@ class EchoStateNetwork(RecurrentBase):
         self.input_scaling = float(input_scaling)
         self.density = float(density)
         self.seed = seed
-        options = {"device": device, "dtype": real_dtype(dtype)}
+        options = {"device": torch_device(device), "dtype": real_dtype(dtype)}
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
             for direction in range(self.num_directions):

@@ -11,7 +11,9 @@ circuits whose state is run as a short sum of products across a cut of the wires
 The physics every executor shares lives here once: ``parse_observables`` (the one observable
 parser), ``check_values`` (the one check of parameter values), ``NoiseReader`` and
 ``simulated_form`` (where a noise model's errors act: Aer's rule, ``_noise.py``) and
-``apply_readout`` / ``read_distribution`` / ``read_bits`` (readout error). ``MemoryProgram``
+``apply_readout`` / ``read_distribution`` / ``read_bits`` (readout error); and what a
+simulation needs in memory (``_footprint.py``: ``program_bytes``, ``memory_program_bytes``,
+``check_memory``, which refuses what cannot fit before it is allocated). ``MemoryProgram``
 (``_memory.py``) is the quantum-memory engine of the QRNN: the Kraus channel a step induces on
 a hidden register whose data register is reset and re-encoded every step.
 """
@@ -25,6 +27,12 @@ from qrnn.sim._errors import (
     UnboundParameterError,
     UnsupportedGateError,
     UnsupportedNoiseError,
+)
+from qrnn.sim._footprint import (
+    available_memory,
+    check_memory,
+    memory_program_bytes,
+    program_bytes,
 )
 from qrnn.sim._lowering import SUPPORTED_GATES
 from qrnn.sim._memory import MemoryProgram, MemoryStep, memory_channel
@@ -89,12 +97,16 @@ __all__ = [
     "UnsupportedGateError",
     "UnsupportedNoiseError",
     "apply_readout",
+    "available_memory",
+    "check_memory",
     "check_values",
     "compile",
     "density_matrix",
     "expval",
     "memory_channel",
+    "memory_program_bytes",
     "parse_observables",
+    "program_bytes",
     "read_bits",
     "read_distribution",
     "simulated_form",

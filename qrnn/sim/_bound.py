@@ -10,14 +10,14 @@ autograd function per call (``encoded_chain``), or split across a cut of the wir
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import torch
 
 from qrnn.sim._bound_plan import BoundPlan
 from qrnn.sim._chain import encoded_chain, run_chain
-from qrnn.sim._errors import SimulationMemoryError, UnboundParameterError
+from qrnn.sim._errors import UnboundParameterError
+from qrnn.sim._footprint import check_memory, gradient_states, run_bytes
 from qrnn.sim._gates import complex_dtype
 from qrnn.sim._plan import CompiledPlan
 from qrnn.sim._split import split_chain
@@ -96,8 +96,8 @@ class BoundProgram:
                     f"{inputs.shape[0]}; expected equal batches or unbatched weights"
                 )
         batch = max(self.weights.shape[0], inputs.shape[0] if inputs is not None else 1)
-        n_wires = program.n_qubits * (2 if program.density or mode == "density" else 1)
-        _check_memory(batch, n_wires, self.complex_dtype, self.device)  # before any 2**n work
+        plan = program.plan(mode)  # (its compile checks the memory it needs first)
+        self._check_run(plan, batch, self._keeps_graph(inputs))  # before any state exists
         prepared = self._runs.get(mode)
         if prepared is None and mode == "expval" and inputs is not None:
             prepared = self._split_run()
@@ -107,7 +107,6 @@ class BoundProgram:
             run, plan = prepared
             result = run(inputs)
             return (result if result.shape[0] == batch else result.expand(batch, -1)), plan
-        plan = program.plan(mode)
         bound = self._bound_plan(plan)
         tensors = bound.tensors
         coefficients = None
@@ -141,6 +140,25 @@ class BoundProgram:
         if result.shape[1] != batch:  # nothing depended on the inputs
             result = result.expand(-1, batch)
         return result, plan
+
+    def _keeps_graph(self, inputs) -> bool:
+        """Whether a run records a graph for gradients (and so keeps states for it)."""
+        if not torch.is_grad_enabled():
+            return False
+        return self.weights.requires_grad or (inputs is not None and inputs.requires_grad)
+
+    def _check_run(self, plan: CompiledPlan, batch: int, grad: bool) -> None:
+        """Refuse a run of ``batch`` samples whose states would not fit."""
+        extra = gradient_states(plan.n_blocks) if grad else 0
+        n_wires, dtype = plan.n_wires, self.complex_dtype
+        what = f"a batch of {batch} on {n_wires} wires (2**{n_wires} amplitudes each)"
+        check_memory(
+            what + (" with gradients" if grad else ""),
+            lambda b: run_bytes(n_wires, b, dtype, extra),
+            batch,
+            device=self.device,
+            unit="samples",
+        )
 
     def _split_run(self):
         """``(inputs -> expectation values, plan)`` of the "split" plan run split across a
@@ -202,8 +220,18 @@ class BoundProgram:
                 f"{sorted(batches)}"
             )
         n = self.program.n_qubits
-        _check_memory(2**n, n, self.complex_dtype, self.device)  # 2**n columns of 2**n
         plan = self.program.plan("unitary")
+        # 2**n columns of 2**n, run as a batch: checked before any is made
+        grad = self._keeps_graph(inputs)
+        extra = gradient_states(plan.n_blocks, unitary=True) if grad else 0
+        dtype = self.complex_dtype
+        check_memory(
+            f"the unitary of this {n}-qubit circuit (2**{n} columns of 2**{n})"
+            + (" with gradients" if grad else ""),
+            lambda k: run_bytes(k, 2**k, dtype, extra),
+            n,
+            device=self.device,
+        )
         bound = self._bound_plan(plan)
         angles = self._angles(
             None if inputs is None else inputs.to(device=self.device, dtype=self.real_dtype)
@@ -239,34 +267,3 @@ def _to_standard_order(state, order, n_wires):
     axes = [order.index(w) for w in standard]
     tensor = state.view(*([2] * n_wires), batch).permute(n_wires, *axes)
     return tensor.reshape(batch, -1)
-
-
-_ALWAYS_FITS = 64 * 2**20  # bytes
-
-
-def _check_memory(batch, n_wires, dtype, device):
-    itemsize = 8 if dtype == torch.complex64 else 16
-    need = 4 * batch * (2**n_wires) * itemsize  # state, a permuted copy, autograd saves
-    if need <= _ALWAYS_FITS:  # asking the system costs more than a small run
-        return
-    if device.type == "cuda":
-        available = torch.cuda.mem_get_info(device)[0]
-    else:
-        available = _available_host_memory()
-    if need > available:
-        raise SimulationMemoryError(
-            f"simulating a batch of {batch} on {n_wires} wires (2**{n_wires} amplitudes each) "
-            f"needs about {need / 2**30:.1f} GiB; {available / 2**30:.1f} GiB is available. "
-            "Use fewer qubits or a smaller batch."
-        )
-
-
-def _available_host_memory() -> int:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")

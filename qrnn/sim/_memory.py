@@ -40,6 +40,7 @@ import torch
 from qiskit.circuit import Parameter, QuantumCircuit
 
 from qrnn.sim._errors import SimulationError, UnboundParameterError
+from qrnn.sim._footprint import check_memory, memory_program_bytes, memory_run_bytes
 from qrnn.sim._program import Program
 
 __all__ = ["MemoryProgram", "MemoryStep", "memory_channel"]
@@ -97,12 +98,26 @@ class MemoryProgram:
                 "hidden register needs at least one qubit without input"
             )
         self.observables = list(observables)
+        n_observables = len(self.observables)
+        check_memory(  # before the sign table and the unitary, both over 2**n basis states
+            f"the quantum-memory channel of this {self.n_qubits}-qubit step circuit (a unitary "
+            f"of 4**{self.n_qubits} entries)",
+            lambda n: memory_program_bytes(n, n_observables),
+            self.n_qubits,
+            smallest=self.n_data + 1,
+        )
         signs = _diagonal_signs(self.observables, self.n_qubits)
         # With data-only observables P (B, H, D) is summed over h first: a smaller product.
         self._data_only = all(set(o[: self.n_hidden]) <= {"I"} for o in self.observables)
         self._signs = signs[: 2**self.n_data] if self._data_only else signs
         self._program = Program(circuit, weight_params=weight_params)
         self._n_weights = len(weight_params)
+
+    @property
+    def unitary_blocks(self) -> int:
+        """Dense blocks of the step unitary's plan (compiled now if it was not): a bind with
+        gradients keeps ``2**n`` columns before each (``qrnn.sim.memory_program_bytes``)."""
+        return self._program.plan("unitary").n_blocks
 
     def bind(
         self,
@@ -196,8 +211,11 @@ class MemoryStep:
             ``(out, rho')``: ``out (B, n_obs)`` real expectation values of the observables
             after ``U``; ``rho' (B, H, H)`` after the data register is traced out.
         """
-        kraus = self.kraus_operators(inputs)
-        probabilities, rho = memory_channel(kraus, self._check_state(rho, kraus.shape[0]))
+        inputs = self._check_inputs(inputs, 2)
+        rho = self._check_state(rho, inputs.shape[0])
+        self._check_memory(inputs, rho, 1)
+        kraus = self._kraus(_data_state(inputs))
+        probabilities, rho = memory_channel(kraus, rho)
         return self._readout(probabilities), rho
 
     def run(
@@ -218,6 +236,7 @@ class MemoryStep:
         inputs = self._check_inputs(inputs, 3)
         length, batch, _ = inputs.shape
         rho = self._check_state(rho, batch)
+        self._check_memory(inputs, rho, length)
         # Inputs do not depend on the state: encode every step at once. Each step's Kraus
         # operators are built just before its channel, so they are still in cache when used.
         psi = _data_state(inputs.reshape(length * batch, -1)).view(length, batch, -1)
@@ -256,6 +275,22 @@ class MemoryStep:
                 f"with n_data={n_data} in the last axis"
             )
         return inputs.to(self.table.dtype)
+
+    def _check_memory(self, inputs: torch.Tensor, rho: torch.Tensor, steps: int) -> None:
+        """Refuse a batch whose Kraus operators (and, with gradients, every step's kept for
+        the backward pass) would not fit."""
+        tensors = (inputs, rho, self.table)
+        grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        n_data, n_hidden = self.program.n_data, self.program.n_hidden
+        dtype = rho.dtype
+        check_memory(
+            f"{steps} step{'s' if steps > 1 else ''} of a batch of {rho.shape[0]} through the "
+            f"channel of {n_hidden} hidden qubits" + (" with gradients" if grad else ""),
+            lambda b: memory_run_bytes(n_data, n_hidden, b, steps, dtype, grad),
+            rho.shape[0],
+            device=rho.device,
+            unit="samples",
+        )
 
     def _check_state(self, rho: torch.Tensor, batch: int) -> torch.Tensor:
         dim = 2**self.program.n_hidden

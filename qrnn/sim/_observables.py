@@ -99,7 +99,6 @@ class Terms:
         observables = apply_readout(observables, readout or {})
         terms = cls(n_qubits, len(observables))
         index = np.arange(2**n_qubits)
-        bits = [(index >> q) & 1 for q in range(n_qubits)]
         for column, observable in enumerate(observables):
             for pauli, coefficient in zip(observable.paulis, observable.coeffs, strict=True):
                 x_mask = int(np.dot(pauli.x, 1 << np.arange(n_qubits)))
@@ -107,7 +106,7 @@ class Terms:
                 source = index ^ x_mask
                 factor = np.ones(len(index), complex)
                 for q in np.flatnonzero(pauli.z):
-                    factor *= 1 - 2 * bits[q][source]  # Z acts on the source basis state
+                    factor *= 1 - 2 * ((source >> q) & 1)  # Z acts on the source basis state
                 # P = (-i)^phase * (label operator); the label's Y = i X Z on each Y qubit
                 real = (coefficient * (-1j) ** int(pauli.phase)).real  # Hermitian: real
                 terms.items.append((source, real * (1j) ** n_y * factor, column))

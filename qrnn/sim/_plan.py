@@ -31,7 +31,7 @@ from qrnn.sim._layouts import (
     static_gates,
 )
 from qrnn.sim._observables import Terms
-from qrnn.sim._schedule import GatherKernel, Schedule, physical_to_logical
+from qrnn.sim._schedule import BlockKernel, GatherKernel, Schedule, physical_to_logical
 from qrnn.sim._split import SplitPlan
 
 
@@ -95,6 +95,11 @@ class CompiledPlan:
     @property
     def n_wires(self) -> int:
         return self.schedule.n_wires
+
+    @cached_property
+    def n_blocks(self) -> int:
+        """Dense block kernels: a run with gradients keeps the state before each."""
+        return sum(isinstance(kernel, BlockKernel) for kernel in self.schedule.kernels)
 
     @cached_property
     def prefix(self) -> PrefixStructure:

@@ -21,6 +21,7 @@ from qiskit.circuit import QuantumCircuit
 from qrnn.sim._angles import AngleMap
 from qrnn.sim._bound import BoundProgram
 from qrnn.sim._errors import UnboundParameterError
+from qrnn.sim._footprint import check_memory, compile_bytes, program_bytes
 from qrnn.sim._lowering import Channel, lower, virtualize
 from qrnn.sim._observables import Terms, parse_observables
 from qrnn.sim._plan import CompiledPlan, readout_tables
@@ -84,10 +85,17 @@ class Program:
         if max_fused_qubits < 1:
             raise ValueError(f"max_fused_qubits must be >= 1, got {max_fused_qubits}")
         self.max_fused = max_fused_qubits
-        self._lowered = lower(circuit, noise_model)
-        self.density = any(isinstance(op, Channel) for op in self._lowered.ops)
         self.observables = (
             None if observables is None else parse_observables(observables, self.n_qubits)
+        )
+        self._lowered = lower(circuit, noise_model)
+        self.density = any(isinstance(op, Channel) for op in self._lowered.ops)
+        # before any 2**n table: the first plan's compile and one sample's run must fit
+        n_terms, density = self._n_terms, self.density
+        check_memory(
+            self._describe(density),
+            lambda n: program_bytes(n, n_terms, density=density),
+            self.n_qubits,
         )
         self.angles = AngleMap(self._lowered.table, self.input_index, self.weight_index)
         self.global_phase_rows = list(self._lowered.global_phase_rows)  # angle rows, summed
@@ -98,6 +106,17 @@ class Program:
     @property
     def num_parameters(self) -> int:
         return len(self.parameters)
+
+    @property
+    def _n_terms(self) -> int:
+        return sum(len(o) for o in self.observables) if self.observables else 0
+
+    def _describe(self, density: bool) -> str:
+        """The simulation in words, for memory errors."""
+        n = self.n_qubits
+        if density:
+            return f"simulating this {n}-qubit circuit as a density matrix (2**{2 * n} entries)"
+        return f"simulating this {n}-qubit circuit (2**{n} amplitudes)"
 
     def bind(self, weights: torch.Tensor) -> BoundProgram:
         """Hoist weight-only work. ``weights``: (n_weight,) or (batch, n_weight)."""
@@ -138,6 +157,13 @@ class Program:
         of its own wires (one-wire gates fused per wire only), so that a split chain
         (``_split``) may cut between any wires that no gate joins."""
         if mode not in self._plans:
+            density = self.density or mode == "density"
+            n_terms = self._n_terms if mode in ("expval", "split") else 0
+            check_memory(
+                self._describe(density),
+                lambda n: compile_bytes(n, n_terms, density),
+                self.n_qubits,
+            )
             self._plans[mode] = self._build_plan(mode)
         return self._plans[mode]
 

@@ -23,6 +23,8 @@ from qiskit.quantum_info import (
 
 from circuits import ansatz, cells, encoding
 from circuits.interop import (
+    QASMError,
+    from_qasm2,
     from_qasm3,
     load_qpy,
     pauli_observable,
@@ -416,6 +418,81 @@ def test_from_qasm3_can_keep_exported_names():
     assert [p.name for p in loaded.parameters] == ["_x_0_", "_x_1_"]
     with pytest.raises(TypeError, match="OpenQASM 3 program"):
         from_qasm3(circuit)
+
+
+HEADER = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\n'  # lines 1-3
+
+
+@pytest.mark.parametrize(
+    ("program", "line", "column", "reason"),
+    [
+        (HEADER + "h q[0]\ncx q[0], q[1];\n", 5, 1, "expected ';', found 'cx'"),
+        (HEADER + "gate g a { h a;\n", 5, 1, "expected '}', found the end of the program"),
+        (HEADER + "= q[0];\n", 4, 1, "unexpected '='"),
+        (HEADER + "h q[0] $$;\n", 4, 8, "token recognition error at: '$$'"),
+        (HEADER + "foo q[0];\n", 4, 1, "gate 'foo' is not defined."),
+        # the importer gives this position as an offset into the program: 55 = line 4, column 3
+        (HEADER + "\nh r[0];\n", 5, 3, "Undefined symbol 'r'."),
+        ("", None, None, "the program is empty"),
+        ("/* nothing */ // at all\n", None, None, "the program is empty"),
+    ],
+    ids=[
+        "semicolon", "unterminated", "no-statement", "bad-token", "unknown-gate",
+        "undefined", "empty", "comments",
+    ],
+)  # fmt: skip
+def test_an_invalid_program_names_the_line_column_and_reason(capsys, program, line, column, reason):
+    with pytest.raises(QASMError) as refused:
+        from_qasm3(program)
+    error = refused.value
+    assert (error.line, error.column, error.reason) == (line, column, reason)
+    where = "" if line is None else f"line {line}, column {column}: "
+    assert str(error) == where + reason
+    assert isinstance(error, ValueError)
+    assert capsys.readouterr().err == ""  # the parser's own report is not printed as well
+
+
+def test_an_error_without_a_position_keeps_the_reader_s_reason():
+    with pytest.raises(QASMError, match=r"^IndexError: index out of range$") as refused:
+        from_qasm3(HEADER + "h q[5];\n")
+    assert refused.value.line is None
+
+
+QASM2_HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\n'  # lines 1-3
+
+
+@pytest.mark.parametrize(
+    ("program", "line", "column", "reason"),
+    [
+        (
+            QASM2_HEADER + "h q[0]\ncx q[0],q[1];\n",
+            5,
+            1,
+            "needed ';', but instead saw an identifier",
+        ),
+        (QASM2_HEADER + "h q[5];\n", 4, 5, "index 5 is out-of-range for register 'q' of size 2"),
+        (QASM2_HEADER + "foo q[0];\n", 4, 1, "'foo' is not defined in this scope"),
+    ],
+    ids=["semicolon", "index", "unknown-gate"],
+)
+def test_an_invalid_openqasm2_program_names_the_line_column_and_reason(
+    program, line, column, reason
+):
+    with pytest.raises(QASMError) as refused:
+        from_qasm2(program)
+    assert (refused.value.line, refused.value.column, refused.value.reason) == (
+        line,
+        column,
+        reason,
+    )
+
+
+def test_an_openqasm2_program_is_read():
+    circuit = from_qasm2(QASM2_HEADER + "h q[0];\ncx q[0],q[1];\n")
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    assert_equivalent(circuit, bell, exact=True)
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)

@@ -7,8 +7,6 @@ never by ``qrnn.sim`` itself. Imported by the ``test_sim_*`` modules next to it.
 from __future__ import annotations
 
 import math
-import resource
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -195,26 +193,3 @@ def random_sparse_pauli_op(n_qubits: int, n_terms: int, seed: int) -> SparsePaul
     rng = np.random.default_rng(seed)
     labels = ["".join(rng.choice(list("IXYZ"), size=n_qubits)) for _ in range(n_terms)]
     return SparsePauliOp(labels, coeffs=rng.uniform(-2, 2, n_terms))
-
-
-@contextmanager
-def address_space_limit(extra_bytes: int = 2 * 2**30):
-    """Cap this process's address space at its current size plus ``extra_bytes``, so that
-    code under test that tries to allocate a huge array fails at once instead of filling the
-    machine's memory. Skips the calling test where the cap cannot be set (not Linux)."""
-    import pytest
-
-    try:
-        with open("/proc/self/status") as status:
-            size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
-    except (OSError, StopIteration):
-        pytest.skip("needs /proc and RLIMIT_AS (Linux) to cap memory safely")
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = size_kib * 1024 + extra_bytes
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

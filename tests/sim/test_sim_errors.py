@@ -9,7 +9,6 @@ import torch
 from qiskit.circuit import Gate, Parameter, ParameterVector, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, random_unitary
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
-from sim_references import address_space_limit
 
 from qrnn import sim
 
@@ -203,48 +202,6 @@ def test_unitary_of_a_batch():
 
     with pytest.raises(sim.UnboundParameterError, match="not a batch"):
         sim.compile(circuit).unitary(torch.zeros(2, 2))
-
-
-# --- memory ---------------------------------------------------------------------------------
-
-
-def forty_qubit_circuit():
-    circuit = QuantumCircuit(40)
-    circuit.h(0)
-    for q in range(39):
-        circuit.cx(q, q + 1)
-    circuit.ry(0.3, 7)
-    return circuit
-
-
-@pytest.mark.parametrize("mode", ["statevector", "expval", "density_matrix"])
-def test_state_too_large_for_memory_is_refused_before_allocating(mode):
-    """40 qubits need 16 TiB as a complex128 state; the error must say how much is needed.
-    The address-space cap makes any attempt to allocate fail at once instead of exhausting
-    the machine."""
-    circuit = forty_qubit_circuit()
-
-    needs = r"needs about .*GiB"
-    with address_space_limit(), pytest.raises(sim.SimulationMemoryError, match=needs):
-        if mode == "expval":
-            sim.expval(circuit, None, ["Z" * 40])
-        else:
-            getattr(sim, mode)(circuit)
-
-
-def test_unitary_too_large_for_memory():
-    circuit = forty_qubit_circuit()
-
-    with address_space_limit(), pytest.raises(sim.SimulationMemoryError, match="GiB"):
-        sim.compile(circuit).unitary()
-
-
-def test_product_state_too_large_for_memory():
-    circuit = QuantumCircuit(40)
-    circuit.ry(0.3, range(40))
-
-    with address_space_limit(), pytest.raises(sim.SimulationMemoryError, match=r"2\*\*40"):
-        sim.statevector(circuit)
 
 
 # --- observables ----------------------------------------------------------------------------
