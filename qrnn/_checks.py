@@ -62,7 +62,7 @@ def torch_device(device):
         ) from None
     if parsed.type != "cuda":
         return device
-    from qrnn.backends._errors import GPUUnavailableError
+    from qrnn.backends import GPUUnavailableError
 
     if not torch.backends.cuda.is_built():
         raise GPUUnavailableError(
