@@ -102,6 +102,38 @@ def _add_renamed_flag(parser, old: str, new: str, dest: str, kind, **options) ->
     )  # fmt: skip
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch CPU threads (default: 1, or OMP_NUM_THREADS when set). The models' "
+        "tensor operations are small: a second thread gains little on an idle machine and "
+        "stalls every operation when another program holds a core",
+    )
+
+
+def _use_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads for a command that runs models (see ``--threads``)."""
+    import os
+
+    if threads is None and os.environ.get("OMP_NUM_THREADS"):
+        return  # torch already follows the user's setting
+    import torch
+
+    torch.set_num_threads(threads or 1)
+
+
 def _user_error(command: str, error: BaseException) -> int:
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
     print(f"qrnn {command}: error: {message}", file=sys.stderr)
@@ -326,6 +358,7 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         train.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=help_text)
     _add_renamed_flag(train, "--layers", "--reps", "reps", int, default=argparse.SUPPRESS)
     train.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
+    _add_threads_flag(train)
     train.set_defaults(handler=_cmd_train)
 
     evaluate = commands.add_parser(
@@ -356,6 +389,7 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--seed", type=int, default=0, help="seeds the shot sampling (default: 0)"
     )
+    _add_threads_flag(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
 
@@ -412,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if "threads" in args:
+        _use_threads(args.threads)
     return args.handler(args)
 
 
