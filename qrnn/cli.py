@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qrnn import _names
 from qrnn._version import __version__
 
 
@@ -74,8 +75,8 @@ def _column_spec(text: str) -> str | int | list[str | int]:
 
 # `qrnn train` flag -> RunConfig key; a flag overrides the config file only when given.
 _TRAIN_FLAGS = {
-    "model": ("--model", str, "model: {models} (default: {default_model})"),
-    "dataset": ("--dataset", str, "built-in series: {datasets} (default: {default_dataset})"),
+    "model": ("--model", str, "model to train"),
+    "dataset": ("--dataset", str, "built-in series"),
     "csv": ("--csv", str, "your own series: a CSV file (overrides --dataset)"),
     "column": (
         "--column",
@@ -89,17 +90,29 @@ _TRAIN_FLAGS = {
     "qubits": ("--qubits", int, "qubits of a quantum model"),
     "reps": ("--reps", int, "circuit depth (ansatz repetitions) of a quantum model"),
     "ansatz": ("--ansatz", str, "ansatz of a quantum model"),
-    "backend": ("--backend", str, "executor of a quantum model (torch, aer, ...)"),
+    "backend": ("--backend", str, "executor of a quantum model"),
     "hidden_size": ("--hidden-size", int, "hidden size of the model"),
-    "baseline": ("--baseline", str, "matched classical baseline: lstm, gru, esn or none"),
+    "baseline": ("--baseline", str, "classical baseline matched to the model's size"),
     "epochs": ("--epochs", int, "training epochs"),
     "batch_size": ("--batch-size", int, "windows per optimizer step"),
     "lr": ("--lr", float, "learning rate"),
-    "patience": ("--patience", int, "early-stopping patience in epochs"),
+    "optimizer": ("--optimizer", str, "optimizer"),
+    "loss": ("--loss", str, "training loss (on the scaled series)"),
+    "patience": ("--patience", int, "early-stopping patience in epochs (default: none)"),
     "window": ("--window", int, "input window length"),
     "seed": ("--seed", int, "seed for initialisation and shuffling"),
-    "output_dir": ("--output-dir", str, "folder that holds run directories (default: runs)"),
+    "output_dir": ("--output-dir", str, "folder that holds run directories"),
     "name": ("--name", str, "run directory name (default: timestamp and model)"),
+}
+# What a flag's help lists as its choices (the registries themselves need torch or qiskit).
+_TRAIN_CHOICES = {
+    "model": _names.MODELS,
+    "dataset": _names.DATASETS,
+    "ansatz": _names.ANSATZE,
+    "backend": _names.BACKENDS,
+    "baseline": (*_names.BASELINES, "none"),
+    "optimizer": _names.OPTIMIZERS,
+    "loss": _names.LOSSES,
 }
 
 
@@ -126,6 +139,38 @@ def _add_renamed_flag(parser, old: str, new: str, dest: str, kind, **options) ->
     )  # fmt: skip
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch CPU threads (default: 1, or OMP_NUM_THREADS when set). The models' "
+        "tensor operations are small: a second thread gains little on an idle machine and "
+        "stalls every operation when another program holds a core",
+    )
+
+
+def _use_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads for a command that runs models (see ``--threads``)."""
+    import os
+
+    if threads is None and os.environ.get("OMP_NUM_THREADS"):
+        return  # torch already follows the user's setting
+    import torch
+
+    torch.set_num_threads(threads or 1)
+
+
 def _user_error(command: str, error: BaseException) -> int:
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
     print(f"qrnn {command}: error: {message}", file=sys.stderr)
@@ -147,7 +192,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if given:
                 raise ValueError(
                     f"--resume continues {args.resume} as its config.json says: no "
-                    f"{', '.join(given)} (the only other option is --quiet)"
+                    f"{', '.join(given)} (the only other options are --quiet and --threads)"
                 )
             result = resume_run(args.resume, **options)
             config = read_run_config(result.run_dir)
@@ -279,8 +324,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_run_command(commands: argparse._SubParsersAction) -> None:
-    from qrnn.run import BACKENDS, DEFAULT_DEVICE
-
+    presets = ", ".join(_names.device_names())
     run = commands.add_parser(
         "run",
         help="run a circuit on a simulated ion-trap device (counts, expectation values, time)",
@@ -292,63 +336,94 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "circuit",
         metavar="CIRCUIT",
-        help="an OpenQASM 3 file (.qasm), a QPY file (.qpy) or a template: hardware_efficient, "
-        "ion_native, brickwork, qlstm_gate, qrnn_step, reservoir",
+        help="an OpenQASM 3 file (.qasm), a QPY file (.qpy) or a template: "
+        + ", ".join(_names.template_names()),
     )
     run.add_argument(
-        "--device", default=DEFAULT_DEVICE, help=f"preset or device file ({DEFAULT_DEVICE})"
+        "--device",
+        default=_names.DEFAULT_DEVICE,
+        help=f"device file or preset: {presets} (default: {_names.DEFAULT_DEVICE})",
     )
     run.add_argument("--shots", type=int, help="samples (default: exact expectation values)")
     run.add_argument(
-        "--observables", help="comma-separated Pauli strings: Z0,Z1,Z0Z1 or full labels like IZZ"
+        "--observables",
+        help="comma-separated Pauli strings: Z0,Z1,Z0Z1 or full labels like IZZ (default: Z "
+        "of each qubit)",
     )
     run.add_argument(
         "--values",
         help="parameter values in circuit.parameters order, comma-separated (pi/2 works; "
-        "write --values=-0.5,1 when the first is negative)",
+        "write --values=-0.5,1 when the first is negative; default: random angles from --seed)",
     )
     run.add_argument(
-        "--seed", type=int, default=0, help="seeds random angles (without --values) and sampling"
+        "--seed", type=int, default=0, help="seeds random angles and sampling (default: 0)"
     )
-    run.add_argument("--qubits", type=int, help="template width (default 10)")
-    run.add_argument("--reps", type=int, help="template depth (ansatz repetitions)")
+    run.add_argument("--qubits", type=int, help="template width (default: 10)")
+    run.add_argument(
+        "--reps", type=int, help="template depth: ansatz repetitions (default: the template's)"
+    )
     _add_renamed_flag(run, "--layers", "--reps", "reps", int)
-    run.add_argument("--backend", choices=BACKENDS, default="aer", help="executor (default: aer)")
+    run.add_argument(
+        "--backend",
+        choices=_names.RUN_BACKENDS,
+        default="aer",
+        help=f"executor: {', '.join(_names.RUN_BACKENDS)} (default: aer)",
+    )
     run.add_argument("--gpu", action="store_true", help="run on a CUDA GPU (no CPU fallback)")
-    run.add_argument("--top", type=int, default=16, help="outcomes of the counts shown (16)")
+    run.add_argument(
+        "--top", type=int, default=16, help="outcomes of the counts shown (default: 16)"
+    )
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.set_defaults(handler=_cmd_run)
 
 
-def _add_train_commands(commands: argparse._SubParsersAction) -> None:
-    from qrnn.config import DEFAULT_DATASET
-    from qrnn.data import names
-    from qrnn.models import DEFAULT_MODEL
-    from qrnn.models import names as model_names
+def _model_default(key: str) -> str:
+    """A model option's default as help shows it: the default model's value, then the
+    families that differ, e.g. ``4; esn: 100; gru, lstm: 16``."""
+    values = {name: d[key] for name, d in _names.MODEL_DEFAULTS.items() if key in d}
+    main = values.get(_names.DEFAULT_MODEL, next(iter(values.values())))
+    others: dict[object, list[str]] = {}
+    for name, value in values.items():
+        if value != main:
+            others.setdefault(value, []).append(name)
+    return "; ".join([str(main), *(f"{', '.join(n)}: {v}" for v, n in others.items())])
 
-    choices = {
-        "models": ", ".join(model_names()),
-        "default_model": DEFAULT_MODEL,
-        "datasets": ", ".join(names()),
-        "default_dataset": DEFAULT_DATASET,
-    }
+
+def _train_help(key: str, text: str, default: object) -> str:
+    """``text``, the flag's choices and its default (RunConfig's, or the model's own)."""
+    if key in _TRAIN_CHOICES:
+        text = f"{text}: {', '.join(_TRAIN_CHOICES[key])}"
+    if "(default" in text:  # a default said in words
+        return text
+    if any(key in options for options in _names.MODEL_DEFAULTS.values()):
+        return f"{text} (default: {_model_default(key)})"
+    return text if default is None else f"{text} (default: {default})"
+
+
+def _add_train_commands(commands: argparse._SubParsersAction) -> None:
+    from qrnn.config import RunConfig  # plain data: no torch
+
+    defaults = RunConfig()
     train = commands.add_parser(
         "train",
         help="train a model and a parameter-matched LSTM; write a run directory",
         description="Train a model on a time series and compare it with a classical baseline "
         "of the same trainable size. Flags override the config file's keys.",
     )
-    train.add_argument("--config", metavar="FILE", help="run config (.toml, .yaml or .json)")
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="run config (.toml, .yaml or .json) with any key of qrnn.config.RunConfig",
+    )
     for key, (flag, kind, text) in _TRAIN_FLAGS.items():
-        train.add_argument(
-            flag, dest=key, type=kind, default=argparse.SUPPRESS, help=text.format(**choices)
-        )
+        help_text = _train_help(key, text, getattr(defaults, key))
+        train.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=help_text)
     _add_renamed_flag(train, "--layers", "--reps", "reps", int, default=argparse.SUPPRESS)
     train.add_argument(
         "--resume",
         metavar="RUN_DIR",
         help="continue a run that did not finish (killed, interrupted, failed) from its last "
-        "checkpoint, as its config.json says (no other option but --quiet)",
+        "checkpoint, as its config.json says (no other option but --quiet and --threads)",
     )
     train.add_argument(
         "--overwrite",
@@ -356,6 +431,7 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         help="replace an existing run directory of the same --name (not one being trained)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
+    _add_threads_flag(train)
     train.set_defaults(handler=_cmd_train)
 
     evaluate = commands.add_parser(
@@ -370,7 +446,9 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by qrnn train")
     evaluate.add_argument(
-        "--device", help="ion-trap preset (see qrnn devices) or device file; default: none"
+        "--device",
+        help=f"ion-trap device file or preset: {', '.join(_names.device_names())} (default: "
+        "none, the model runs as trained)",
     )
     evaluate.add_argument(
         "--shots", type=int, help="samples per circuit (default: exact expectation values)"
@@ -378,17 +456,38 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--backend",
         choices=("aer", "torch"),
-        help="executor of the quantum model (default with --device/--shots: aer)",
+        help="executor of the quantum model: aer, torch (default: as trained; with --device "
+        "or --shots: aer)",
     )
-    evaluate.add_argument("--seed", type=int, default=0, help="seeds the shot sampling (0)")
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seeds the shot sampling (default: 0)"
+    )
     evaluate.add_argument(
         "--quiet", action="store_true", help="no progress bar or status line (--device)"
     )
+    _add_threads_flag(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help lines at spaces only: names such as ``ionq-aria-1`` stay whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` with qrnn's help layout; sub-command parsers are of this class."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qrnn",
         description="Quantum recurrent neural networks on simulated trapped-ion devices.",
     )
@@ -396,9 +495,9 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="simulate and differentiate a 10-qubit circuit")
-    demo.add_argument("--qubits", type=int, default=10)
-    demo.add_argument("--batch", type=int, default=32)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--qubits", type=int, default=10, help="circuit width (default: 10)")
+    demo.add_argument("--batch", type=int, default=32, help="samples per batch (default: 32)")
+    demo.add_argument("--seed", type=int, default=0, help="seeds the angles (default: 0)")
     demo.set_defaults(handler=_cmd_demo)
     _add_train_commands(commands)
     _add_run_command(commands)
@@ -407,7 +506,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="list the simulated ion-trap devices and their key figures",
         description="Without NAME: one line per preset. With NAME: every figure and its source.",
     )
-    devices.add_argument("device", nargs="?", metavar="NAME", help="preset name or device file")
+    devices.add_argument(
+        "device",
+        nargs="?",
+        metavar="NAME",
+        help=f"device file or preset: {', '.join(_names.device_names())}",
+    )
     devices.set_defaults(handler=_cmd_devices)
     return parser
 
@@ -418,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if "threads" in args:
+        _use_threads(args.threads)
     return args.handler(args)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qrnn.models import DEFAULT_MODEL
+from qrnn._names import DEFAULT_MODEL
 
 __all__ = ["DEFAULT_DATASET", "ConfigError", "RunConfig", "load_config"]
 

@@ -172,7 +172,7 @@ def test_resume_takes_no_option_that_would_change_the_run(tmp_path, capsys):
     assert main([*argv, "--overwrite", "--quiet"]) == 2
     assert capsys.readouterr().err == (
         f"qrnn train: error: --resume continues {tmp_path / 'run'} as its config.json says: no "
-        "--epochs, --lr, --overwrite (the only other option is --quiet)\n"
+        "--epochs, --lr, --overwrite (the only other options are --quiet and --threads)\n"
     )
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert f"no run directory at {tmp_path / 'nothing'}" in capsys.readouterr().err

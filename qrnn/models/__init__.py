@@ -27,6 +27,7 @@ from typing import Any
 
 from torch import nn
 
+from qrnn._names import DEFAULT_MODEL  # the model `qrnn train` trains when none is named
 from qrnn.models._backend import quantum_modules, to_backend
 from qrnn.models._gates import VQCGate
 from qrnn.models._qgru import QGRU, QGRUCell
@@ -78,9 +79,6 @@ _FAMILIES: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "qrnn": (QRNN, {}),
     "qreservoir": (QReservoir, {}),
 }
-
-# The model `qrnn train` trains when none is named.
-DEFAULT_MODEL = "qrnn"
 
 
 def names() -> list[str]:

@@ -1,0 +1,7 @@
+"""``python -m qrnn``: the ``qrnn`` command."""
+
+import sys
+
+from qrnn.cli import main
+
+sys.exit(main())
