@@ -149,6 +149,40 @@ class Program:
     def _values(self, values) -> torch.Tensor:
         return check_values(values, len(self.parameters), "values", self.parameters)
 
+    def multiply_adds(self, batch: int, dtype=torch.float64) -> int:
+        """Complex multiply-adds of one ``bind(...).expval`` forward on ``batch`` input samples
+        as the engine runs it (the work that grows with the batch; a backward pass costs about
+        twice as much): per dense block of ``d`` amplitudes a pass of ``d`` per amplitude, or
+        for a split run ``chi (dL**2 + dR**2 + dL dR)`` per sample, and the readout. The
+        weight-only work of a bind is not counted. For a speed bound: this count at the
+        machine's complex GEMM rate."""
+        plan = self.plan("expval")
+        n_obs = len(self.observables)
+        split = None
+        if not self.density and self.may_run_split and self.input_index:
+            split = self.plan("split").tensors(torch.device("cpu"), dtype).split_plan
+        if split is not None:
+            left, right = split.dims
+            return batch * (split.chi * (left * left + right * right + left * right)
+                            + left * right * (1 + n_obs // 4))  # fmt: skip
+        # the input-free head runs once per bind; everything after it per batch
+        first_dynamic = next(
+            (
+                k
+                for k, kernel in enumerate(plan.schedule.kernels)
+                if isinstance(kernel, BlockKernel) and kernel.dynamic
+            ),
+            len(plan.schedule.kernels),
+        )
+        start = 0 if plan.dynamic_prefix else first_dynamic
+        size = 2**plan.n_wires
+        per_sample = sum(
+            size * 2 ** len(kernel.local_wires)
+            for kernel in plan.schedule.kernels[start:]
+            if isinstance(kernel, BlockKernel)
+        )
+        return batch * (per_sample + size * (1 + n_obs // 4))
+
     # -- plans ------------------------------------------------------------------------------
 
     def plan(self, mode: str) -> CompiledPlan:
