@@ -300,3 +300,40 @@ def test_a_float64_model_gets_float64_windows():
     history = fit(model, data, epochs=1, progress=False)
     assert set(history.metrics) == {"train", "val", "test"}
     assert train.predict(model, data.test).dtype == torch.float64
+
+
+def _sgd_step(sine, **clip):
+    """One SGD step (lr 1) on all 68 training windows: (weights before, after, the gradient
+    computed here by autograd on the same batch). The head's bias is off by 3, so the
+    gradient's norm is well above 1."""
+    model = lstm()
+    with torch.no_grad():
+        model.head.bias += 3.0
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = torch.nn.functional.mse_loss(model(sine.train.inputs), sine.train.targets)
+    gradient = torch.autograd.grad(loss, list(model.parameters()))
+    fit(model, sine, epochs=1, batch_size=68, lr=1.0, optimizer="sgd", progress=False, **clip)
+    return before, [p.detach() for p in model.parameters()], gradient
+
+
+def _norm(tensors) -> float:
+    return float(torch.sqrt(sum((t.double() ** 2).sum() for t in tensors)))
+
+
+@pytest.mark.parametrize("clip, expected", [({"grad_clip": 0.05}, 0.05), ({}, 1.0)])
+def test_gradients_are_clipped_to_the_global_norm(sine, clip, expected):
+    """A step of lr 1 moves the weights by the clipped gradient: the gradient scaled to norm
+    ``grad_clip`` (default 1.0), in its own direction."""
+    before, after, gradient = _sgd_step(sine, **clip)
+    norm = _norm(gradient)
+    assert norm > expected  # so clipping acts
+    steps = [b - a for b, a in zip(before, after, strict=True)]
+    assert _norm(steps) == pytest.approx(expected, rel=1e-4)
+    for step, g in zip(steps, gradient, strict=True):
+        torch.testing.assert_close(step, g * (expected / norm), rtol=1e-4, atol=1e-7)
+
+
+def test_without_clipping_the_step_is_the_whole_gradient(sine):
+    before, after, gradient = _sgd_step(sine, grad_clip=None)
+    for b, a, g in zip(before, after, gradient, strict=True):
+        torch.testing.assert_close(b - a, g, rtol=1e-4, atol=1e-7)
