@@ -14,7 +14,7 @@ from qrnn.cli import _build_parser
 
 COMMANDS = ["demo", "train", "evaluate", "run", "devices"]
 # Options whose help need not state a default: nothing is read unless they are given.
-_NO_DEFAULT = {"--help", "--version", "--config", "--csv", "--column", "--resume"}  # no value unless given
+_NO_DEFAULT = {"--help", "--version", "--config", "--csv", "--column", "--resume"}
 
 
 def _heavy_modules_after(argv: list[str]) -> set[str]:

@@ -221,3 +221,66 @@ def test_unknown_name_lists_the_known_ones():
     with pytest.raises(KeyError, match=r"no built-in series 'air'.*'airline'") as info:
         load("air")
     assert isinstance(info.value, UnknownSeriesError)
+
+
+# Every numeric option of every generator and its range: the lowest value allowed (an int for
+# whole-number options), ">0" (any positive number) or None (any finite number).
+OPTION_RANGES = {
+    "sine": {"length": 2, "period": ">0", "amplitude": None, "phase": None, "noise": 0.0},
+    "damped_oscillator": {
+        "length": 2,
+        "t_end": ">0",
+        "damping": 0.0,
+        "gravity": None,
+        "pendulum_length": ">0",
+        "mass": ">0",
+        "theta0": None,
+        "omega0": None,
+        "substeps": 1,
+        "noise": 0.0,
+    },
+    "bessel_j2": {"length": 2, "start": None, "stop": None, "order": None, "noise": 0.0},
+    "narma5": {"length": 2, "washout": 0},
+    "narma10": {"length": 2, "washout": 0},
+    "mackey_glass": {
+        "length": 2,
+        "tau": ">0",
+        "beta": None,
+        "gamma": None,
+        "n": None,
+        "x0": 0.0,
+        "dt": ">0",
+        "noise": 0.0,
+    },
+    "lorenz63": {"length": 2, "sigma": None, "rho": None, "beta": None, "dt": ">0", "noise": 0.0},
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [(name, option) for name, ranges in OPTION_RANGES.items() for option in ranges],
+)
+def test_an_option_that_is_not_a_number_is_a_type_error_naming_it(name, option):
+    with pytest.raises(TypeError, match=rf"^{option} must be an? (int|real number), got 'abc'$"):
+        load(name, **{option: "abc"})
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "lowest"),
+    [
+        (name, option, lowest)
+        for name, ranges in OPTION_RANGES.items()
+        for option, lowest in ranges.items()
+        if lowest is not None
+    ],
+)
+def test_options_below_their_range_are_refused_and_its_edge_is_accepted(name, option, lowest):
+    if lowest == ">0":
+        with pytest.raises(ValueError, match=rf"^{option} must be > 0, got 0$"):
+            load(name, **{option: 0})
+        return
+    below = lowest - 1 if isinstance(lowest, int) else lowest - 0.5
+    with pytest.raises(ValueError, match=rf"^{option} must be >= {lowest}, got {below}$"):
+        load(name, **{option: below})
+    edge = {option: lowest} if option == "length" else {option: lowest, "length": 20}
+    assert len(load(name, **edge).values) == edge["length"]
