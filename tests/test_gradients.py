@@ -23,7 +23,7 @@ def statevector_expvals(circuit, values, observables=OBSERVABLES):
     for row in values:
         state = Statevector(circuit.assign_parameters(row) if circuit.num_parameters else circuit)
         out.append([state.expectation_value(o).real for o in observables])
-    return np.array(out)
+    return np.array(out).reshape(len(values), len(observables))
 
 
 class Counting:
@@ -201,3 +201,32 @@ def test_spsa_seed_reproduces_and_options_are_checked():
         gradients.spsa(circuit, values, n_samples=1.5)
     with pytest.raises(sim.UnboundParameterError, match=r"expected \(batch, 3\)"):
         gradients.parameter_shift(circuit, torch.zeros(2, 4))
+
+
+def test_spsa_defaults_are_one_direction_of_size_0_1():
+    """With its defaults (epsilon 0.1, one direction) SPSA is the central difference along
+    one Rademacher direction delta: (f(x + 0.1 delta) - f(x - 0.1 delta)) / 0.2 * delta, here
+    recomputed from the directions the task shifted by and qiskit.quantum_info's values."""
+    circuit = every_rule()
+    values = torch.tensor([[0.1, 0.2, 0.3], [-0.4, 0.8, 1.1]], dtype=torch.float64)
+    task = gradients.spsa(circuit, values, seed=11)
+    shifted = task.values.view(2, 2, 3)  # (sample, +/-, parameter)
+    delta = (shifted[:, 0] - values) / 0.1
+    torch.testing.assert_close(delta.abs(), torch.ones_like(delta))  # Rademacher, size 0.1
+    torch.testing.assert_close(shifted[:, 1], values - 0.1 * delta)
+    plus = statevector_expvals(circuit, (values + 0.1 * delta).numpy())
+    minus = statevector_expvals(circuit, (values - 0.1 * delta).numpy())
+    expected = ((plus - minus) / 0.2)[:, :, None] * delta.numpy()[:, None, :]
+    got = gradients.jacobian(Counting(), circuit, values, method="spsa", seed=11)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["parameter-shift", "spsa"])
+def test_the_jacobian_of_an_empty_batch_is_empty(method):
+    circuit = every_rule()
+    executor = Counting()
+    jacobian = gradients.jacobian(
+        executor, circuit, torch.zeros(0, 3, dtype=torch.float64), method=method
+    )
+    assert jacobian.shape == (0, len(OBSERVABLES), 3)
+    assert executor.calls == [(0, 3)]  # asked once, for the output's shape only
