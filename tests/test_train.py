@@ -337,3 +337,23 @@ def test_without_clipping_the_step_is_the_whole_gradient(sine):
     before, after, gradient = _sgd_step(sine, grad_clip=None)
     for b, a, g in zip(before, after, gradient, strict=True):
         torch.testing.assert_close(b - a, g, rtol=1e-4, atol=1e-7)
+
+
+def test_predict_takes_a_split_or_windows_and_maps_back_with_a_scaler(sine):
+    model = lstm()
+    windows = train.predict(model, sine.test.inputs)
+    torch.testing.assert_close(train.predict(model, sine.test), windows)
+    torch.testing.assert_close(train.predict(model, sine.test, batch_size=5), windows)
+    original = train.predict(model, sine.test, scaler=sine.scaler)
+    expected = sine.scaler.inverse_transform(windows.numpy())
+    np.testing.assert_allclose(original.numpy(), expected, rtol=1e-6)
+    assert train.predict(model, sine.test.inputs[:0]).shape == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "bad, shown",
+    [(torch.zeros(4, 1), r"Tensor\(4, 1\)"), ([[[0.0]]], r"list\(\)"), (None, r"NoneType\(\)")],
+)
+def test_predict_refuses_anything_but_windows(bad, shown):
+    with pytest.raises(TypeError, match=rf"a \(n, window, features\) tensor, got {shown}$"):
+        train.predict(lstm(), bad)
