@@ -134,3 +134,12 @@ def test_inverse_targets_checks_the_width():
     data = prepare(ramp(20), window=2)
     with pytest.raises(ValueError, match=r"expected shape \(\.\.\., 1\)"):
         data.inverse_targets(torch.zeros(3, 2))
+
+
+def test_the_smallest_spans_that_fit_are_accepted():
+    """A training span of exactly window + horizon points gives one training window; val and
+    test spans of exactly horizon points give one window each (the edges of the checks above)."""
+    data = prepare(ramp(20), window=11, horizon=1)  # train_end = 12 = window + horizon
+    assert len(data.train.inputs) == 1
+    data = prepare(ramp(20), window=2, horizon=2, split=(0.8, 0.1, 0.1))  # 2 points each
+    assert (len(data.val.inputs), len(data.test.inputs)) == (1, 1)
