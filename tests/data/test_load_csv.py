@@ -264,3 +264,29 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path, monkeypatch):
         CSVFormatError, match=r"series\.csv: cannot read the file: Permission denied$"
     ):
         load_csv(path)
+
+
+def test_column_edges_a_list_of_one_and_the_first_column_from_the_end(tmp_path):
+    path = write(tmp_path, "a,b\n1,10\n2,20\n")
+    one = load_csv(path, column=["b"])  # a list is multivariate, even of one column
+    assert one.values.shape == (2, 1) and one.n_features == 1
+    np.testing.assert_array_equal(load_csv(path, column=-2).values, [1, 2])
+    with pytest.raises(IndexError, match=r"column index -3 out of range for 2 columns"):
+        load_csv(path, column=-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"column": "c"},
+        {"column": 5},
+        {"column": ["a", "c"]},
+        {"date_column": "c"},
+        {"column": "a", "date_column": "b"},  # b holds numbers, not dates
+    ],
+)
+def test_errors_about_columns_name_the_file(tmp_path, kwargs):
+    path = write(tmp_path, "a,b\n1,2\n3,4\n")
+    with pytest.raises((KeyError, IndexError, ValueError)) as info:
+        load_csv(path, **kwargs)
+    assert str(path) in str(info.value)
