@@ -123,6 +123,12 @@ def test_non_finite_values_and_constant_training_span_are_rejected():
     values[13] = np.nan
     with pytest.raises(ValueError, match=r"non-finite value nan at time index 13"):
         prepare(Series(values, name="gappy", source="t", licence="t"))
+    with pytest.raises(ValueError, match=r"nan at time index 13; clean it"):  # no feature
+        prepare(values)
+    two = np.stack([np.arange(20.0), np.arange(20.0)], axis=1)
+    two[5, 1] = np.inf
+    with pytest.raises(ValueError, match=r"non-finite value inf at time index 5, feature 1;"):
+        prepare(two)
     flat = np.concatenate([np.ones(12), np.arange(8.0)])
     with pytest.raises(ValueError, match=r"feature 0 is constant"):
         prepare(flat)

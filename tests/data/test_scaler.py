@@ -103,3 +103,25 @@ def test_fit_from_torch_and_dict_round_trip():
 def test_bad_use_is_a_clear_error(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize(
+    "data_min, data_max",
+    [
+        ([0.0, 1.0], [1.0]),  # shapes differ
+        ([], []),  # no feature
+        ([0.0, 1.0], [1.0, 1.0]),  # a constant feature: max must exceed min
+        ([0.0], [-1.0]),
+    ],
+)
+def test_a_state_that_is_not_a_fitted_scaler_is_refused(data_min, data_max):
+    state = {"feature_range": (-1.0, 1.0), "data_min": data_min, "data_max": data_max}
+    with pytest.raises(ValueError, match=r"data_min"):
+        Scaler.from_dict(state)
+
+
+def test_a_state_round_trips_through_json_as_lists():
+    scaler = Scaler().fit(np.array([[0.0, 10.0], [2.0, 30.0]]))
+    again = Scaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(again.data_min, [0.0, 10.0])
+    np.testing.assert_allclose(again.transform(np.array([[1.0, 20.0]])), [[0.0, 0.0]])

@@ -51,3 +51,12 @@ def test_bad_series_are_rejected(kwargs, error, match):
     args = {"values": np.arange(3.0), "name": "s", "source": "test", "licence": "CC0", **kwargs}
     with pytest.raises(error, match=match):
         Series(**args)
+
+
+def test_repr_shows_the_time_span_and_a_shortened_licence():
+    times = np.array(["1949-01", "1949-02", "1949-03"], dtype="datetime64[M]")
+    s = Series(np.arange(3.0), name="air", source="s", licence="L" * 50, times=times)
+    assert repr(s) == (
+        f"Series(name='air', length=3, n_features=1, times=1949-01..1949-03, "
+        f"licence={'L' * 40!r}...)"
+    )
