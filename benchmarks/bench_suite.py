@@ -95,11 +95,12 @@ class PennyLaneCell(torch.nn.Module):
 class Trainer:
     """One model and its Adam optimizer; ``step()`` runs and times one training step."""
 
-    def __init__(self, model, state, dtype):
+    def __init__(self, model, state, dtype, data=None):
         self.model = model.to(dtype)
-        self.model.load_state_dict(state)
+        if state is not None:
+            self.model.load_state_dict(state)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.01)
-        inputs, targets = suite.data()
+        inputs, targets = suite.data() if data is None else data
         self.inputs = torch.as_tensor(inputs, dtype=dtype)
         self.targets = torch.as_tensor(targets, dtype=dtype)
         self.losses, self.times = [], []
@@ -184,6 +185,28 @@ def run_row(shape: suite.Shape, args) -> dict:
     }
 
 
+def run_w2(args) -> dict:
+    """W2 (``w2.py``: the quantum-memory QRNN, 4 data + 6 hidden qubits, batch 32, 16 steps):
+    qrnn's training steps in float32 and float64, and the bound of its exact channel (two
+    batched products forward, three backward, ``MemoryProgram.multiply_adds``). No peer here:
+    ``bench_w2.py`` compares it with PennyLane ``default.mixed``."""
+    import w2
+
+    trainers = {}
+    for name, dtype in (("w2-32", torch.float32), ("w2-64", torch.float64)):
+        torch.manual_seed(0)
+        trainer = Trainer(w2.W2Model(dtype=dtype), None, dtype, data=w2.data(dtype=dtype))
+        trainer.step(timed=False)  # warm-up
+        trainers[name] = trainer
+    for _ in range(args.rounds):
+        for trainer in trainers.values():
+            trainer.step()
+    memory = trainers["w2-64"].model.qrnn.cell_l0.memory
+    per_step = memory.multiply_adds(w2.BATCH) * 5 // 2 * w2.STEPS
+    rates = {name: trainer.rate() for name, trainer in trainers.items()}
+    return rates | {"multiply_adds": per_step}
+
+
 def run_tensorcircuit(python: str, results: list[dict]) -> dict:
     """Run ``peer_tensorcircuit.py`` with ``python`` on the rows of ``results``, from the same
     initial parameters (an .npz file of ``row/name`` arrays); its last output line is JSON:
@@ -243,6 +266,17 @@ def main(argv=None):
             f"{result['natural_over_prepare']:.2f} | {bound:.2f} | "
             f"{bound / rates['natural64']:.1f}x | {result['loss_difference']:.1e} |",
             flush=True,
+        )
+    if args.rows is None or "w2" in args.rows:
+        w2_result = run_w2(args)
+        bound32 = rate32 / w2_result["multiply_adds"]
+        bound64 = rate64 / w2_result["multiply_adds"]
+        print(
+            f"\nW2 (quantum-memory QRNN, exact channel): {w2_result['w2-32']:.2f} steps/s "
+            f"float32 (bound {bound32:.2f}, {bound32 / w2_result['w2-32']:.1f}x from it), "
+            f"{w2_result['w2-64']:.2f} steps/s float64 (bound {bound64:.2f}, "
+            f"{bound64 / w2_result['w2-64']:.1f}x from it); "
+            f"{w2_result['multiply_adds'] / 1e9:.1f} G complex multiply-adds per step"
         )
     failed = [r["row"] for r in results if r["loss_difference"] > 1e-10]
     if args.tensorcircuit:

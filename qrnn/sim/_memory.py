@@ -113,6 +113,13 @@ class MemoryProgram:
         self._program = Program(circuit, weight_params=weight_params)
         self._n_weights = len(weight_params)
 
+    def multiply_adds(self, batch: int) -> int:
+        """Complex multiply-adds of one forward step on ``batch`` samples: the two batched
+        products ``K rho`` and ``(K rho) K^+``, ``2 * 2**n_data * 8**n_hidden`` per sample (the
+        backward pass costs three such products). For a speed bound: this count at the
+        machine's complex GEMM rate."""
+        return batch * 2 * 2**self.n_data * 8**self.n_hidden
+
     @property
     def unitary_blocks(self) -> int:
         """Dense blocks of the step unitary's plan (compiled now if it was not): a bind with
