@@ -226,7 +226,8 @@ def run_tensorcircuit(python: str, results: list[dict]) -> dict:
         np.savez(init, **arrays)
         rows = [result["row"] for result in results]
         command = [python, str(HERE / "peer_tensorcircuit.py"), "--init", str(init), "--rows"]
-        completed = subprocess.run([*command, *rows], check=True, capture_output=True, text=True)
+        # its progress and any error go to our stderr; its last stdout line is the result
+        completed = subprocess.run([*command, *rows], check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
