@@ -143,8 +143,8 @@ def gemm_rate(dtype=torch.complex128, size=1024, batch=32, repeats=20) -> float:
 
 def engine_multiply_adds(layer: QuantumLayer, batch: int) -> int:
     """Complex multiply-adds of one forward of ``layer`` on ``batch`` samples as the engine
-    runs it (``qrnn.sim.Program.multiply_adds``)."""
-    return layer._program.multiply_adds(batch)
+    runs it (the engine's own count, ``qrnn.sim.Program._multiply_adds``)."""
+    return layer._program._multiply_adds(batch)
 
 
 def run_row(shape: suite.Shape, args) -> dict:
@@ -188,7 +188,7 @@ def run_row(shape: suite.Shape, args) -> dict:
 def run_w2(args) -> dict:
     """W2 (``w2.py``: the quantum-memory QRNN, 4 data + 6 hidden qubits, batch 32, 16 steps):
     qrnn's training steps in float32 and float64, and the bound of its exact channel (two
-    batched products forward, three backward, ``MemoryProgram.multiply_adds``). No peer here:
+    batched products forward, three backward, ``MemoryProgram._multiply_adds``). No peer here:
     ``bench_w2.py`` compares it with PennyLane ``default.mixed``."""
     import w2
 
@@ -202,7 +202,7 @@ def run_w2(args) -> dict:
         for trainer in trainers.values():
             trainer.step()
     memory = trainers["w2-64"].model.qrnn.cell_l0.memory
-    per_step = memory.multiply_adds(w2.BATCH) * 5 // 2 * w2.STEPS
+    per_step = memory._multiply_adds(w2.BATCH) * 5 // 2 * w2.STEPS
     rates = {name: trainer.rate() for name, trainer in trainers.items()}
     return rates | {"multiply_adds": per_step}
 

@@ -113,7 +113,7 @@ class MemoryProgram:
         self._program = Program(circuit, weight_params=weight_params)
         self._n_weights = len(weight_params)
 
-    def multiply_adds(self, batch: int) -> int:
+    def _multiply_adds(self, batch: int) -> int:
         """Complex multiply-adds of one forward step on ``batch`` samples: the two batched
         products ``K rho`` and ``(K rho) K^+``, ``2 * 2**n_data * 8**n_hidden`` per sample (the
         backward pass costs three such products). For a speed bound: this count at the

@@ -149,7 +149,7 @@ class Program:
     def _values(self, values) -> torch.Tensor:
         return check_values(values, len(self.parameters), "values", self.parameters)
 
-    def multiply_adds(self, batch: int, dtype=torch.float64) -> int:
+    def _multiply_adds(self, batch: int, dtype=torch.float64) -> int:
         """Complex multiply-adds of one ``bind(...).expval`` forward on ``batch`` input samples
         as the engine runs it (the work that grows with the batch; a backward pass costs about
         twice as much): per dense block of ``d`` amplitudes a pass of ``d`` per amplitude, or
