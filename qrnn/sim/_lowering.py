@@ -183,6 +183,9 @@ class Lowered:
     table: AngleTable
     global_phase_rows: list[int] = field(default_factory=list)
     readout: dict[int, np.ndarray] = field(default_factory=dict)  # qubit -> P(measured | true)
+    # axis -> (gate before, gate after) as U1Q angle rows: the one-wire Cliffords C, C^+ with
+    # C P C^+ = Z for the Pauli P of the axis, so exp(-i t/2 P) = C^+ exp(-i t/2 Z) C
+    basis: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
 
 
 # --- lowering --------------------------------------------------------------------------------
@@ -195,6 +198,7 @@ def lower(circuit: QuantumCircuit, noise_model=None) -> Lowered:
     n = circuit.num_qubits
     table = AngleTable(circuit.parameters)
     lowered = Lowered(n, [], table)
+    lowered.basis = _basis_rows(table)
     noise = NoiseReader(noise_model) if noise_model is not None else None
     if noise is not None:
         lowered.readout = noise.readout(n)
@@ -268,13 +272,27 @@ def _small_constant_gate(operation) -> bool:
     return True
 
 
+def _u1q_rows(matrix, table: AngleTable) -> tuple[int, int, int, int]:
+    """The angle rows of a constant one-qubit ``matrix`` as a ``U1Q``."""
+    from qiskit.synthesis import OneQubitEulerDecomposer
+
+    theta, phi, lam, phase = OneQubitEulerDecomposer("U3").angles_and_phase(matrix)
+    return tuple(table.add(a) for a in (theta, phi, lam, phase))
+
+
+def _basis_rows(table: AngleTable):
+    """``Lowered.basis``: H for X; H S^+ before and S H after for Y (S^+ Y S = X)."""
+    h = np.array([[1, 1], [1, -1]], complex) / math.sqrt(2)
+    s = np.diag([1, 1j])
+    return {
+        "X": (_u1q_rows(h, table),) * 2,
+        "Y": (_u1q_rows(h @ s.conj(), table), _u1q_rows(s @ h, table)),
+    }
+
+
 def _lower_static(matrix, qubits, lowered: Lowered):
     if len(qubits) == 1:
-        from qiskit.synthesis import OneQubitEulerDecomposer
-
-        theta, phi, lam, phase = OneQubitEulerDecomposer("U3").angles_and_phase(matrix)
-        rows = tuple(lowered.table.add(a) for a in (theta, phi, lam, phase))
-        lowered.ops.append(U1Q(qubits, rows))
+        lowered.ops.append(U1Q(qubits, _u1q_rows(matrix, lowered.table)))
         return
     monomial = monomial_from_matrix(matrix)
     if monomial is not None:
