@@ -35,6 +35,13 @@ _U1Q_FORMS = {
 }
 # Multi-qubit rotations exp(-i theta/2 P) with P a Pauli string (P = i * gate(pi)).
 _PAULI_ROTATIONS = {"rxx", "ryy", "rzz", "rzx"}
+# Controlled phases as Z rotations (diagonal, so they join phase stages; their definitions
+# use CNOTs): name -> (global phase, RZ on the control, RZ on the target, RZZ) per angle.
+_CONTROLLED_PHASES = {
+    "cp": (0.25, 0.5, 0.5, -0.5),
+    "cu1": (0.25, 0.5, 0.5, -0.5),
+    "crz": (0.0, 0.0, 0.5, -0.5),
+}
 # Static gates taken from their matrix (one-qubit: Euler angles; more: monomial or dense).
 _STATIC_GATES = {
     "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg",
@@ -236,6 +243,8 @@ def _lower_instruction(operation: Instruction, qubits, lowered: Lowered, noise, 
         pauli = 1j * type(operation)(math.pi).to_matrix()
         row = lowered.table.add(operation.params[0])
         lowered.ops.append(PauliRotation(qubits, pauli, row))
+    elif name in _CONTROLLED_PHASES and _has_parameters(operation):
+        _lower_controlled_phase(name, operation.params[0], qubits, lowered)
     elif name in _STATIC_GATES or name == "unitary" or _small_constant_gate(operation):
         _lower_static(np.asarray(operation.to_matrix(), dtype=complex), qubits, lowered)
     elif operation.definition is not None:
@@ -270,6 +279,20 @@ def _small_constant_gate(operation) -> bool:
     except Exception:  # gates without a matrix are expanded by their definition instead
         return False
     return True
+
+
+def _lower_controlled_phase(name, angle, qubits, lowered: Lowered):
+    """CP(l) = exp(i l/4) RZ_c(l/2) RZ_t(l/2) RZZ(-l/2); CRZ(t) = RZ_t(t/2) RZZ(-t/2)."""
+    table = lowered.table
+    phase, control, target, coupling = _CONTROLLED_PHASES[name]
+    if phase:
+        lowered.global_phase_rows.append(table.add(phase * angle))
+    for qubit, share in ((qubits[0], control), (qubits[1], target)):
+        if share:
+            rows = _U1Q_FORMS["rz"]([share * angle])
+            lowered.ops.append(U1Q((qubit,), tuple(table.add(a) for a in rows)))
+    zz = np.diag([1.0, -1.0, -1.0, 1.0]).astype(complex)
+    lowered.ops.append(PauliRotation(qubits, zz, table.add(coupling * angle)))
 
 
 def _u1q_rows(matrix, table: AngleTable) -> tuple[int, int, int, int]:

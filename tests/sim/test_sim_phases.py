@@ -129,8 +129,7 @@ def test_noisy_phase_runs_against_aer(seed):
     expected = np.stack([aer_density(circuit, model, row) for row in values])
     assert_close(program.density_matrix(values), expected)
     reference = [
-        [np.real(np.trace(rho @ _pauli_matrix(label))) for label in observables]
-        for rho in expected
+        [np.real(np.trace(rho @ _pauli_matrix(label))) for label in observables] for rho in expected
     ]
     assert_close(program.expval(values), np.array(reference))
 
@@ -246,3 +245,22 @@ def test_float32_phase_stages():
     assert result.dtype == torch.complex64
     assert_close(result, reference_states(circuit, values.double()), atol=1e-5)
     assert math.isfinite(float(result.abs().sum()))
+
+
+@pytest.mark.parametrize("axis", ["X", "Y"])
+def test_basis_changes_map_their_axis_to_z(axis):
+    from qiskit.circuit.library import UGate
+
+    from qrnn.sim._lowering import lower
+
+    lowered = lower(QuantumCircuit(1))
+    offsets = lowered.table.matrices()[1]
+
+    def matrix(rows):
+        theta, phi, lam, gamma = (offsets[r] for r in rows)
+        return np.exp(1j * gamma) * UGate(theta, phi, lam).to_matrix()
+
+    before, after = (matrix(rows) for rows in lowered.basis[axis])
+    pauli = {"X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]])}[axis]
+    assert_close(after @ before, np.eye(2))
+    assert_close(before @ pauli @ after, np.diag([1.0, -1.0]))  # C P C^+ = Z
