@@ -357,7 +357,8 @@ class ChainPlan:
             elif item[0] == "phase":
                 self._phase(item, layout)
             else:
-                layout = self._block(item, layout, items, k)
+                _at_an_end_first(items, k, layout)
+                layout = self._block(items[k], layout, items, k)
         self.coefficients = self.coefficients_t = None
         self.readout_groups = 0  # readout: 0 batch last, else 2**(wires before the batch)
         if coefficients is None:
@@ -468,11 +469,35 @@ class ChainPlan:
         return layout
 
 
+def _at_an_end_first(items, k, layout):
+    """Among the blocks from ``items[k]`` on that act on disjoint wires (so commute), move
+    one whose wires lead or trail ``layout`` to ``k``: it runs as one product (a phase stage
+    leaves the batch axis where the blocks before it put it, often in front)."""
+    group = [k]
+    wires = set(items[k][1])
+    for j in range(k + 1, len(items)):
+        item = items[j]
+        if item[0] != "block" or item[4] or wires & set(item[1]):
+            break
+        group.append(j)
+        wires |= set(item[1])
+    if items[k][4]:
+        return
+    for j in group:
+        m = len(items[j][1])
+        if layout[:m] == items[j][1] or layout[-m:] == items[j][1]:
+            items[k], items[j] = items[j], items[k]
+            return
+
+
 def _preferred(items, k, wires):
     """A wire order for a state about to run ``items[k:]``: the wires of the next blocks in
-    the order they come (while they are shared and disjoint), then the rest."""
+    the order they come (while they are shared and disjoint; phase stages take any order),
+    then the rest."""
     chosen: list[int] = []
     for item in items[k:]:
+        if item[0] == "phase":
+            continue
         if item[0] != "block" or item[4] or set(item[1]) & set(chosen):
             break
         chosen.extend(item[1])

@@ -264,3 +264,32 @@ def test_basis_changes_map_their_axis_to_z(axis):
     pauli = {"X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]])}[axis]
     assert_close(after @ before, np.eye(2))
     assert_close(before @ pauli @ after, np.diag([1.0, -1.0]))  # C P C^+ = Z
+
+
+def test_encoded_ion_native_layers_through_the_chain():
+    # an angle encoding in front: the phase stages run inside the encoded chain, whose
+    # layout the blocks between them rotate
+    n_qubits = 8
+    inputs = ParameterVector("x", n_qubits)
+    body, weights = ansatz.ion_native(n_qubits, reps=2, connectivity="all")
+    circuit = QuantumCircuit(n_qubits)
+    for q in range(n_qubits):
+        circuit.ry(inputs[q], q)
+    circuit.compose(body, inplace=True)
+    observables = ["I" * (n_qubits - 1 - q) + "Z" + "I" * q for q in range(n_qubits)]
+    program = sim.compile(circuit, observables, weight_params=weights)
+    assert len(phase_kernels(program, "expval")) == 2
+    weight_values = random_values(len(weights), 1, 13)[0]
+    input_values = random_values(n_qubits, 2, 14)
+    full = torch.cat([weight_values.expand(2, -1), input_values], 1)
+    order = [[*weights, *inputs].index(p) for p in circuit.parameters]
+    assert_close(
+        program.bind(weight_values).expval(input_values),
+        reference_expvals(circuit, full[:, order], observables),
+    )
+
+    def loss(weight_values, input_values):
+        return program.bind(weight_values).expval(input_values).sin().sum()
+
+    arguments = (weight_values.requires_grad_(), input_values.requires_grad_())
+    assert torch.autograd.gradcheck(loss, arguments, eps=1e-6, atol=1e-6)
