@@ -53,8 +53,9 @@ class BoundPlan:
 
     def kernel_matrix(self, k: int, angles) -> torch.Tensor:
         """``(1 or b, d, d)`` matrix of the block kernel at position ``k``, or the ``(1 or b,
-        d)`` phase vector of the phase kernel there: built from ``angles (b, n_rows)`` when
-        it depends on the inputs, else once per bind."""
+        2**n_wires)`` phase vector of the phase kernel there (over the canonical index):
+        built from ``angles (b, n_rows)`` when it depends on the inputs, else once per
+        bind."""
         kernel = self.plan.schedule.kernels[k]
         if isinstance(kernel, PhaseKernel):
             if kernel.dynamic:
@@ -76,13 +77,17 @@ class BoundPlan:
         return self._blocks[k]
 
     def _phase(self, k: int, angles) -> torch.Tensor:
-        """``exp(i (offsets + angles[:, rows] @ coefficients))``, ``(b, d)``: the phase
-        vector of the phase kernel at ``k`` over its own index."""
-        rows, coefficients, offsets, _local = self.tensors.phase(k)
-        values = offsets[None]
-        if len(rows):
-            values = torch.addmm(offsets, angles[:, rows], coefficients)
-        return torch.polar(torch.ones_like(values), values)
+        """``(b, 2**n_wires)``: the phase vector of the phase kernel at ``k`` over the
+        canonical index, the product of its factors ``exp(i (offsets + angles[:, rows] @
+        coefficients))``."""
+        result = None
+        for rows, coefficients, offsets, local in self.tensors.phase(k):
+            values = offsets[None]
+            if len(rows):
+                values = torch.addmm(offsets, angles[:, rows], coefficients)
+            phase = torch.polar(torch.ones_like(values), values)[:, local]
+            result = phase if result is None else result * phase
+        return result
 
     def place(self, chain, positions, matrices) -> list[torch.Tensor]:
         """``matrices`` (from ``kernel_matrix`` for the kernels at ``positions``) as ``chain``
@@ -152,8 +157,7 @@ class BoundPlan:
                 state = state * phase
             return state
         if isinstance(kernel, PhaseKernel):
-            local = self.tensors.phase(k)[3]
-            return state * self.kernel_matrix(k, self.static_angles)[:, local].T
+            return state * self.kernel_matrix(k, self.static_angles).T
         return apply_block(self.kernel_matrix(k, self.static_angles), state, kernel.start)
 
     # -- the prefix -----------------------------------------------------------------------

@@ -33,8 +33,8 @@ class ChainStep:
 
     ``source`` / ``phase``: a gather, ``out[i] = state[source[i]] * phase[i]`` over the
     canonical index (``phase`` (2**n_wires, 1) or None); ``source`` is a permutation.
-    ``diagonal``: a phase stage, ``out[i] = state[i] * matrices[matrix][:, source[i]]`` with
-    ``source`` the phase vector's index of every canonical index (``ChainPlan.place``).
+    ``diagonal``: a phase stage, ``out[i] = state[i] * matrices[matrix][:, i]`` over the
+    canonical index (the vector placed in the memory layout by ``ChainPlan.place``).
     Otherwise a block: ``matrices[matrix]`` on the canonical axes ``start .. start + m - 1``.
     ``permute``: the canonical axis order changes first (new axis k = old axis permute[k]).
     """
@@ -393,14 +393,18 @@ class ChainPlan:
         (``place``), so the stage is one multiply with the batch axis where it is."""
         _, canonical, step = item
         wires = [w for w in layout if w != _BATCH]
-        memory = torch.as_tensor(index_map(wires, canonical), device=step.source.device)
-        self.phases[step.matrix] = (step.source[memory], 2 ** layout.index(_BATCH))
+        memory = torch.as_tensor(index_map(wires, canonical))  # moved to the device by place
+        self.phases[step.matrix] = (memory, 2 ** layout.index(_BATCH))
         self.ops.append((_PHASE, step.matrix))
 
     def place(self, k: int, phase: torch.Tensor) -> torch.Tensor:
-        """Phase stage ``k``'s vector ``(b, d)`` (over its own index) in the memory layout
-        of its step: ``(before, b, after)``, the batch axis where the state has it."""
+        """Phase stage ``k``'s vector ``(b, 2**n_wires)`` (over the canonical index) in the
+        memory layout of its step: ``(before, b, after)``, the batch axis where the state
+        has it."""
         index, before = self.phases[k]
+        if index.device != phase.device:
+            index = index.to(phase.device)
+            self.phases[k] = (index, before)
         return phase[:, index].view(phase.shape[0], before, -1).transpose(0, 1)
 
     def batch(self, matrices) -> int:

@@ -8,7 +8,9 @@ multiply of the state, where a fused block would need a matrix product per few w
 basis changes are one-wire gates that fuse with their neighbours like any other.
 
 ``phase_runs`` finds the candidate runs of a circuit (maximal, in circuit order: a gate that
-shares no wire with a run may move before it); ``rewrite`` puts the chosen ones in as
+shares no wire with a run may move before it; the phase of each set of wires that the run's
+gates connect is a table of its own, so the row and column copies of a density matrix, or
+separate pairs, never make a table over all wires); ``rewrite`` puts the chosen ones in as
 ``PhaseRun`` ops. Which to take is the scheduler's choice, by its cost model
 (``_schedule.schedule``).
 """
@@ -30,16 +32,35 @@ _PAULIS = {
 }
 
 
-@dataclass
-class PhaseRun(Op):
-    """``exp(i (offsets + angles[:, rows] @ coefficients))`` elementwise over the local index
-    of ``wires`` (local bit j is ``wires[j]``); ``axes``: each wire's Pauli axis, whose basis
-    change the rewrite put around it. ``coefficients (len(rows), 2**k)``, ``offsets (2**k,)``."""
+# Largest angle table of one factor, (rows, 2**wires) entries: 32 MiB in float64. A run past
+# it stays in blocks (all-to-all couplings on more than about 14 qubits).
+_MAX_TABLE = 2**22
 
+
+@dataclass
+class PhaseFactor:
+    """``exp(i (offsets + angles[:, rows] @ coefficients))`` over the local index of
+    ``wires`` (local bit j is ``wires[j]``): ``coefficients (len(rows), 2**k)``,
+    ``offsets (2**k,)``."""
+
+    wires: tuple[int, ...]
     rows: tuple[int, ...]
     coefficients: np.ndarray
     offsets: np.ndarray
+
+
+@dataclass
+class PhaseRun(Op):
+    """The product of its ``factors`` (one per set of wires that its gates connect, e.g. the
+    row and the column copies of a density matrix), elementwise; ``axes``: each wire's Pauli
+    axis, whose basis change the rewrite put around it."""
+
+    factors: list[PhaseFactor]
     axes: dict[int, str]
+
+    @property
+    def rows(self) -> list[int]:
+        return [row for factor in self.factors for row in factor.rows]
 
 
 def pauli_string(matrix: np.ndarray):
@@ -109,6 +130,7 @@ class Run:
     passed: list[int] = field(default_factory=list)
     axes: dict[int, str] = field(default_factory=dict)
     terms: list = field(default_factory=list)
+    op: PhaseRun | None = None
 
 
 def phase_runs(units: list[list[Op]], table: AngleTable) -> list[Run]:
@@ -152,31 +174,55 @@ def phase_runs(units: list[list[Op]], table: AngleTable) -> list[Run]:
         runs.append(current)
     for run in runs:  # units passed after the last member stay where they are
         run.passed = [i for i in run.passed if i < run.members[-1]]
-    return runs
+        run.op = phase_op(run)
+    return [run for run in runs if run.op is not None]
 
 
-def phase_op(run: Run) -> PhaseRun:
-    """The ``PhaseRun`` of a run: its terms summed into one table over its wires."""
-    wires = tuple(sorted(run.axes))
+def phase_op(run: Run) -> PhaseRun | None:
+    """The ``PhaseRun`` of a run: its terms summed into one table per set of connected
+    wires; None when a table would be larger than ``_MAX_TABLE``."""
+    component = {w: w for w in run.axes}
+
+    def root(w):
+        while component[w] != w:
+            w = component[w]
+        return w
+
+    for _row, term_wires, _values in run.terms:
+        for wire in term_wires[1:]:
+            component[root(wire)] = root(term_wires[0])
+    groups: dict[int, list] = {}
+    for term in run.terms:
+        groups.setdefault(root(term[1][0]), []).append(term)
+    factors = []
+    for terms in groups.values():
+        factor = _factor(terms)
+        if factor is None:
+            return None
+        factors.append(factor)
+    return PhaseRun(tuple(sorted(run.axes)), factors, dict(run.axes))
+
+
+def _factor(terms) -> PhaseFactor | None:
+    wires = tuple(sorted({w for _row, term_wires, _values in terms for w in term_wires}))
+    rows = list(dict.fromkeys(row for row, _wires, _values in terms if row is not None))
     k = len(wires)
+    if max(1, len(rows)) * 2**k > _MAX_TABLE:
+        return None
     position = {w: j for j, w in enumerate(wires)}
     index = np.arange(2**k)
-    rows: dict[int, int] = {}
-    coefficients: list[np.ndarray] = []
+    coefficients = np.zeros((len(rows), 2**k))
     offsets = np.zeros(2**k)
-    for row, term_wires, values in run.terms:
+    row_index = {row: r for r, row in enumerate(rows)}
+    for row, term_wires, values in terms:
         local = np.zeros(2**k, dtype=np.int64)
         for j, wire in enumerate(term_wires):
             local |= ((index >> position[wire]) & 1) << j
         if row is None:
             offsets += values[local]
-            continue
-        if row not in rows:
-            rows[row] = len(coefficients)
-            coefficients.append(np.zeros(2**k))
-        coefficients[rows[row]] += values[local]
-    table = np.array(coefficients).reshape(len(coefficients), 2**k)
-    return PhaseRun(wires, tuple(rows), table, offsets, dict(run.axes))
+        else:
+            coefficients[row_index[row]] += values[local]
+    return PhaseFactor(wires, tuple(rows), coefficients, offsets)
 
 
 def rewrite(units: list[list[Op]], runs: list[Run], basis) -> list[list[Op]]:
@@ -191,7 +237,7 @@ def rewrite(units: list[list[Op]], runs: list[Run], basis) -> list[list[Op]]:
             out.append(units[i])
             i += 1
             continue
-        op = phase_op(run)
+        op = run.op
         changed = [w for w in op.wires if op.axes[w] != "Z"]
         out.extend(units[p] for p in run.passed)
         out.extend([U1Q((w,), basis[op.axes[w]][0])] for w in changed)

@@ -212,19 +212,21 @@ class PlanTensors:
             self._gathers[k] = (self._index(kernel.source), phase)
         return self._gathers[k]
 
-    def phase(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(rows, coefficients (n_rows, d), offsets (d,), local index (2**n,))`` of the
-        phase kernel at position ``k`` (``PhaseRun``; the local index over the canonical
-        index)."""
+    def phase(self, k: int) -> list[tuple[torch.Tensor, ...]]:
+        """Per factor of the phase kernel at position ``k`` (``PhaseFactor``): ``(rows,
+        coefficients (n_rows, d), offsets (d,), local index (2**n,))``, the local index over
+        the canonical index."""
         if k not in self._phases:
             kernel = self.plan.schedule.kernels[k]
-            op = kernel.op
-            self._phases[k] = (
-                self._index(np.array(op.rows, dtype=np.int64)),
-                self._real(op.coefficients),
-                self._real(op.offsets),
-                self._index(kernel.local_index),
-            )
+            self._phases[k] = [
+                (
+                    self._index(np.array(factor.rows, dtype=np.int64)),
+                    self._real(factor.coefficients),
+                    self._real(factor.offsets),
+                    self._index(local),
+                )
+                for factor, local in zip(kernel.op.factors, kernel.local_index, strict=True)
+            ]
         return self._phases[k]
 
     # -- the prefix and its encoding ------------------------------------------------------
@@ -309,8 +311,7 @@ class PlanTensors:
                         phase = phase.to(self.complex_dtype)
                     steps.append(ChainStep(kernel.permute, source, phase))
                 elif isinstance(kernel, PhaseKernel):
-                    local = self.phase(k)[3]
-                    steps.append(ChainStep(None, local, matrix=len(blocks), diagonal=True))
+                    steps.append(ChainStep(None, matrix=len(blocks), diagonal=True))
                     blocks.append(k)
                 else:
                     steps.append(ChainStep(kernel.permute, start=kernel.start, matrix=len(blocks)))
@@ -320,7 +321,7 @@ class PlanTensors:
 
     def chain_plan(self, start: int, matrices, free_start: bool, coefficients) -> ChainPlan:
         """The ``ChainPlan`` of the chain from kernel ``start`` for block matrices (and phase
-        vectors, ``(b, d)``) of these shapes (per-sample or not), starting from a free
+        vectors, ``(b, 2**n)``) of these shapes (per-sample or not), starting from a free
         product state or not, with the readout ``coefficients`` (``readout_real``) or None
         (the final state)."""
         shapes = tuple((m.shape[-1], m.shape[0] > 1) for m in matrices)

@@ -74,11 +74,11 @@ class GatherKernel:
 
 @dataclass
 class PhaseKernel:
-    """A ``PhaseRun``'s phase vector on the whole state: ``local_index`` (2**n_wires,): the
-    run's local index of every physical index."""
+    """A ``PhaseRun``'s phase vector on the whole state: ``local_index``, per factor of the
+    run (2**n_wires,): the factor's local index of every physical index."""
 
     op: PhaseRun
-    local_index: np.ndarray
+    local_index: list[np.ndarray]
     dynamic: bool
     permute: None = None  # any axis order will do
 
@@ -267,10 +267,13 @@ def _gather_kernel(ops: list[Monomial], order, n_wires) -> GatherKernel:
 def _phase_kernel(stage: Stage, order, n_wires) -> PhaseKernel:
     (op,) = stage.ops
     logical = physical_to_logical(order, n_wires)
-    local = np.zeros_like(logical)
-    for j, wire in enumerate(op.wires):
-        local |= ((logical >> wire) & 1) << j
-    return PhaseKernel(op, local, stage.dynamic)
+    indices = []
+    for factor in op.factors:
+        local = np.zeros_like(logical)
+        for j, wire in enumerate(factor.wires):
+            local |= ((logical >> wire) & 1) << j
+        indices.append(local)
+    return PhaseKernel(op, indices, stage.dynamic)
 
 
 def _block_kernel(stage: Stage, order: list[int]) -> BlockKernel:

@@ -101,7 +101,10 @@ def test_phase_runs_on_the_density_matrix_path(seed):
     values = random_values(circuit.num_parameters, 2, seed)
     program = sim.compile(circuit)
 
-    assert phase_kernels(program, "density")
+    kernels = phase_kernels(program, "density")
+    assert kernels
+    # the row and the column copies never share a gate: separate tables, multiplied
+    assert all(len(kernel.op.factors) >= 2 for kernel in kernels)
     assert_close(program.density_matrix(values), reference_density(circuit, values))
 
 
@@ -293,3 +296,15 @@ def test_encoded_ion_native_layers_through_the_chain():
 
     arguments = (weight_values.requires_grad_(), input_values.requires_grad_())
     assert torch.autograd.gradcheck(loss, arguments, eps=1e-6, atol=1e-6)
+
+
+def test_a_run_whose_table_would_be_too_large_stays_in_blocks(monkeypatch):
+    from qrnn.sim import _phases
+
+    monkeypatch.setattr(_phases, "_MAX_TABLE", 2**6)
+    circuit, weights = ansatz.ion_native(6, reps=2, connectivity="all")
+    observables = ["IIIIIZ", "XIIIII"]
+    program = sim.compile(circuit, observables, weight_params=weights)
+    assert not phase_kernels(program, "expval")
+    values = random_values(len(weights), 1, 15)
+    assert_close(program.bind(values[0]).expval(), reference_expvals(circuit, values, observables))
