@@ -477,6 +477,8 @@ def _at_an_end_first(items, k, layout):
     """Among the blocks from ``items[k]`` on that act on disjoint wires (so commute), move
     one whose wires lead or trail ``layout`` to ``k``: it runs as one product (a phase stage
     leaves the batch axis where the blocks before it put it, often in front)."""
+    if items[k][4]:  # per-sample: its own layout
+        return
     group = [k]
     wires = set(items[k][1])
     for j in range(k + 1, len(items)):
@@ -485,8 +487,6 @@ def _at_an_end_first(items, k, layout):
             break
         group.append(j)
         wires |= set(item[1])
-    if items[k][4]:
-        return
     for j in group:
         m = len(items[j][1])
         if layout[:m] == items[j][1] or layout[-m:] == items[j][1]:

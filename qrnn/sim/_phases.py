@@ -94,7 +94,7 @@ def _op_terms(op: Op, table: AngleTable):
     is ``values`` (over the local index of ``wires``) times angle ``row`` (None: times 1)."""
     if isinstance(op, PauliRotation):
         string = pauli_string(op.pauli)
-        if string is None:
+        if string is None or set(string[1]) == {"I"}:
             return None
         sign, letters = string
         # the conjugate copy is cos + i sin P: exp(-i t/2 (-P))
