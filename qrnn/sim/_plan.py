@@ -31,12 +31,7 @@ from qrnn.sim._layouts import (
     static_gates,
 )
 from qrnn.sim._observables import Terms
-from qrnn.sim._schedule import (
-    GatherKernel,
-    PhaseKernel,
-    Schedule,
-    physical_to_logical,
-)
+from qrnn.sim._schedule import GatherKernel, PhaseKernel, Schedule, physical_to_logical
 from qrnn.sim._split import SplitPlan
 
 
