@@ -187,7 +187,11 @@ def _block_cost(m: int) -> float:
 
 def _stage_cost(stage: Stage) -> float:
     if stage.kind == "phase":
-        return _PHASE_COST
+        if not stage.dynamic:
+            return _PHASE_COST
+        # built on every run: a multiply-add per angle and amplitude, a polar and a gather
+        (op,) = stage.ops
+        return 3 * _PASS_COST + _PHASE_COST + _MAC_COST * len(op.rows)
     if stage.kind == "gather":
         return _GATHER_COST
     return _block_cost(len(stage.wires))

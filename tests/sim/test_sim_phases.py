@@ -85,13 +85,19 @@ def test_random_phase_runs_against_statevector_operator_and_expectation(seed):
     circuit = phase_runs_circuit(n_qubits, 100 + seed)
     values = random_values(circuit.num_parameters, 2, seed)
     observables = random_pauli_labels(n_qubits, 5, seed)
-    program = sim.compile(circuit, observables)
+    # two parameters are weights, the others inputs: runs of either kind, and mixed
+    program = sim.compile(circuit, observables, weight_params=circuit.parameters[:2])
+    bound = program.bind(values[0, :2])
+    weights_then_inputs = torch.cat([values[:1, :2].expand(2, -1), values[:, 2:]], 1)
 
     assert phase_kernels(program, "statevector")
-    assert_close(program.statevector(values), reference_states(circuit, values))
-    assert_close(program.expval(values), reference_expvals(circuit, values, observables))
+    assert_close(bound.statevector(values[:, 2:]), reference_states(circuit, weights_then_inputs))
+    assert_close(
+        bound.expval(values[:, 2:]),
+        reference_expvals(circuit, weights_then_inputs, observables),
+    )
     assert phase_kernels(program, "unitary")
-    assert_close(program.unitary(values[0]), reference_unitary(circuit, values[0]))
+    assert_close(bound.unitary(values[:1, 2:]), reference_unitary(circuit, weights_then_inputs[0]))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -99,13 +105,17 @@ def test_phase_runs_on_the_density_matrix_path(seed):
     # a pure circuit's density matrix: the row and column copies of each run, virtualized
     circuit = phase_runs_circuit(3, 200 + seed)
     values = random_values(circuit.num_parameters, 2, seed)
-    program = sim.compile(circuit)
+    program = sim.compile(circuit, weight_params=circuit.parameters[:2])
+    weights_then_inputs = torch.cat([values[:1, :2].expand(2, -1), values[:, 2:]], 1)
 
     kernels = phase_kernels(program, "density")
     assert kernels
     # the row and the column copies never share a gate: separate tables, multiplied
     assert all(len(kernel.op.factors) >= 2 for kernel in kernels)
-    assert_close(program.density_matrix(values), reference_density(circuit, values))
+    assert_close(
+        program.bind(values[0, :2]).density_matrix(values[:, 2:]),
+        reference_density(circuit, weights_then_inputs),
+    )
 
 
 def aer_density(circuit, noise_model, row):
@@ -150,7 +160,7 @@ def test_gradients_through_weight_and_input_phase_stages():
     circuit = QuantumCircuit(n_qubits)
     for q in range(n_qubits):
         circuit.ry(inputs[q % 2] + 0.2 * q, q)
-    mixed = phase_runs_circuit(n_qubits, 400, layers=2, angles=[*weights, *inputs])
+    mixed = phase_runs_circuit(n_qubits, 401, layers=2, angles=[*weights, *inputs])
     circuit.compose(mixed, inplace=True)
     weight_params = [*weights, *(p for p in circuit.parameters if p.name.startswith("theta"))]
     observables = random_pauli_labels(n_qubits, 3, 4)
