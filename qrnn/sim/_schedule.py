@@ -224,7 +224,16 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
                 chosen = i
                 break
             size = len(stage.wires | wires)
-            if size > max_fused or stage.dynamic != dynamic:
+            if size > max_fused:
+                continue
+            # input gates and weight-only gates stay apart (a weight-only block is built
+            # once per bind), except in layers of one-wire gates: there a few 2 x 2 products
+            # per run join what would be another layer of blocks (basis changes around an
+            # input rotation)
+            if stage.dynamic != dynamic and not (
+                all(isinstance(op, U1Q) for op in unit)
+                and all(isinstance(op, U1Q) for op in stage.ops)
+            ):
                 continue
             # merge when one bigger block is cheaper than the block plus a separate one
             gain = alone - (_block_cost(size) - _block_cost(len(stage.wires)))
@@ -234,6 +243,7 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
             stages.append(Stage(kind, set(), dynamic=dynamic))
             chosen = len(stages) - 1
         stage = stages[chosen]
+        stage.dynamic = stage.dynamic or dynamic
         stage.wires |= wires
         stage.ops.extend(unit)
         for w in wires:

@@ -318,3 +318,40 @@ def test_a_run_whose_table_would_be_too_large_stays_in_blocks(monkeypatch):
     assert not phase_kernels(program, "expval")
     values = random_values(len(weights), 1, 15)
     assert_close(program.bind(values[0]).expval(), reference_expvals(circuit, values, observables))
+
+
+def test_basis_changes_fuse_with_a_reuploaded_encoding():
+    # RY(x) between two all-to-all layers: H, RY(x), R(w), H on every wire make one layer
+    # of input-dependent blocks, not three layers
+    n_qubits = 8
+    inputs = ParameterVector("x", n_qubits)
+    circuit = QuantumCircuit(n_qubits)
+    weights = []
+    for layer in range(2):
+        for q in range(n_qubits):
+            circuit.ry(inputs[q], q)
+        body, layer_weights = ansatz.ion_native(n_qubits, 1, prefix=f"w{layer}")
+        circuit.compose(body, inplace=True)
+        weights.extend(layer_weights)
+    observables = ["I" * (n_qubits - 1 - q) + "Z" + "I" * q for q in range(n_qubits)]
+    program = sim.compile(circuit, observables, weight_params=weights)
+    kernels = program.plan("expval").schedule.kernels
+    first, second = (k for k, kernel in enumerate(kernels) if isinstance(kernel, PhaseKernel))
+    between = kernels[first + 1 : second]
+    assert all(kernel.dynamic for kernel in between)
+    assert sum(len(kernel.local_wires) for kernel in between) == n_qubits
+
+    weight_values = random_values(len(weights), 1, 16)[0]
+    input_values = random_values(n_qubits, 2, 17)
+    full = torch.cat([weight_values.expand(2, -1), input_values], 1)
+    order = [[*weights, *inputs].index(p) for p in circuit.parameters]
+    assert_close(
+        program.bind(weight_values).expval(input_values),
+        reference_expvals(circuit, full[:, order], observables),
+    )
+
+    def loss(weight_values, input_values):
+        return program.bind(weight_values).expval(input_values).cos().sum()
+
+    arguments = (weight_values.requires_grad_(), input_values.requires_grad_())
+    assert torch.autograd.gradcheck(loss, arguments, eps=1e-6, atol=1e-6)
