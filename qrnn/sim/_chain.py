@@ -1,7 +1,8 @@
 """The kernel chain: a schedule's kernels applied to a batch of states, and its adjoint.
 
-A chain is a list of steps, each a gather (permutation with phases) or a block (a dense
-matrix on adjacent wire axes), optionally after an axis permutation. States enter and leave
+A chain is a list of steps, each a gather (permutation with phases), a block (a dense
+matrix on adjacent wire axes) or a phase stage (an elementwise phase vector, in any layout),
+optionally after an axis permutation. States enter and leave
 batch-last, ``(2**n_wires, batch)``; in between, ``ChainPlan`` keeps them in whatever axis
 order makes each step one large operation without a copy (see "chains, planned on memory
 layouts" below).
@@ -9,12 +10,13 @@ layouts" below).
 ``run_chain`` applies a plan. When gradients are needed it runs it inside one
 ``autograd.Function`` whose backward is the adjoint pass written out: each block's input state
 is kept from the forward pass, the gradient flows back through ``M^H`` and gives ``G S^H`` for
-the block matrix, and a gather's gradient is the inverse permutation (a gather, not the
-scatter-add that autograd would run). Every small view, permute and expand of the forward pass
-would otherwise be a node of the autograd graph; per time step of a recurrent model those
-nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle encoding's
-product state in front, so a recurrent cell's time step is one autograd node. The backward
-passes are not themselves differentiable: a backward pass that builds a graph
+the block matrix (a phase stage: ``G conj(p)`` for the state and ``G conj(S)``, summed over a
+broadcast batch, for its vector ``p``), and a gather's gradient is the inverse permutation (a
+gather, not the scatter-add that autograd would run). Every small view, permute and expand of
+the forward pass would otherwise be a node of the autograd graph; per time step of a recurrent
+model those nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle
+encoding's product state in front, so a recurrent cell's time step is one autograd node. The
+backward passes are not themselves differentiable: a backward pass that builds a graph
 (``create_graph=True``, for second derivatives) raises rather than returning derivatives that
 miss the terms of the saved states.
 """
