@@ -15,6 +15,7 @@ import torch
 
 from qrnn.sim._gates import constant_tensor
 from qrnn.sim._lowering import U1Q, AngleTable, PauliRotation
+from qrnn.sim._phases import PhaseRun
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class AngleMap:
             return bool(self.dynamic_rows[list(op.rows)].any())
         if isinstance(op, PauliRotation):
             return bool(self.dynamic_rows[op.row])
+        if isinstance(op, PhaseRun):
+            return bool(self.dynamic_rows[list(op.rows)].any())
         return False
 
     def tensors(self, device, dtype) -> AngleTensors:

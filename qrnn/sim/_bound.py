@@ -119,6 +119,7 @@ class BoundProgram:
         angles = self._angles(inputs) if dynamic else None
         matrices = [bound.kernel_matrix(k, angles) for k in blocks]
         chain = tensors.chain_plan(start, matrices, state is None, coefficients)
+        matrices = bound.place(chain, blocks, matrices)
         if state is None and plan.prefix.encoding is not None:
             # an angle encoding: its product state and the chain run as one function
             prefix = bound.encoding(chain.start_order)
@@ -240,6 +241,7 @@ class BoundProgram:
         _steps, blocks = bound.tensors.chain_steps(0)
         matrices = [bound.kernel_matrix(k, angles) for k in blocks]
         chain = bound.tensors.chain_plan(0, matrices, False, None)
+        matrices = bound.place(chain, blocks, matrices)
         state = run_chain(chain, state, matrices)
         matrix = _to_standard_order(state, plan.schedule.order, plan.n_wires).T  # rows: outputs
         return matrix * self._global_phase(inputs)[0]

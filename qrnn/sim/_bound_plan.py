@@ -16,7 +16,7 @@ import torch
 from qrnn.sim._chain import apply_block, permute_axes, product_state
 from qrnn.sim._gates import block_matrix, kron, run_products, u1q_matrices
 from qrnn.sim._plan import CompiledPlan, PlanTensors
-from qrnn.sim._schedule import BlockKernel, GatherKernel
+from qrnn.sim._schedule import GatherKernel, PhaseKernel
 
 
 class BoundPlan:
@@ -28,6 +28,7 @@ class BoundPlan:
         self.tensors = tensors
         self.static_angles = static_angles
         self._blocks: dict[int, torch.Tensor] = {}  # kernel position -> static block matrix
+        self._placed: dict[tuple, torch.Tensor] = {}  # (position, chain) -> placed phase
         self._kronecker_built = False
         self._encodings: dict[tuple, tuple] = {}  # start order -> encoding tensors
         self._head: tuple | None = None
@@ -51,9 +52,17 @@ class BoundPlan:
         return matrices, products
 
     def kernel_matrix(self, k: int, angles) -> torch.Tensor:
-        """``(1 or b, d, d)`` matrix of the block kernel at position ``k``: built from
-        ``angles (b, n_rows)`` when it depends on the inputs, else once per bind."""
+        """``(1 or b, d, d)`` matrix of the block kernel at position ``k``, or the ``(1 or b,
+        2**n_wires)`` phase vector of the phase kernel there (over the canonical index):
+        built from ``angles (b, n_rows)`` when it depends on the inputs, else once per
+        bind."""
         kernel = self.plan.schedule.kernels[k]
+        if isinstance(kernel, PhaseKernel):
+            if kernel.dynamic:
+                return self._phase(k, angles)
+            if k not in self._blocks:
+                self._blocks[k] = self._phase(k, self.static_angles)
+            return self._blocks[k]
         if kernel.dynamic:
             return block_matrix(self.tensors.block(k), angles)
         if k not in self._blocks:
@@ -66,6 +75,38 @@ class BoundPlan:
                 own = matrices[:, start:stop] if stop > start else None
                 self._blocks[k] = block_matrix(self.tensors.block(k), self.static_angles, own)
         return self._blocks[k]
+
+    def _phase(self, k: int, angles) -> torch.Tensor:
+        """``(b, 2**n_wires)``: the phase vector of the phase kernel at ``k`` over the
+        canonical index, the product of its factors ``exp(i (offsets + angles[:, rows] @
+        coefficients))``."""
+        result = None
+        for rows, coefficients, offsets, local in self.tensors.phase(k):
+            values = offsets[None]
+            if len(rows):
+                values = torch.addmm(offsets, angles[:, rows], coefficients)
+            phase = torch.polar(torch.ones_like(values), values)[:, local]
+            result = phase if result is None else result * phase
+        return result
+
+    def place(self, chain, positions, matrices) -> list[torch.Tensor]:
+        """``matrices`` (from ``kernel_matrix`` for the kernels at ``positions``) as ``chain``
+        takes them: phase vectors in its memory layout (``ChainPlan.place``), the weight-only
+        ones placed once per bind and chain."""
+        if not chain.phases:
+            return matrices
+        placed = list(matrices)
+        kernels = self.plan.schedule.kernels
+        for index in chain.phases:
+            k = positions[index]
+            if kernels[k].dynamic:
+                placed[index] = chain.place(index, matrices[index])
+                continue
+            key = (k, id(chain))  # chains live as long as their plan's tensors
+            if key not in self._placed:
+                self._placed[key] = chain.place(index, matrices[index])
+            placed[index] = self._placed[key]
+        return placed
 
     def _kronecker_blocks(self) -> dict[int, torch.Tensor]:
         """The matrices of every static block made of one-wire gates only (a layer of
@@ -97,7 +138,7 @@ class BoundPlan:
                 state = self.prefix_state(self.static_angles)
                 start = 0
                 for k, kernel in enumerate(self.plan.schedule.kernels):
-                    if isinstance(kernel, BlockKernel) and kernel.dynamic:
+                    if not isinstance(kernel, GatherKernel) and kernel.dynamic:
                         break
                     state = self._apply_kernel(k, state)
                     start += 1
@@ -115,6 +156,8 @@ class BoundPlan:
             if phase is not None:
                 state = state * phase
             return state
+        if isinstance(kernel, PhaseKernel):
+            return state * self.kernel_matrix(k, self.static_angles).T
         return apply_block(self.kernel_matrix(k, self.static_angles), state, kernel.start)
 
     # -- the prefix -----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The kernel chain: a schedule's kernels applied to a batch of states, and its adjoint.
 
-A chain is a list of steps, each a gather (permutation with phases) or a block (a dense
-matrix on adjacent wire axes), optionally after an axis permutation. States enter and leave
+A chain is a list of steps, each a gather (permutation with phases), a block (a dense
+matrix on adjacent wire axes) or a phase stage (an elementwise phase vector, in any layout),
+optionally after an axis permutation. States enter and leave
 batch-last, ``(2**n_wires, batch)``; in between, ``ChainPlan`` keeps them in whatever axis
 order makes each step one large operation without a copy (see "chains, planned on memory
 layouts" below).
@@ -9,12 +10,13 @@ layouts" below).
 ``run_chain`` applies a plan. When gradients are needed it runs it inside one
 ``autograd.Function`` whose backward is the adjoint pass written out: each block's input state
 is kept from the forward pass, the gradient flows back through ``M^H`` and gives ``G S^H`` for
-the block matrix, and a gather's gradient is the inverse permutation (a gather, not the
-scatter-add that autograd would run). Every small view, permute and expand of the forward pass
-would otherwise be a node of the autograd graph; per time step of a recurrent model those
-nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle encoding's
-product state in front, so a recurrent cell's time step is one autograd node. The backward
-passes are not themselves differentiable: a backward pass that builds a graph
+the block matrix (a phase stage: ``G conj(p)`` for the state and ``G conj(S)``, summed over a
+broadcast batch, for its vector ``p``), and a gather's gradient is the inverse permutation (a
+gather, not the scatter-add that autograd would run). Every small view, permute and expand of
+the forward pass would otherwise be a node of the autograd graph; per time step of a recurrent
+model those nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle
+encoding's product state in front, so a recurrent cell's time step is one autograd node. The
+backward passes are not themselves differentiable: a backward pass that builds a graph
 (``create_graph=True``, for second derivatives) raises rather than returning derivatives that
 miss the terms of the saved states.
 """
@@ -33,6 +35,8 @@ class ChainStep:
 
     ``source`` / ``phase``: a gather, ``out[i] = state[source[i]] * phase[i]`` over the
     canonical index (``phase`` (2**n_wires, 1) or None); ``source`` is a permutation.
+    ``diagonal``: a phase stage, ``out[i] = state[i] * matrices[matrix][:, i]`` over the
+    canonical index (the vector placed in the memory layout by ``ChainPlan.place``).
     Otherwise a block: ``matrices[matrix]`` on the canonical axes ``start .. start + m - 1``.
     ``permute``: the canonical axis order changes first (new axis k = old axis permute[k]).
     """
@@ -42,6 +46,7 @@ class ChainStep:
     phase: torch.Tensor | None = None
     start: int = 0
     matrix: int = -1
+    diagonal: bool = False
 
 
 def refuse_second_derivatives():
@@ -298,6 +303,7 @@ _SAMPLE = 3  # (kind, matrix, d): per-sample matrices, layout (batch, wires, res
 _PERMUTE = 4  # (kind, view shape, axes, view shape after, inverse axes): a copy
 _GATHER = 5  # (kind, source, inverse, phase or None, rows): rows of a batch-last layout
 _LEFT = 6  # (kind, matrix, d): leading wires, left there; out (d, R) = M S(d, R)
+_PHASE = 7  # (kind, matrix): elementwise, any layout; the phase placed (before, b, after)
 
 
 def index_map(layout, canonical) -> np.ndarray:
@@ -317,7 +323,7 @@ class ChainPlan:
         steps: the chain; blocks act on canonical axes and gathers on canonical indices, where
             the canonical order is the schedule's (``permute`` steps reorder it).
         n_wires: wires of the state.
-        blocks: per block matrix ``(d, per_sample)``.
+        blocks: per block matrix ``(d, per_sample)`` (for a phase stage's vector: ignored).
         free_start: the initial state may be built in any wire order (a product state); it
             must then be built in ``start_order`` (canonical axes at the start, MSB first).
             Otherwise it is canonical and batch-last, ``(2**n_wires, batch)``.
@@ -331,7 +337,9 @@ class ChainPlan:
         for step in steps:
             if step.permute is not None:
                 canonical = [canonical[a] for a in step.permute]
-            if step.source is None:
+            if step.diagonal:
+                items.append(("phase", list(canonical), step))
+            elif step.source is None:
                 d, per_sample = blocks[step.matrix]
                 wires = canonical[step.start : step.start + d.bit_length() - 1]
                 items.append(("block", wires, step.matrix, d, per_sample))
@@ -342,12 +350,17 @@ class ChainPlan:
             start = _preferred(items, 0, start)
         self.start_order = tuple(start)
         self.ops: list[tuple] = []
+        # phase stages: matrix -> (index of its vector per memory index, wires before batch)
+        self.phases: dict[int, tuple[torch.Tensor, int]] = {}
         layout = [*start, _BATCH]
         for k, item in enumerate(items):
             if item[0] == "gather":
                 layout = self._gather(item, layout, _preferred(items, k + 1, item[1]))
+            elif item[0] == "phase":
+                self._phase(item, layout)
             else:
-                layout = self._block(item, layout, items, k)
+                _at_an_end_first(items, k, layout)
+                layout = self._block(items[k], layout, items, k)
         self.coefficients = self.coefficients_t = None
         self.readout_groups = 0  # readout: 0 batch last, else 2**(wires before the batch)
         if coefficients is None:
@@ -376,6 +389,29 @@ class ChainPlan:
         after = tuple(-1 if w == _BATCH else 2 for w in target)
         self.ops.append((_PERMUTE, shape, axes, after, tuple(int(a) for a in np.argsort(axes))))
         return list(target)
+
+    def _phase(self, item, layout):
+        """A phase stage in any layout: its vector is gathered into the layout once
+        (``place``), so the stage is one multiply with the batch axis where it is."""
+        _, canonical, step = item
+        wires = [w for w in layout if w != _BATCH]
+        memory = torch.as_tensor(index_map(wires, canonical))  # moved to the device by place
+        self.phases[step.matrix] = (memory, 2 ** layout.index(_BATCH))
+        self.ops.append((_PHASE, step.matrix))
+
+    def place(self, k: int, phase: torch.Tensor) -> torch.Tensor:
+        """Phase stage ``k``'s vector ``(b, 2**n_wires)`` (over the canonical index) in the
+        memory layout of its step: ``(before, b, after)``, the batch axis where the state
+        has it."""
+        index, before = self.phases[k]
+        if index.device != phase.device:
+            index = index.to(phase.device)
+            self.phases[k] = (index, before)
+        return phase[:, index].view(phase.shape[0], before, -1).transpose(0, 1)
+
+    def batch(self, matrices) -> int:
+        """The largest batch of the block matrices and placed phase vectors."""
+        return max([1, *(m.shape[1 if k in self.phases else 0] for k, m in enumerate(matrices))])
 
     def _gather(self, item, layout, out_wires):
         _, canonical, step = item
@@ -439,11 +475,35 @@ class ChainPlan:
         return layout
 
 
+def _at_an_end_first(items, k, layout):
+    """Among the blocks from ``items[k]`` on that act on disjoint wires (so commute), move
+    one whose wires lead or trail ``layout`` to ``k``: it runs as one product (a phase stage
+    leaves the batch axis where the blocks before it put it, often in front)."""
+    if items[k][4]:  # per-sample: its own layout
+        return
+    group = [k]
+    wires = set(items[k][1])
+    for j in range(k + 1, len(items)):
+        item = items[j]
+        if item[0] != "block" or item[4] or wires & set(item[1]):
+            break
+        group.append(j)
+        wires |= set(item[1])
+    for j in group:
+        m = len(items[j][1])
+        if layout[:m] == items[j][1] or layout[-m:] == items[j][1]:
+            items[k], items[j] = items[j], items[k]
+            return
+
+
 def _preferred(items, k, wires):
     """A wire order for a state about to run ``items[k:]``: the wires of the next blocks in
-    the order they come (while they are shared and disjoint), then the rest."""
+    the order they come (while they are shared and disjoint; phase stages take any order),
+    then the rest."""
     chosen: list[int] = []
     for item in items[k:]:
+        if item[0] == "phase":
+            continue
         if item[0] != "block" or item[4] or set(item[1]) & set(chosen):
             break
         chosen.extend(item[1])
@@ -464,6 +524,10 @@ def _run_forward(ops, state, matrices, saved):
             continue
         if saved is not None:
             saved.append(state)
+        if kind == _PHASE:
+            phase = matrices[op[1]]
+            state = state.view(phase.shape[0], -1, phase.shape[2]) * phase
+            continue
         matrix, d = matrices[op[1]], op[2]
         if kind == _ROTATE:
             state = torch.mm(state.view(d, -1).T, matrix[0].T)
@@ -492,6 +556,18 @@ def _run_backward(ops, grad, saved, matrices, need):
             continue
         if kind == _PERMUTE:
             grad = grad.view(op[3]).permute(op[4]).contiguous()
+            continue
+        if kind == _PHASE:  # out = phase * state: the adjoint multiplies by conj(phase)
+            state, index = saved.pop(), op[1]
+            phase = matrices[index]
+            grad = grad.view(phase.shape[0], -1, phase.shape[2])
+            if need[index]:
+                grad_phase = grad * state.view(grad.shape).conj()
+                if phase.shape[1] != grad_phase.shape[1]:  # broadcast over the batch
+                    grad_phase = grad_phase.sum(1, keepdim=True)
+                previous = grad_matrices[index]
+                grad_matrices[index] = grad_phase if previous is None else previous + grad_phase
+            grad = grad * phase.conj()
             continue
         state, index, d = saved.pop(), op[1], op[2]
         matrix = matrices[index]
@@ -594,10 +670,11 @@ class _Chain(torch.autograd.Function):
 
 def run_chain(plan: ChainPlan, state, matrices):
     """Run ``plan`` on ``state (2**n_wires, batch)`` (in the plan's start order) with
-    ``matrices`` (each ``(1 or batch, d, d)``, per-sample ones as the plan was made for).
+    ``matrices`` (each ``(1 or batch, d, d)``, per-sample ones as the plan was made for; a
+    phase stage's vector as ``place`` gives it).
     Returns the final canonical state ``(2**n_wires, batch)``, or the readout
     ``(batch, n_obs)`` when the plan has coefficients."""
-    batch = max([state.shape[1], *(m.shape[0] for m in matrices)])
+    batch = max(state.shape[1], plan.batch(matrices))
     if state.shape[1] != batch:  # per-sample matrices on a shared state
         state = state.expand(-1, batch)
     state = state.contiguous()  # the plan's views assume it (a head state may be strided)

@@ -35,6 +35,13 @@ _U1Q_FORMS = {
 }
 # Multi-qubit rotations exp(-i theta/2 P) with P a Pauli string (P = i * gate(pi)).
 _PAULI_ROTATIONS = {"rxx", "ryy", "rzz", "rzx"}
+# Controlled phases as Z rotations (diagonal, so they join phase stages; their definitions
+# use CNOTs): name -> (global phase, RZ on the control, RZ on the target, RZZ) per angle.
+_CONTROLLED_PHASES = {
+    "cp": (0.25, 0.5, 0.5, -0.5),
+    "cu1": (0.25, 0.5, 0.5, -0.5),
+    "crz": (0.0, 0.0, 0.5, -0.5),
+}
 # Static gates taken from their matrix (one-qubit: Euler angles; more: monomial or dense).
 _STATIC_GATES = {
     "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg",
@@ -183,6 +190,9 @@ class Lowered:
     table: AngleTable
     global_phase_rows: list[int] = field(default_factory=list)
     readout: dict[int, np.ndarray] = field(default_factory=dict)  # qubit -> P(measured | true)
+    # axis -> (gate before, gate after) as U1Q angle rows: the one-wire Cliffords C, C^+ with
+    # C P C^+ = Z for the Pauli P of the axis, so exp(-i t/2 P) = C^+ exp(-i t/2 Z) C
+    basis: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
 
 
 # --- lowering --------------------------------------------------------------------------------
@@ -195,6 +205,7 @@ def lower(circuit: QuantumCircuit, noise_model=None) -> Lowered:
     n = circuit.num_qubits
     table = AngleTable(circuit.parameters)
     lowered = Lowered(n, [], table)
+    lowered.basis = _basis_rows(table)
     noise = NoiseReader(noise_model) if noise_model is not None else None
     if noise is not None:
         lowered.readout = noise.readout(n)
@@ -232,6 +243,8 @@ def _lower_instruction(operation: Instruction, qubits, lowered: Lowered, noise, 
         pauli = 1j * type(operation)(math.pi).to_matrix()
         row = lowered.table.add(operation.params[0])
         lowered.ops.append(PauliRotation(qubits, pauli, row))
+    elif name in _CONTROLLED_PHASES and _has_parameters(operation):
+        _lower_controlled_phase(name, operation.params[0], qubits, lowered)
     elif name in _STATIC_GATES or name == "unitary" or _small_constant_gate(operation):
         _lower_static(np.asarray(operation.to_matrix(), dtype=complex), qubits, lowered)
     elif operation.definition is not None:
@@ -268,13 +281,41 @@ def _small_constant_gate(operation) -> bool:
     return True
 
 
+def _lower_controlled_phase(name, angle, qubits, lowered: Lowered):
+    """CP(l) = exp(i l/4) RZ_c(l/2) RZ_t(l/2) RZZ(-l/2); CRZ(t) = RZ_t(t/2) RZZ(-t/2)."""
+    table = lowered.table
+    phase, control, target, coupling = _CONTROLLED_PHASES[name]
+    if phase:
+        lowered.global_phase_rows.append(table.add(phase * angle))
+    for qubit, share in ((qubits[0], control), (qubits[1], target)):
+        if share:
+            rows = _U1Q_FORMS["rz"]([share * angle])
+            lowered.ops.append(U1Q((qubit,), tuple(table.add(a) for a in rows)))
+    zz = np.diag([1.0, -1.0, -1.0, 1.0]).astype(complex)
+    lowered.ops.append(PauliRotation(qubits, zz, table.add(coupling * angle)))
+
+
+def _u1q_rows(matrix, table: AngleTable) -> tuple[int, int, int, int]:
+    """The angle rows of a constant one-qubit ``matrix`` as a ``U1Q``."""
+    from qiskit.synthesis import OneQubitEulerDecomposer
+
+    theta, phi, lam, phase = OneQubitEulerDecomposer("U3").angles_and_phase(matrix)
+    return tuple(table.add(a) for a in (theta, phi, lam, phase))
+
+
+def _basis_rows(table: AngleTable):
+    """``Lowered.basis``: H for X; H S^+ before and S H after for Y (S^+ Y S = X)."""
+    h = np.array([[1, 1], [1, -1]], complex) / math.sqrt(2)
+    s = np.diag([1, 1j])
+    return {
+        "X": (_u1q_rows(h, table),) * 2,
+        "Y": (_u1q_rows(h @ s.conj(), table), _u1q_rows(s @ h, table)),
+    }
+
+
 def _lower_static(matrix, qubits, lowered: Lowered):
     if len(qubits) == 1:
-        from qiskit.synthesis import OneQubitEulerDecomposer
-
-        theta, phi, lam, phase = OneQubitEulerDecomposer("U3").angles_and_phase(matrix)
-        rows = tuple(lowered.table.add(a) for a in (theta, phi, lam, phase))
-        lowered.ops.append(U1Q(qubits, rows))
+        lowered.ops.append(U1Q(qubits, _u1q_rows(matrix, lowered.table)))
         return
     monomial = monomial_from_matrix(matrix)
     if monomial is not None:

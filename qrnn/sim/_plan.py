@@ -31,7 +31,7 @@ from qrnn.sim._layouts import (
     static_gates,
 )
 from qrnn.sim._observables import Terms
-from qrnn.sim._schedule import BlockKernel, GatherKernel, Schedule, physical_to_logical
+from qrnn.sim._schedule import GatherKernel, PhaseKernel, Schedule, physical_to_logical
 from qrnn.sim._split import SplitPlan
 
 
@@ -98,8 +98,8 @@ class CompiledPlan:
 
     @cached_property
     def n_blocks(self) -> int:
-        """Dense block kernels: a run with gradients keeps the state before each."""
-        return sum(isinstance(kernel, BlockKernel) for kernel in self.schedule.kernels)
+        """Dense block and phase kernels: a run with gradients keeps the state before each."""
+        return sum(not isinstance(kernel, GatherKernel) for kernel in self.schedule.kernels)
 
     @cached_property
     def prefix(self) -> PrefixStructure:
@@ -144,6 +144,7 @@ class PlanTensors:
         self.complex_dtype = complex_dtype(real_dtype)
         self._blocks: dict[int, BlockTables] = {}  # kernel position -> its tables
         self._gathers: dict[int, tuple] = {}  # kernel position -> (source, phase or None)
+        self._phases: dict[int, tuple] = {}  # kernel position -> its phase tables
         self._chains: dict[int, tuple] = {}  # first kernel -> (steps, block positions)
         self._chain_plans: dict[tuple, ChainPlan] = {}  # (first kernel, shapes, ...) -> plan
         self._encoding_orders: dict[tuple, tuple] = {}  # start order -> encoding tables
@@ -205,6 +206,23 @@ class PlanTensors:
             phase = None if kernel.phase is None else self._complex(kernel.phase[:, None])
             self._gathers[k] = (self._index(kernel.source), phase)
         return self._gathers[k]
+
+    def phase(self, k: int) -> list[tuple[torch.Tensor, ...]]:
+        """Per factor of the phase kernel at position ``k`` (``PhaseFactor``): ``(rows,
+        coefficients (n_rows, d), offsets (d,), local index (2**n,))``, the local index over
+        the canonical index."""
+        if k not in self._phases:
+            kernel = self.plan.schedule.kernels[k]
+            self._phases[k] = [
+                (
+                    self._index(np.array(factor.rows, dtype=np.int64)),
+                    self._real(factor.coefficients),
+                    self._real(factor.offsets),
+                    self._index(local),
+                )
+                for factor, local in zip(kernel.op.factors, kernel.local_index, strict=True)
+            ]
+        return self._phases[k]
 
     # -- the prefix and its encoding ------------------------------------------------------
 
@@ -275,7 +293,8 @@ class PlanTensors:
     # -- chains ---------------------------------------------------------------------------
 
     def chain_steps(self, start: int) -> tuple[list[ChainStep], list[int]]:
-        """``(steps, block kernel positions)`` of the kernels from position ``start`` on."""
+        """``(steps, block and phase kernel positions)`` of the kernels from position
+        ``start`` on: the positions of the chain's matrices."""
         if start not in self._chains:
             steps, blocks = [], []
             for k, kernel in enumerate(self.plan.schedule.kernels[start:], start):
@@ -286,6 +305,9 @@ class PlanTensors:
                         phase = torch.as_tensor(kernel.phase[:, None], device=self.device)
                         phase = phase.to(self.complex_dtype)
                     steps.append(ChainStep(kernel.permute, source, phase))
+                elif isinstance(kernel, PhaseKernel):
+                    steps.append(ChainStep(None, matrix=len(blocks), diagonal=True))
+                    blocks.append(k)
                 else:
                     steps.append(ChainStep(kernel.permute, start=kernel.start, matrix=len(blocks)))
                     blocks.append(k)
@@ -293,9 +315,10 @@ class PlanTensors:
         return self._chains[start]
 
     def chain_plan(self, start: int, matrices, free_start: bool, coefficients) -> ChainPlan:
-        """The ``ChainPlan`` of the chain from kernel ``start`` for block matrices of these
-        shapes (per-sample or not), starting from a free product state or not, with the
-        readout ``coefficients`` (``readout_real``) or None (the final state)."""
+        """The ``ChainPlan`` of the chain from kernel ``start`` for block matrices (and phase
+        vectors, ``(b, 2**n)``) of these shapes (per-sample or not), starting from a free
+        product state or not, with the readout ``coefficients`` (``readout_real``) or None
+        (the final state)."""
         shapes = tuple((m.shape[-1], m.shape[0] > 1) for m in matrices)
         key = (start, shapes, free_start, coefficients is not None)
         if key not in self._chain_plans:
@@ -311,6 +334,8 @@ class PlanTensors:
         or None when the whole state is cheaper (``SplitPlan.choose``)."""
         steps, blocks = self.chain_steps(0)
         kernels = self.plan.schedule.kernels
+        if any(step.diagonal for step in steps):  # a phase stage spans every cut
+            return None
         shapes = tuple((2 ** len(kernels[k].local_wires), False) for k in blocks)
         return SplitPlan.choose(
             steps, self.plan.n_wires, shapes, self.readout_real, self.device, self.complex_dtype

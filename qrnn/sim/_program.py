@@ -25,7 +25,7 @@ from qrnn.sim._footprint import check_memory, compile_bytes, program_bytes
 from qrnn.sim._lowering import Channel, lower, virtualize
 from qrnn.sim._observables import Terms, parse_observables
 from qrnn.sim._plan import CompiledPlan, readout_tables
-from qrnn.sim._schedule import BlockKernel, fold_suffix, schedule
+from qrnn.sim._schedule import BlockKernel, GatherKernel, fold_suffix, schedule
 from qrnn.sim._values import check_values
 
 DEFAULT_MAX_FUSED = 5
@@ -152,10 +152,10 @@ class Program:
     def _multiply_adds(self, batch: int, dtype=torch.float64) -> int:
         """Complex multiply-adds of one ``bind(...).expval`` forward on ``batch`` input samples
         as the engine runs it (the work that grows with the batch; a backward pass costs about
-        twice as much): per dense block of ``d`` amplitudes a pass of ``d`` per amplitude, or
-        for a split run ``chi (dL**2 + dR**2 + dL dR)`` per sample, and the readout. The
-        weight-only work of a bind is not counted. For a speed bound: this count at the
-        machine's complex GEMM rate."""
+        twice as much): per dense block of ``d`` amplitudes a pass of ``d`` per amplitude, per
+        phase stage one per amplitude, or for a split run ``chi (dL**2 + dR**2 + dL dR)`` per
+        sample, and the readout. The weight-only work of a bind is not counted. For a speed
+        bound: this count at the machine's complex GEMM rate."""
         plan = self.plan("expval")
         n_obs = len(self.observables)
         split = None
@@ -170,16 +170,16 @@ class Program:
             (
                 k
                 for k, kernel in enumerate(plan.schedule.kernels)
-                if isinstance(kernel, BlockKernel) and kernel.dynamic
+                if not isinstance(kernel, GatherKernel) and kernel.dynamic
             ),
             len(plan.schedule.kernels),
         )
         start = 0 if plan.dynamic_prefix else first_dynamic
         size = 2**plan.n_wires
         per_sample = sum(
-            size * 2 ** len(kernel.local_wires)
+            size * (2 ** len(kernel.local_wires) if isinstance(kernel, BlockKernel) else 1)
             for kernel in plan.schedule.kernels[start:]
-            if isinstance(kernel, BlockKernel)
+            if not isinstance(kernel, GatherKernel)
         )
         return batch * (per_sample + size * (1 + n_obs // 4))
 
@@ -226,6 +226,10 @@ class Program:
             1 if mode == "split" else self.max_fused,
             product_prefix=mode != "unitary",
             initial_order=interleaved if density else None,
+            table=lowered.table,
+            # the split plan keeps every gate in a block of its own wires (a phase stage
+            # would span any cut)
+            basis=None if mode == "split" else lowered.basis,
         )
         readout = None
         if terms is not None:
@@ -243,6 +247,7 @@ class Program:
             plan = self.plan(mode)
             if not plan.readout.real or plan.prefix.encoding is None:
                 return False  # (without an encoding the input-free head is made per bind)
-            if any(isinstance(k, BlockKernel) and k.dynamic for k in plan.schedule.kernels):
+            kernels = plan.schedule.kernels
+            if any(not isinstance(k, GatherKernel) and k.dynamic for k in kernels):
                 return False
         return True

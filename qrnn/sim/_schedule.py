@@ -9,7 +9,10 @@ Done once per circuit, independent of values:
    block beats two (gates may join an earlier block when no later stage touches their
    wires, so commuting layers fuse), and
    gather stages that apply runs of permutation-with-phase gates (CNOT rings, CZ, SWAP) as
-   one index permutation of the whole state;
+   one index permutation of the whole state, and phase stages that apply runs of commuting
+   Pauli rotations and diagonal gates (RXX on all pairs, RZZ, CZ, RZ) as one phase vector
+   between one-wire basis changes (``_phases``), each taken when it makes the whole
+   schedule cheaper by the same cost model (a phase stage: one pass);
 4. the axis order is tracked at compile time (``permute`` when a block's wires are not
    adjacent); at run time ``_chain.ChainPlan`` maps that canonical order onto the memory
    layout it keeps, so blocks are single matrix products and gathers move whole rows of the
@@ -24,6 +27,7 @@ import numpy as np
 
 from qrnn.sim._lowering import U1Q, Monomial, Op, is_diagonal
 from qrnn.sim._observables import Terms, expand_monomial
+from qrnn.sim._phases import PhaseRun, phase_runs, rewrite
 
 
 def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
@@ -46,7 +50,7 @@ def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
 
 @dataclass
 class Stage:
-    kind: str  # "block" or "gather"
+    kind: str  # "block", "gather" or "phase"
     wires: set[int]
     ops: list[Op] = field(default_factory=list)
     dynamic: bool = False
@@ -69,11 +73,22 @@ class GatherKernel:
 
 
 @dataclass
+class PhaseKernel:
+    """A ``PhaseRun``'s phase vector on the whole state: ``local_index``, per factor of the
+    run (2**n_wires,): the factor's local index of every physical index."""
+
+    op: PhaseRun
+    local_index: list[np.ndarray]
+    dynamic: bool
+    permute: None = None  # any axis order will do
+
+
+@dataclass
 class Schedule:
     n_wires: int
     prefix: dict[int, list[U1Q]]  # wire -> its one-wire gates before any multi-wire gate
     initial_order: tuple[int, ...]  # axis order the prefix state is built in (MSB first)
-    kernels: list  # BlockKernel | GatherKernel
+    kernels: list  # BlockKernel | GatherKernel | PhaseKernel
     order: tuple[int, ...]  # final axis order (most significant first)
 
 
@@ -84,23 +99,19 @@ def schedule(
     max_fused: int,
     product_prefix: bool = True,
     initial_order=None,
+    table=None,
+    basis=None,
 ) -> Schedule:
     """``product_prefix=False`` when the run does not start from |0...0> (a unitary);
-    ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first)."""
-    prefix: dict[int, list[U1Q]] = {w: [] for w in range(n_wires)}
-    entangled: set[int] = set() if product_prefix else set(range(n_wires))
-    rest: list[list[Op]] = []
-    for group in ops:  # an op, or a group of ops that must fuse together
-        group = group if isinstance(group, list) else [group]
-        remaining = []
-        for op in group:
-            if isinstance(op, U1Q) and op.wires[0] not in entangled:
-                prefix[op.wires[0]].append(op)
-            else:
-                entangled |= set(op.wires)
-                remaining.append(op)
-        if remaining:
-            rest.append(remaining)
+    ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first);
+    ``table`` and ``basis`` (``Lowered``'s): consider phase stages (``_phases``), each taken
+    when the cost model says the whole schedule gets cheaper with it."""
+    units = [op if isinstance(op, list) else [op] for op in ops]
+    if basis is not None:
+        units = _choose_phase_runs(
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis
+        )
+    prefix, rest = _split_prefix(units, n_wires, product_prefix)
     stages = _fuse(rest, dynamic_op, max_fused)
     order = list(initial_order or range(n_wires - 1, -1, -1))
     start_order = tuple(order)
@@ -108,9 +119,51 @@ def schedule(
     for stage in stages:
         if stage.kind == "gather":
             kernels.append(_gather_kernel(stage.ops, order, n_wires))
+        elif stage.kind == "phase":
+            kernels.append(_phase_kernel(stage, order, n_wires))
         else:
             kernels.append(_block_kernel(stage, order))
     return Schedule(n_wires, prefix, start_order, kernels, tuple(order))
+
+
+def _split_prefix(units: list[list[Op]], n_wires: int, product_prefix: bool):
+    """``(prefix, rest)``: per wire its one-wire gates before any multi-wire gate, and the
+    units that remain."""
+    prefix: dict[int, list[U1Q]] = {w: [] for w in range(n_wires)}
+    entangled: set[int] = set() if product_prefix else set(range(n_wires))
+    rest: list[list[Op]] = []
+    for unit in units:  # an op, or a group of ops that must fuse together
+        remaining = []
+        for op in unit:
+            if isinstance(op, U1Q) and op.wires[0] not in entangled:
+                prefix[op.wires[0]].append(op)
+            else:
+                entangled |= set(op.wires)
+                remaining.append(op)
+        if remaining:
+            rest.append(remaining)
+    return prefix, rest
+
+
+def _choose_phase_runs(units, n_wires, dynamic_op, max_fused, product_prefix, table, basis):
+    """``units`` with the candidate phase runs that lower the schedule's cost rewritten as
+    phase stages, taken greedily in circuit order."""
+    runs = phase_runs(units, table)
+    if not runs:
+        return units
+
+    def cost(chosen):
+        _prefix, rest = _split_prefix(rewrite(units, chosen, basis), n_wires, product_prefix)
+        return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused))
+
+    chosen: list = []
+    best = cost(chosen)
+    for run in runs:
+        trial = cost([*chosen, run])
+        if trial < best:
+            chosen.append(run)
+            best = trial
+    return rewrite(units, chosen, basis)
 
 
 # Cost of a dense block per amplitude, in units of one pass over the state: one pass plus
@@ -122,8 +175,26 @@ _PASS_COST = 1.0
 _MAC_COST = 0.1
 
 
+# A phase stage is one elementwise multiply (one pass); a gather reads through an index
+# table and writes (two).
+_PHASE_COST = _PASS_COST
+_GATHER_COST = 2 * _PASS_COST
+
+
 def _block_cost(m: int) -> float:
     return _PASS_COST + _MAC_COST * 2**m
+
+
+def _stage_cost(stage: Stage) -> float:
+    if stage.kind == "phase":
+        if not stage.dynamic:
+            return _PHASE_COST
+        # built on every run: a multiply-add per angle and amplitude, a polar and a gather
+        (op,) = stage.ops
+        return 3 * _PASS_COST + _PHASE_COST + _MAC_COST * len(op.rows)
+    if stage.kind == "gather":
+        return _GATHER_COST
+    return _block_cost(len(stage.wires))
 
 
 def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
@@ -133,12 +204,19 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
     for unit in units:
         wires = {w for op in unit for w in op.wires}
         earliest = max((last_stage.get(w, -1) for w in wires), default=-1)
-        kind = "gather" if all(isinstance(op, Monomial) for op in unit) else "block"
+        if isinstance(unit[0], PhaseRun):  # a stage of its own
+            kind = "phase"
+        elif all(isinstance(op, Monomial) for op in unit):
+            kind = "gather"
+        else:
+            kind = "block"
         dynamic = any(dynamic_op(op) for op in unit)
         chosen = None
         best_gain = 0.0
         alone = _block_cost(len(wires))
         for i in range(len(stages) - 1, max(earliest, 0) - 1, -1):
+            if kind == "phase":
+                break
             stage = stages[i]
             if stage.kind != kind:
                 continue
@@ -146,7 +224,16 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
                 chosen = i
                 break
             size = len(stage.wires | wires)
-            if size > max_fused or stage.dynamic != dynamic:
+            if size > max_fused:
+                continue
+            # input gates and weight-only gates stay apart (a weight-only block is built
+            # once per bind), except in layers of one-wire gates: there a few 2 x 2 products
+            # per run join what would be another layer of blocks (basis changes around an
+            # input rotation)
+            if stage.dynamic != dynamic and not (
+                all(isinstance(op, U1Q) for op in unit)
+                and all(isinstance(op, U1Q) for op in stage.ops)
+            ):
                 continue
             # merge when one bigger block is cheaper than the block plus a separate one
             gain = alone - (_block_cost(size) - _block_cost(len(stage.wires)))
@@ -156,6 +243,7 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
             stages.append(Stage(kind, set(), dynamic=dynamic))
             chosen = len(stages) - 1
         stage = stages[chosen]
+        stage.dynamic = stage.dynamic or dynamic
         stage.wires |= wires
         stage.ops.extend(unit)
         for w in wires:
@@ -188,6 +276,18 @@ def _gather_kernel(ops: list[Monomial], order, n_wires) -> GatherKernel:
     if np.allclose(physical_phase, 1.0):
         physical_phase = None
     return GatherKernel(physical_source, physical_phase)
+
+
+def _phase_kernel(stage: Stage, order, n_wires) -> PhaseKernel:
+    (op,) = stage.ops
+    logical = physical_to_logical(order, n_wires)
+    indices = []
+    for factor in op.factors:
+        local = np.zeros_like(logical)
+        for j, wire in enumerate(factor.wires):
+            local |= ((logical >> wire) & 1) << j
+        indices.append(local)
+    return PhaseKernel(op, indices, stage.dynamic)
 
 
 def _block_kernel(stage: Stage, order: list[int]) -> BlockKernel:
