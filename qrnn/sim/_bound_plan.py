@@ -13,9 +13,10 @@ from functools import cached_property
 
 import torch
 
-from qrnn.sim._chain import apply_block, permute_axes, product_state
+from qrnn.sim._chain import apply_block, permute_axes
 from qrnn.sim._gates import block_matrix, kron, run_products, u1q_matrices
 from qrnn.sim._plan import CompiledPlan, PlanTensors
+from qrnn.sim._product import product_state
 from qrnn.sim._schedule import GatherKernel, PhaseKernel
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from qrnn.sim._angles import AngleMap
-from qrnn.sim._chain import ChainPlan, ChainStep, product_groups
+from qrnn.sim._chain import ChainPlan, ChainStep
 from qrnn.sim._gates import BlockTables, GateTable, complex_dtype, constant_tensor, run_index
 from qrnn.sim._layouts import (
     GateLayout,
@@ -31,6 +31,7 @@ from qrnn.sim._layouts import (
     static_gates,
 )
 from qrnn.sim._observables import Terms
+from qrnn.sim._product import product_groups
 from qrnn.sim._schedule import GatherKernel, PhaseKernel, Schedule, physical_to_logical
 from qrnn.sim._split import SplitPlan
 

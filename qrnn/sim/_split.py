@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qrnn.sim._chain import index_map, product_groups, refuse_second_derivatives
+from qrnn.sim._chain import index_map
+from qrnn.sim._product import product_groups, refuse_second_derivatives
 
 _MAX_SIDE = 7  # wires per side: side operators up to 128 x 128
 _MAX_DENSE = 256  # a gather whose cut matrix is wider than this entangles too much to split

@@ -26,7 +26,7 @@ from sim_references import (
 
 from circuits import ansatz, encoding
 from qrnn import sim
-from qrnn.sim._chain import product_groups, product_state
+from qrnn.sim._product import product_groups, product_state
 
 GRADCHECK = {"eps": 1e-6, "atol": 1e-7, "rtol": 1e-5}
 
