@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -357,3 +359,20 @@ def test_predict_takes_a_split_or_windows_and_maps_back_with_a_scaler(sine):
 def test_predict_refuses_anything_but_windows(bad, shown):
     with pytest.raises(TypeError, match=rf"a \(n, window, features\) tensor, got {shown}$"):
         train.predict(lstm(), bad)
+
+
+def test_metrics_average_r2_over_features_and_are_nan_without_data():
+    truth = np.array([[0.0, 10.0], [1.0, 30.0], [2.0, 20.0]])
+    prediction = np.array([[0.0, 12.0], [1.5, 30.0], [2.0, 16.0]])
+    r2_first = 1 - 0.25 / 2.0  # SS_res / SS_tot of each feature, by hand
+    r2_second = 1 - (4.0 + 16.0) / 200.0
+    scores = train.metrics(truth, prediction)
+    assert scores["r2"] == pytest.approx((r2_first + r2_second) / 2)
+    assert scores["mse"] == pytest.approx((0.25 + 4.0 + 16.0) / 6)
+    assert scores["mae"] == pytest.approx((0.5 + 2.0 + 4.0) / 6)
+    empty = train.metrics(np.zeros((0, 1)), np.zeros((0, 1)))
+    assert set(empty) == {"mse", "mae", "r2"} and all(math.isnan(v) for v in empty.values())
+    one = train.metrics(np.array([[2.0]]), np.array([[1.0]]))
+    assert (one["mse"], one["mae"]) == (1.0, 1.0) and math.isnan(one["r2"])  # constant truth
+    with pytest.raises(ValueError, match=r"truth \(3, 2\) and prediction \(3, 1\)"):
+        train.metrics(truth, prediction[:, :1])
