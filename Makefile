@@ -33,6 +33,7 @@ test: lint
 benchmark: setup
 	$(BIN)/python benchmarks/bench_w1.py
 	$(BIN)/python benchmarks/bench_w2.py
+	$(BIN)/python benchmarks/bench_suite.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
