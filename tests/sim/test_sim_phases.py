@@ -79,6 +79,27 @@ def phase_kernels(program, mode):
     return [k for k in program.plan(mode).schedule.kernels if isinstance(k, PhaseKernel)]
 
 
+def check_bound_run(program, circuit, weights, inputs, observables, batch, seed, gradients=None):
+    """The program bound to random weights, run on ``batch`` random inputs, equals the
+    reference; with ``gradients`` (a tensor -> tensor map of the outputs), gradcheck of its
+    sum over the weights and the inputs."""
+    weight_values = random_values(len(weights), 1, seed)[0]
+    input_values = random_values(len(inputs), batch, seed + 1)
+    full = torch.cat([weight_values.expand(batch, -1), input_values], 1)
+    order = [[*weights, *inputs].index(p) for p in circuit.parameters]
+    assert_close(
+        program.bind(weight_values).expval(input_values),
+        reference_expvals(circuit, full[:, order], observables),
+    )
+    if gradients is not None:
+
+        def loss(weight_values, input_values):
+            return gradients(program.bind(weight_values).expval(input_values)).sum()
+
+        arguments = (weight_values.requires_grad_(), input_values.requires_grad_())
+        assert torch.autograd.gradcheck(loss, arguments, eps=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_random_phase_runs_against_statevector_operator_and_expectation(seed):
     n_qubits = 3 + seed % 3
@@ -241,14 +262,7 @@ def test_the_split_plan_keeps_gates_in_blocks():
     observables = ["I" * (n_qubits - 1 - q) + "Z" + "I" * q for q in range(n_qubits)]
     program = sim.compile(circuit, observables, weight_params=weights)
     assert not phase_kernels(program, "split")
-    weight_values = random_values(len(weights), 1, 10)[0]
-    input_values = random_values(n_qubits, 3, 11)
-    full = torch.cat([weight_values.expand(3, -1), input_values], 1)
-    order = [[*weights, *inputs].index(p) for p in circuit.parameters]
-    assert_close(
-        program.bind(weight_values).expval(input_values),
-        reference_expvals(circuit, full[:, order], observables),
-    )
+    check_bound_run(program, circuit, weights, inputs, observables, 3, 10)
 
 
 def test_float32_phase_stages():
@@ -292,20 +306,7 @@ def test_encoded_ion_native_layers_through_the_chain():
     observables = ["I" * (n_qubits - 1 - q) + "Z" + "I" * q for q in range(n_qubits)]
     program = sim.compile(circuit, observables, weight_params=weights)
     assert len(phase_kernels(program, "expval")) == 2
-    weight_values = random_values(len(weights), 1, 13)[0]
-    input_values = random_values(n_qubits, 2, 14)
-    full = torch.cat([weight_values.expand(2, -1), input_values], 1)
-    order = [[*weights, *inputs].index(p) for p in circuit.parameters]
-    assert_close(
-        program.bind(weight_values).expval(input_values),
-        reference_expvals(circuit, full[:, order], observables),
-    )
-
-    def loss(weight_values, input_values):
-        return program.bind(weight_values).expval(input_values).sin().sum()
-
-    arguments = (weight_values.requires_grad_(), input_values.requires_grad_())
-    assert torch.autograd.gradcheck(loss, arguments, eps=1e-6, atol=1e-6)
+    check_bound_run(program, circuit, weights, inputs, observables, 2, 13, torch.sin)
 
 
 def test_a_run_whose_table_would_be_too_large_stays_in_blocks(monkeypatch):
@@ -341,17 +342,4 @@ def test_basis_changes_fuse_with_a_reuploaded_encoding():
     assert all(kernel.dynamic for kernel in between)
     assert sum(len(kernel.local_wires) for kernel in between) == n_qubits
 
-    weight_values = random_values(len(weights), 1, 16)[0]
-    input_values = random_values(n_qubits, 2, 17)
-    full = torch.cat([weight_values.expand(2, -1), input_values], 1)
-    order = [[*weights, *inputs].index(p) for p in circuit.parameters]
-    assert_close(
-        program.bind(weight_values).expval(input_values),
-        reference_expvals(circuit, full[:, order], observables),
-    )
-
-    def loss(weight_values, input_values):
-        return program.bind(weight_values).expval(input_values).cos().sum()
-
-    arguments = (weight_values.requires_grad_(), input_values.requires_grad_())
-    assert torch.autograd.gradcheck(loss, arguments, eps=1e-6, atol=1e-6)
+    check_bound_run(program, circuit, weights, inputs, observables, 2, 16, torch.cos)
