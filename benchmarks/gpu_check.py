@@ -1,13 +1,18 @@
-"""One short check for a machine with an NVIDIA GPU: the torch engine on CUDA, Aer on GPU.
+"""One short check for a machine with an NVIDIA GPU: the torch engine on CUDA.
 
-For the reference workloads at several batch sizes it prints throughput on the accelerator
-and the largest difference from the same computation on the CPU:
+Prints throughput on the accelerator and the largest difference from the same computation
+on the CPU (float64 there), for:
 
-- W1 (10-qubit circuit cell): expectation values forward, and full training steps;
-- W2 (quantum-memory QRNN, 4 data + 6 hidden qubits): training steps, when qrnn.models.QRNN
-  is importable;
-- Aer with ``device="GPU"`` (qiskit-aer-gpu), when it is installed: the W1 circuit with all
-  bindings of a batch in one run.
+- the complex matrix-product rate of the device (the bound's unit, as ``bench_suite.py``);
+- W1's circuit, expectation values forward at several batch sizes (the engine alone);
+- every row of the speed suite (``suite.py``): the training step of the recurrent shell as a
+  user writes it (``layer(angles)`` at every time step), float32 and float64, at batch 32
+  (the suite's) and larger batches;
+- W2 (``w2.py``, the quantum-memory QRNN, 4 data + 6 hidden qubits): training steps (a
+  10-qubit density matrix is 16 MiB per sample in complex128, so its batches stay small).
+
+Each section runs on its own; one that fails prints its traceback and the rest still run.
+``--json PATH`` also writes the rows there.
 
     python benchmarks/gpu_check.py                # needs CUDA; says so and exits 2 without
     python benchmarks/gpu_check.py --device cpu   # dry run of the same script on the CPU
@@ -16,29 +21,54 @@ and the largest difference from the same computation on the CPU:
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
-from qiskit.quantum_info import SparsePauliOp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite
 import w1
+import w2
+from bench_suite import Shell
 
-from qrnn import sim
+from qrnn import QuantumLayer, sim
+
+CPU = torch.device("cpu")
 
 
-def _timed(function, repeats, device):
-    function()  # warm-up: compile, allocate, load kernels
+def _synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+
+
+def _median_seconds(function, repeats, device):
+    """Median wall time of ``function()`` after one warm-up call (plans, kernels, caches)."""
+    result = function()
+    _synchronize(device)
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         result = function()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / repeats, result
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def gemm_rates(device, size=1024, batch=1024):
+    """Complex multiply-adds per second of ``(size, size) @ (size, batch)`` on ``device``."""
+    rows = []
+    for dtype in (torch.complex64, torch.complex128):
+        matrix = torch.randn(size, size, dtype=dtype, device=device)
+        state = torch.randn(size, batch, dtype=dtype, device=device)
+        seconds, _ = _median_seconds(lambda m=matrix, s=state: m @ s, 20, device)
+        rate = size * size * batch / seconds
+        rows.append(("complex GEMM", str(dtype).split(".")[1], batch, rate / 1e9, float("nan")))
+    return rows  # "per second" column in G multiply-adds
 
 
 def w1_forward(device, batches, repeats):
@@ -53,18 +83,12 @@ def w1_forward(device, batches, repeats):
             reference = program.bind(weight).expval(angles)  # CPU, complex128
             bound = program.bind(weight.to(device, dtype))
             inputs = angles.to(device, dtype)
-            seconds, result = _timed(lambda b=bound, x=inputs: b.expval(x), repeats, device)
+            seconds, result = _median_seconds(
+                lambda b=bound, x=inputs: b.expval(x), repeats, device
+            )
             error = (result.double().cpu() - reference).abs().max().item()
             rows.append(("W1 expval", str(dtype).split(".")[1], batch, batch / seconds, error))
     return rows
-
-
-def _sine_windows(batch, dtype):
-    generator = torch.Generator().manual_seed(batch)
-    time_axis = torch.arange(w1.STEPS + 1, dtype=torch.float64) * 0.4
-    phases = 6 * torch.rand(batch, 1, generator=generator, dtype=torch.float64)
-    windows = torch.sin(time_axis[None] + phases).to(dtype)
-    return windows[:, : w1.STEPS, None], windows[:, w1.STEPS, None]
 
 
 def _training_step(model, inputs, targets):
@@ -80,96 +104,71 @@ def _training_step(model, inputs, targets):
     return step
 
 
-def w1_training(device, batches, repeats):
-    from bench_w1 import QrnnCell
+def _first_loss(build, inputs, targets, where, dtype):
+    model = build().to(device=where, dtype=dtype)
+    step = _training_step(model, inputs.to(where, dtype), targets.to(where, dtype))
+    return step().double().item()
 
+
+def suite_rows(device, batches, repeats, names):
     rows = []
-    for dtype in (torch.float32, torch.float64):
+    for shape in suite.shapes(names):
+
+        def build(shape=shape):
+            torch.manual_seed(0)
+            layer = QuantumLayer(
+                shape.circuit, shape.inputs, shape.weights, shape.observables, dtype=torch.float64
+            )
+            return Shell(shape, layer)
+
         for batch in batches:
-            inputs, targets = _sine_windows(batch, dtype)
-            first_losses = []
-            for where in (torch.device("cpu"), device):
-                torch.manual_seed(0)
-                model = w1.W1Model(QrnnCell()).to(device=where, dtype=dtype)
-                step = _training_step(model, inputs.to(where), targets.to(where))
-                first_losses.append(step().double().item())
-            seconds, _ = _timed(step, repeats, device)
-            error = abs(first_losses[0] - first_losses[1])
-            rows.append(("W1 train step", str(dtype).split(".")[1], batch, 1 / seconds, error))
+            inputs, targets = w2.data(batch=batch, steps=suite.STEPS, dtype=torch.float64)
+            # the CPU reference at the suite's batch only: the same code path, and at 14
+            # qubits a batch of 1024 would take minutes there
+            reference = float("nan")
+            if batch <= suite.BATCH:
+                reference = _first_loss(build, inputs, targets, CPU, torch.float64)
+            for dtype in (torch.float32, torch.float64):
+                model = build().to(device=device, dtype=dtype)
+                step = _training_step(model, inputs.to(device, dtype), targets.to(device, dtype))
+                first = step().double().item()
+                seconds, _ = _median_seconds(step, repeats, device)
+                name = str(dtype).split(".")[1]
+                rows.append((shape.name, name, batch, 1 / seconds, abs(first - reference)))
+                print(*rows[-1], flush=True)
     return rows
 
 
 def w2_training(device, batches, repeats):
-    try:
-        from qrnn.models import QRNN
-    except ImportError:
-        return [("W2 train step", "QRNN missing", 0, float("nan"), float("nan"))]
     rows = []
-    for dtype in (torch.float32, torch.float64):
-        for batch in batches:
-            inputs, targets = _sine_windows(batch, dtype)
-            first_losses = []
-            for where in (torch.device("cpu"), device):
-                torch.manual_seed(0)
-                model = _W2Model(QRNN(1, n_qubits=10, batch_first=True)).to(where, dtype)
-                step = _training_step(model, inputs.to(where), targets.to(where))
-                first_losses.append(step().double().item())
-            seconds, _ = _timed(step, repeats, device)
-            error = abs(first_losses[0] - first_losses[1])
-            rows.append(("W2 train step", str(dtype).split(".")[1], batch, 1 / seconds, error))
-    return rows
+    for batch in batches:
+        inputs, targets = w2.data(batch=batch, dtype=torch.float64)
 
+        def build():
+            torch.manual_seed(0)
+            return w2.W2Model(dtype=torch.float64)
 
-class _W2Model(torch.nn.Module):
-    """QRNN with quantum memory, Linear(data register <Z> -> 1) on the last step."""
-
-    def __init__(self, recurrent):
-        super().__init__()
-        self.recurrent = recurrent
-        self.head = torch.nn.Linear(recurrent.hidden_size, 1)
-
-    def forward(self, inputs):
-        output, _ = self.recurrent(inputs)
-        return self.head(output[:, -1])
-
-
-def aer_gpu(batches):
-    try:
-        from qiskit_aer import AerSimulator
-    except ImportError:
-        return [("Aer GPU", "qiskit-aer missing", 0, float("nan"), float("nan"))]
-    if "GPU" not in AerSimulator().available_devices():
-        return [("Aer GPU", "no GPU build (pip install qiskit-aer-gpu)", 0, 0.0, float("nan"))]
-    circuit = w1.circuit()[0]
-    program = sim.compile(circuit, w1.observables())
-    measured = circuit.copy()
-    for q, label in enumerate(w1.observables()):
-        measured.save_expectation_value(SparsePauliOp(label), range(w1.N_QUBITS), label=f"z{q}")
-    rows = []
-    generator = torch.Generator().manual_seed(0)
-    for precision in ("single", "double"):
-        simulator = AerSimulator(
-            method="statevector", device="GPU", precision=precision, batched_shots_gpu=True
-        )
-        for batch in batches:
-            values = torch.rand(batch, circuit.num_parameters, generator=generator) * 6.28
-            binds = {p: values[:, i].tolist() for i, p in enumerate(circuit.parameters)}
-            start = time.perf_counter()
-            result = simulator.run(measured, parameter_binds=[binds]).result()
-            seconds = time.perf_counter() - start
-            aer = torch.tensor(
-                [[result.data(k)[f"z{q}"] for q in range(w1.N_QUBITS)] for k in range(batch)]
-            )
-            error = (aer - program.expval(values.double())).abs().max().item()
-            rows.append(("Aer GPU expval", precision, batch, batch / seconds, error))
+        reference = _first_loss(build, inputs, targets, CPU, torch.float64)
+        for dtype in (torch.float32, torch.float64):
+            model = build().to(device=device, dtype=dtype)
+            step = _training_step(model, inputs.to(device, dtype), targets.to(device, dtype))
+            first = step().double().item()
+            seconds, _ = _median_seconds(step, repeats, device)
+            name = str(dtype).split(".")[1]
+            rows.append(("W2 train step", name, batch, 1 / seconds, abs(first - reference)))
+            print(*rows[-1], flush=True)
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu for a dry run")
-    parser.add_argument("--batches", default="32,256,1024", help="comma-separated batch sizes")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", default="32,1024,8192", help="W1 expval batch sizes")
+    parser.add_argument("--train-batches", default="32,1024", help="training batch sizes")
+    parser.add_argument("--w2-batches", default="32,64", help="W2 training batch sizes")
+    parser.add_argument("--rows", nargs="*", default=None, help="suite rows (default: all)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -180,16 +179,36 @@ def main(argv=None) -> int:
         )
         return 2
     batches = [int(b) for b in args.batches.split(",")]
+    train_batches = [int(b) for b in args.train_batches.split(",")]
+    w2_batches = [int(b) for b in args.w2_batches.split(",")]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"gpu_check on {name}; torch {torch.__version__}")
-    rows = w1_forward(device, batches, args.repeats)
-    rows += w1_training(device, batches[:2], args.repeats)
-    rows += w2_training(device, batches[:2], args.repeats)
-    rows += aer_gpu(batches)
+    print(f"gpu_check on {name}; torch {torch.__version__}", flush=True)
+    sections = [
+        ("gemm", lambda: gemm_rates(device)),
+        ("w1 forward", lambda: w1_forward(device, batches, args.repeats)),
+        ("w2", lambda: w2_training(device, w2_batches, args.repeats)),
+        ("suite", lambda: suite_rows(device, train_batches, args.repeats, args.rows)),
+    ]
+    rows, failed = [], []
+    for section, run in sections:
+        start = time.perf_counter()
+        try:
+            rows += run()
+        except Exception:  # a failing section must not hide the others' figures
+            traceback.print_exc()
+            failed.append(section)
+        print(f"# {section}: {time.perf_counter() - start:.1f} s", flush=True)
     print(f"{'workload':<16} {'precision':<10} {'batch':>6} {'per second':>12} {'max |diff|':>11}")
     for workload, precision, batch, rate, error in rows:
         print(f"{workload:<16} {precision:<10} {batch:>6} {rate:>12.2f} {error:>11.2e}")
-    return 0
+    if device.type == "cuda":
+        print(f"# peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
+    if args.json is not None:
+        fields = ("workload", "precision", "batch", "per_second", "max_difference")
+        payload = {"device": name, "torch": torch.__version__, "failed": failed}
+        payload["rows"] = [dict(zip(fields, row, strict=True)) for row in rows]
+        args.json.write_text(json.dumps(payload, indent=1))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
