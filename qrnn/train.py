@@ -284,7 +284,7 @@ def evaluate(
         ``{split: {"mse": ..., "mae": ..., "r2": ...}}`` for each non-empty split of
         ``splits`` (a ``split`` fraction of 0 leaves no validation windows, for instance).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text: tqdm.auto warns in notebooks without ipywidgets
 
     check_data(data)
     integer("batch_size", batch_size)
@@ -571,7 +571,7 @@ def fit(
         }
         write_atomically(checkpoint_path, lambda tmp: torch.save(payload, tmp))
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text: tqdm.auto warns in notebooks without ipywidgets
 
     start, wall_before = time.perf_counter(), history.wall_time
     n_train = len(train.inputs)
