@@ -125,8 +125,9 @@ class NoisyPlan:
                 entangled |= set(block.qubits)
                 rest.append(block)
         self.blocks = rest
+        channels: dict = {}  # one PTM per distinct error
         for block in rest + [b for bs in self.prefix.values() for b in bs]:
-            block.builder = BlockBuilder(block.ops, tuple(block.qubits))
+            block.builder = BlockBuilder(block.ops, tuple(block.qubits), channels)
         self.prefix_dynamic = any(b.dynamic for bs in self.prefix.values() for b in bs)
         dynamic = [k for k, b in enumerate(rest) if b.dynamic]
         self.cut = dynamic[-1] + 1 if dynamic else 0  # blocks[cut:] read no inputs
@@ -248,16 +249,22 @@ class NoisyBound:
 
     # -- runs ------------------------------------------------------------------------------
 
-    def _check(self, batch: int, columns: int, grad: bool) -> None:
+    def _check(self, batch: int, columns: int, grad: bool, density: bool = False) -> None:
+        """Refuse a run whose states would not fit, before any is made: the batch's states
+        (``4**n`` real each), ``columns`` evolved observables, a chunk's working copies; with
+        gradients the graph's inputs and one chunk's states recomputed per block; and for
+        ``density``, the complex matrices returned and the copies made on the way."""
         n = self.plan.n_qubits
         item = 4 if self.dtype == torch.float32 else 8
-        chunk = max(1, _CHUNK_BYTES // (item * 4**n))
+        chunk = self._chunk()
         blocks = len(self.plan.blocks)
 
         def need(b):
             states = (b + columns + 2 * min(b, chunk)) * 4**n * item
-            if grad:  # checkpointed chunks: the chunk inputs, one chunk's graph recomputed
+            if grad:
                 states += (b + columns + blocks * min(b, chunk)) * 4**n * item
+            if density:
+                states += 3 * b * 4**n * 2 * item
             return states
 
         check_memory(
@@ -303,7 +310,7 @@ class NoisyBound:
     def density_matrix(self, inputs=None) -> torch.Tensor:
         """(batch, 2**n, 2**n) complex final density matrices; ``inputs (batch, n_inputs)``."""
         inputs = self._inputs(inputs)
-        self._check(self._batch(inputs), 0, _grad(self.static_angles, inputs))
+        self._check(self._batch(inputs), 0, _grad(self.static_angles, inputs), density=True)
         state, order = self.states(inputs)
         return to_density_matrix(state, order, self.plan.n_qubits)
 

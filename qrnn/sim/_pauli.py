@@ -78,10 +78,17 @@ def monomial_matrix(op: Monomial) -> np.ndarray:
     return matrix
 
 
-def constant_ptm(op: Op) -> np.ndarray | None:
-    """The PTM of an operation without parameters (a constant gate or a channel), else None."""
+def constant_ptm(op: Op, channels: dict | None = None) -> np.ndarray | None:
+    """The PTM of an operation without parameters (a constant gate or a channel), else None.
+    ``channels``: PTMs already made, by the identity of their Kraus list (the noise reader
+    gives every instruction with the same error the same list)."""
     if isinstance(op, Channel):
-        return kraus_ptm(op.kraus)
+        if channels is None:
+            return kraus_ptm(op.kraus)
+        key = id(op.kraus)
+        if key not in channels:
+            channels[key] = (op.kraus, kraus_ptm(op.kraus))  # (keeps the list alive)
+        return channels[key][1]
     if isinstance(op, Dense):
         return kraus_ptm([op.matrix])
     if isinstance(op, Monomial):
@@ -93,7 +100,7 @@ class BlockBuilder:
     """Builds the PTM of a block: ``ops`` in order on ``qubits`` (local qubit j =
     ``qubits[j]``), from a batch of gate angles. Constants are made once per device/dtype."""
 
-    def __init__(self, ops: list[Op], qubits: tuple[int, ...]):
+    def __init__(self, ops: list[Op], qubits: tuple[int, ...], channels: dict | None = None):
         self.ops = ops
         self.qubits = qubits
         local = {q: j for j, q in enumerate(qubits)}
@@ -101,7 +108,7 @@ class BlockBuilder:
         self.positions = [
             tuple(b for w in op.wires for b in (2 * local[w], 2 * local[w] + 1)) for op in ops
         ]
-        self.constants = [constant_ptm(op) for op in ops]
+        self.constants = [constant_ptm(op, channels) for op in ops]
         self.u1q = [op for op in ops if isinstance(op, U1Q)]
         self._tensors: dict = {}
 

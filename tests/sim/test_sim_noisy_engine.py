@@ -63,9 +63,14 @@ def gate_noise(gates) -> NoiseModel:
     return model
 
 
-def kraus_reference(circuit: QuantumCircuit, errors: dict) -> np.ndarray:
-    """``DensityMatrix`` of |0..0> evolved through each instruction and then the Kraus
-    channel of ``errors[name]`` (the errors a noise model attaches by name)."""
+def kraus_channels(model: NoiseModel) -> dict:
+    """gate name -> ``Kraus`` channel of the all-qubit error ``model`` attaches to it."""
+    return {name: Kraus(error) for name, error in model._default_quantum_errors.items()}
+
+
+def kraus_reference(circuit: QuantumCircuit, channels: dict) -> np.ndarray:
+    """``DensityMatrix`` of |0..0> evolved through each instruction and then the channel
+    ``channels[name]`` (``kraus_channels``)."""
     rho = DensityMatrix.from_label("0" * circuit.num_qubits)
     for instruction in circuit.data:
         qubits = [circuit.find_bit(q).index for q in instruction.qubits]
@@ -73,9 +78,9 @@ def kraus_reference(circuit: QuantumCircuit, errors: dict) -> np.ndarray:
             rho = rho.evolve(instruction.operation, qubits)
             continue
         rho = rho.evolve(instruction.operation, qubits)
-        error = errors.get(instruction.operation.name)
-        if error is not None:
-            rho = rho.evolve(Kraus(error), qubits)
+        channel = channels.get(instruction.operation.name)
+        if channel is not None:
+            rho = rho.evolve(channel, qubits)
     return rho.data
 
 
@@ -94,7 +99,7 @@ def test_random_noisy_circuits_of_every_gate_match_aer_and_kraus_evolution(seed)
     circuit.reset(2)
     circuit.cx(2, 3)
     model = gate_noise(gates)
-    errors = {gate: model._default_quantum_errors[gate] for gate in model._default_quantum_errors}
+    channels = kraus_channels(model)
     values = random_values(circuit.num_parameters, 2, seed)
 
     rho = sim.density_matrix(circuit, values, model).numpy()
@@ -102,7 +107,7 @@ def test_random_noisy_circuits_of_every_gate_match_aer_and_kraus_evolution(seed)
     for row in range(2):
         bound = bind(circuit, values[row])
         np.testing.assert_allclose(rho[row], aer_density(bound, model), atol=ATOL, rtol=0)
-        np.testing.assert_allclose(rho[row], kraus_reference(bound, errors), atol=ATOL, rtol=0)
+        np.testing.assert_allclose(rho[row], kraus_reference(bound, channels), atol=ATOL, rtol=0)
 
 
 def test_every_gate_kind_once_with_its_error():
@@ -110,7 +115,7 @@ def test_every_gate_kind_once_with_its_error():
     gates = sorted(set(FIXED_1Q + FIXED_2Q + FIXED_3Q) | set(ROTATION_1Q) | set(ROTATION_2Q))
     gates = [g for g in gates if g in AER_GATES]
     model = gate_noise(gates)
-    errors = dict(model._default_quantum_errors)
+    channels = kraus_channels(model)
     theta = ParameterVector("theta", 3)
     counts = {**ROTATION_1Q, **ROTATION_2Q}
     for gate in gates:
@@ -124,7 +129,7 @@ def test_every_gate_kind_once_with_its_error():
         values = random_values(circuit.num_parameters, 1, 9)
         rho = sim.density_matrix(circuit, values, model).numpy()[0]
         bound = bind(circuit, values[0])
-        expected = kraus_reference(bound, errors)
+        expected = kraus_reference(bound, channels)
         np.testing.assert_allclose(rho, expected, atol=ATOL, rtol=0, err_msg=gate)
 
 
