@@ -110,7 +110,7 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
 class NoisyPlan:
     """A circuit's noisy schedule: product prefix per qubit, blocks, the Heisenberg cut."""
 
-    def __init__(self, lowered, angles, n_terms_columns=None, max_qubits=DEFAULT_MAX_QUBITS):
+    def __init__(self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS):
         self.n_qubits = n = lowered.n_qubits
         self.angles = angles
         blocks = fuse(list(lowered.ops), angles.is_dynamic, max_qubits)
@@ -284,10 +284,9 @@ class NoisyBound:
         blocks = self.plan.blocks[:stop]
         matrices = [self._block(b, angles) for b in blocks]
         qubits = [b.qubits for b in blocks]
-        order = list(range(self.plan.n_qubits - 1, -1, -1))
         chunk = self._chunk()
         outputs = []
-        final_order = _final_order(order, qubits)
+        final_order: list[int] = []
         for start in range(0, batch, chunk):
             rows = slice(start, start + chunk)
             pieces = [v if v.shape[0] == 1 else v[rows] for v in vectors]
@@ -296,11 +295,10 @@ class NoisyBound:
 
             def run(*tensors, size=size):
                 k = len(vectors)
-                state = _product(list(tensors[:k]), size)
-                return _run_chain(state, tensors[k:], qubits, order)[0]
+                state, final_order[:] = _grow(list(tensors[:k]), tensors[k:], qubits, size)
+                return state
 
-            state = _checkpointed(run, (*pieces, *mats))
-            outputs.append(state)
+            outputs.append(_checkpointed(run, (*pieces, *mats)))
         return torch.cat(outputs) if len(outputs) > 1 else outputs[0], final_order
 
     def _chunk(self) -> int:
@@ -426,11 +424,31 @@ def _product(vectors, batch) -> torch.Tensor:
     return state
 
 
-def _final_order(order, qubits):
-    """The axis order ``_run_chain`` leaves after blocks on ``qubits``."""
-    for block in qubits:
-        order = _layout(list(order), block)[0]
-    return list(order)
+def _grow(vectors, matrices, qubits, batch):
+    """``(state (batch, 4**n), order)``: the product of the per-qubit ``vectors`` (qubit n-1
+    first) through the blocks, with the state held on the qubits the blocks have joined so
+    far only (the others are still a product): a qubit is tensored in when a block first
+    needs it, so the first layer of entanglers costs about one pass over the full state."""
+    n = len(vectors)
+    state = vectors[0].new_ones(batch, 1)
+    order: list[int] = []
+
+    def join(state, order, new, block=()):
+        # beside the block's qubits already held, so that the block's axes stay adjacent
+        held = [order.index(q) for q in block if q in order]
+        at = max(held) + 1 if held else len(order)
+        for q in new:
+            vector = vectors[n - 1 - q].expand(batch, 4)[:, None, :, None]
+            state = state.view(batch, 4**at, 1, -1) * vector
+            state = state.reshape(batch, -1)
+            order = [*order[:at], q, *order[at:]]
+            at += 1
+        return state, order
+
+    for matrix, block in zip(matrices, qubits, strict=True):
+        state, order = join(state, order, [q for q in block if q not in order], block)
+        state, order = _run_chain(state, [matrix], [block], order)
+    return join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
 
 
 def _layout(order, block):
@@ -439,10 +457,14 @@ def _layout(order, block):
     positions = sorted(order.index(q) for q in block)
     if positions[-1] - positions[0] + 1 == m:
         return order, positions[0], None
+    # the block's first qubit in the order stays; the others join it from the left, so a
+    # run of blocks along a line of qubits (a CNOT ring) keeps them adjacent afterwards
+    anchor = order[positions[0]]
     others = [q for q in order if q not in block]
-    moved = list(reversed(block))  # local qubit 0 least significant: no reordering of R
-    new_order = others + moved
-    return new_order, len(others), [order.index(q) for q in new_order]
+    group = [q for q in order if q in block and q != anchor] + [anchor]
+    start = sum(1 for q in order[: positions[0]] if q not in block)
+    new_order = others[:start] + group + others[start:]
+    return new_order, start, [order.index(q) for q in new_order]
 
 
 def _run_chain(state, matrices, qubits, order):
