@@ -267,3 +267,17 @@ def test_a_state_that_cannot_fit_is_refused_before_allocation():
     wide.cx(0, 1)
     with pytest.raises(SimulationMemoryError, match="qubits"):
         sim.compile(wide, noise_model=model)
+
+
+def test_precision_follows_values():
+    circuit, _x, _w = cell(3)
+    model = gate_noise({"ry", "rx", "rz", "cx"})
+    values = random_values(circuit.num_parameters, 3, 12)
+
+    single = sim.density_matrix(circuit, values.float(), model)
+    double = sim.density_matrix(circuit, values, model)
+
+    assert single.dtype == torch.complex64 and double.dtype == torch.complex128
+    np.testing.assert_allclose(single.numpy(), double.numpy(), atol=1e-5, rtol=0)
+    expvals = sim.expval(circuit, values.float(), ["ZZI"], noise_model=model)
+    assert expvals.dtype == torch.float32 and expvals.shape == (3, 1)
