@@ -23,6 +23,8 @@ from qrnn.sim._bound import BoundProgram
 from qrnn.sim._errors import UnboundParameterError
 from qrnn.sim._footprint import check_memory, compile_bytes, program_bytes
 from qrnn.sim._lowering import Channel, lower, virtualize
+from qrnn.sim._noise import apply_readout
+from qrnn.sim._noisy import NoisyBound, NoisyPlan, noisy_program_bytes
 from qrnn.sim._observables import Terms, parse_observables
 from qrnn.sim._plan import CompiledPlan, readout_tables
 from qrnn.sim._schedule import BlockKernel, GatherKernel, fold_suffix, schedule
@@ -38,8 +40,9 @@ class Program:
         circuit: a ``QuantumCircuit`` on n qubits, possibly with ``Parameter``s.
         observables: Pauli labels or ``SparsePauliOp``s (n characters, little-endian), or None
             when only states are wanted.
-        noise_model: a ``qiskit_aer.noise.NoiseModel``; its quantum errors run on the
-            density-matrix path, its readout errors apply to Z-type observables.
+        noise_model: a ``qiskit_aer.noise.NoiseModel``; its quantum errors (and any reset)
+            run on the noisy engine (``_noisy``: density matrices in the Pauli basis; ``bind``
+            then returns a ``NoisyBound``), its readout errors rewrite the observables.
         weight_params: parameters given once per forward through ``bind`` (trainable weights).
         input_params: the per-sample inputs, in the column order ``BoundProgram`` takes them
             (default: every other parameter, in ``circuit.parameters`` order).
@@ -94,10 +97,17 @@ class Program:
         n_terms, density = self._n_terms, self.density
         check_memory(
             self._describe(density),
-            lambda n: program_bytes(n, n_terms, density=density),
+            (lambda n: noisy_program_bytes(n))
+            if density
+            else (lambda n: program_bytes(n, n_terms, density=density)),
             self.n_qubits,
         )
         self.angles = AngleMap(self._lowered.table, self.input_index, self.weight_index)
+        self._noisy = None
+        if density:  # mixed states run on the Pauli-basis engine (``_noisy``)
+            self._noisy = NoisyPlan(self._lowered, self.angles)
+            if self.observables is not None:
+                self._noisy.set_observables(apply_readout(self.observables, self._lowered.readout))
         self.global_phase_rows = list(self._lowered.global_phase_rows)  # angle rows, summed
         self._plans: dict[str, CompiledPlan] = {}
 
@@ -118,9 +128,11 @@ class Program:
             return f"simulating this {n}-qubit circuit as a density matrix (2**{2 * n} entries)"
         return f"simulating this {n}-qubit circuit (2**{n} amplitudes)"
 
-    def bind(self, weights: torch.Tensor) -> BoundProgram:
+    def bind(self, weights: torch.Tensor) -> BoundProgram | NoisyBound:
         """Hoist weight-only work. ``weights``: (n_weight,) or (batch, n_weight)."""
         weights = check_values(weights, len(self.weight_index), "weights")
+        if self._noisy is not None:
+            return NoisyBound(self._noisy, weights, self.angles)
         return BoundProgram(self, weights)
 
     def expval(self, values) -> torch.Tensor:
@@ -139,8 +151,10 @@ class Program:
         """The circuit's unitary, (2**n, 2**n) complex, for one set of ``values`` (n_params,)."""
         return self._split(values).unitary(self._inputs(values))
 
-    def _split(self, values) -> BoundProgram:
+    def _split(self, values) -> BoundProgram | NoisyBound:
         values = self._values(values)
+        if self._noisy is not None:
+            return NoisyBound(self._noisy, values[:, self.weight_index], self.angles)
         return BoundProgram(self, values[:, self.weight_index])
 
     def _inputs(self, values) -> torch.Tensor:
@@ -156,6 +170,8 @@ class Program:
         phase stage one per amplitude, or for a split run ``chi (dL**2 + dR**2 + dL dR)`` per
         sample, and the readout. The weight-only work of a bind is not counted. For a speed
         bound: this count at the machine's complex GEMM rate."""
+        if self._noisy is not None:  # real multiply-adds: a quarter of complex ones
+            return self._noisy.multiply_adds(batch) // 4
         plan = self.plan("expval")
         n_obs = len(self.observables)
         split = None

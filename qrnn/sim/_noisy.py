@@ -1,0 +1,536 @@
+"""The noisy engine: density matrices as real Pauli-basis states, channels as fused PTM blocks.
+
+A circuit with quantum errors or resets (``_lowering.lower`` puts each error after its
+instruction, as Aer does) is compiled into
+
+1. a **product prefix**: per qubit, the one-qubit gates and channels before the qubit's first
+   multi-qubit block, applied to its 4-vector ``(1, 0, 0, 1)`` (angle encodings with their
+   noise are here);
+2. **blocks**: gates and channels fused greedily into Pauli-transfer matrices on at most
+   ``max_qubits`` qubits (a k-qubit block is a real ``4**k x 4**k`` matrix; cost per entry
+   of the state: a pass plus ``4**k`` multiply-adds, merged when one bigger block is
+   cheaper), one-qubit blocks absorbed into the multi-qubit block that follows them.
+
+Blocks whose operations read no inputs are built once per bind. A run applies the blocks to
+the batch of states ``(batch, 4**n)`` as matrix products on the blocks' axes (the axis order
+is tracked, so most blocks need no copy), in chunks of a few samples (a chunk stays in the
+allocator's reused memory, and with gradients it is one checkpointed segment, so memory
+does not grow with the number of blocks times the batch).
+
+Expectation values are coefficients of the final state. When every input-dependent block
+comes before a **cut**, the blocks after it run once per bind in the Heisenberg picture on
+the observables (``R^T`` in reverse order: ``n_obs`` vectors instead of ``batch`` states)
+and a run only meets them at the cut: one matrix product, or, when the state at the cut is a
+product state, a contraction of the two halves of the register that never builds the state.
+Which way runs is chosen by counting multiply-adds (``NoisyPlan.heisenberg_cost``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from qrnn.sim._errors import UnboundParameterError
+from qrnn.sim._footprint import check_memory
+from qrnn.sim._lowering import Op
+from qrnn.sim._pauli import (
+    ZERO_STATE,
+    BlockBuilder,
+    observable_terms,
+    pauli_index,
+    to_density_matrix,
+)
+from qrnn.sim._values import check_values
+
+DEFAULT_MAX_QUBITS = 3
+_PASS = 8  # a pass over the state, in multiply-adds per entry (the cost model's unit)
+_CHUNK_BYTES = 16 * 2**20  # a chunk of samples' states: reused by the allocator
+
+
+@dataclass
+class Block:
+    qubits: list[int]  # local qubit j of the block's PTM
+    ops: list[Op] = field(default_factory=list)
+    dynamic: bool = False
+    builder: BlockBuilder | None = None
+
+    def cost(self) -> int:
+        return _PASS + 4 ** len(self.qubits)
+
+
+def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
+    """Greedy fusion in circuit order: an operation joins the last block on its qubits when
+    the merged block is no dearer than two (and both read inputs or neither does); blocks
+    that are the last on their qubits and lie within the operation's qubits are absorbed."""
+    blocks: list[Block | None] = []
+    last: dict[int, int] = {}
+    for op in ops:
+        wires = set(op.wires)
+        dynamic = is_dynamic(op)
+        target = None
+        earlier = [last[w] for w in wires if w in last]
+        if earlier:
+            i = max(earlier)
+            block = blocks[i]
+            union = set(block.qubits) | wires
+            merged = _PASS + 4 ** len(union)
+            if (
+                block.dynamic == dynamic
+                and len(union) <= max_qubits
+                and merged <= block.cost() + _PASS + 4 ** len(wires)
+            ):
+                target = i
+        if target is None:
+            blocks.append(Block([], dynamic=dynamic))
+            target = len(blocks) - 1
+        block = blocks[target]
+        moved = set(wires)
+        for j in sorted({last[w] for w in wires if w in last} - {target}):
+            other = blocks[j]
+            if (
+                other is not None
+                and other.dynamic == dynamic
+                and set(other.qubits) <= wires
+                and all(last[q] == j for q in other.qubits)
+            ):  # disjoint from the target and last on its qubits: it commutes up to here
+                block.ops[:0] = other.ops
+                block.qubits += [q for q in other.qubits if q not in block.qubits]
+                moved |= set(other.qubits)
+                blocks[j] = None
+        block.ops.append(op)
+        block.qubits += [w for w in op.wires if w not in block.qubits]
+        block.dynamic = block.dynamic or dynamic
+        for q in moved:  # (the block's other qubits may have later blocks)
+            last[q] = target
+    return [b for b in blocks if b is not None]
+
+
+class NoisyPlan:
+    """A circuit's noisy schedule: product prefix per qubit, blocks, the Heisenberg cut."""
+
+    def __init__(self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS):
+        self.n_qubits = n = lowered.n_qubits
+        self.angles = angles
+        blocks = fuse(list(lowered.ops), angles.is_dynamic, max_qubits)
+        # the product prefix: per qubit its one-qubit blocks before any wider block
+        entangled: set[int] = set()
+        self.prefix: dict[int, list[Block]] = {q: [] for q in range(n)}
+        rest = []
+        for block in blocks:
+            if len(block.qubits) == 1 and block.qubits[0] not in entangled:
+                self.prefix[block.qubits[0]].append(block)
+            else:
+                entangled |= set(block.qubits)
+                rest.append(block)
+        self.blocks = rest
+        channels: dict = {}  # one PTM per distinct error
+        for block in rest + [b for bs in self.prefix.values() for b in bs]:
+            block.builder = BlockBuilder(block.ops, tuple(block.qubits), channels)
+        self.prefix_dynamic = any(b.dynamic for bs in self.prefix.values() for b in bs)
+        dynamic = [k for k, b in enumerate(rest) if b.dynamic]
+        self.cut = dynamic[-1] + 1 if dynamic else 0  # blocks[cut:] read no inputs
+        self.terms = None
+        self.n_obs = 0
+
+    def set_observables(self, observables):
+        """``SparsePauliOp``s with readout already rewritten."""
+        self.terms = observable_terms(observables, self.n_qubits)
+        self.n_obs = len(observables)
+
+    def block_cost(self, blocks) -> int:
+        """Multiply-adds of ``blocks`` on one state (4**n entries)."""
+        return sum(b.cost() for b in blocks) * 4**self.n_qubits
+
+    def schroedinger_cost(self, batch: int) -> int:
+        return batch * self.block_cost(self.blocks)
+
+    def heisenberg_cost(self, batch: int, hoisted: bool) -> int:
+        """Multiply-adds of a run that meets the observables, evolved backwards through the
+        blocks after the cut (done once per bind: 0 when already ``hoisted``), at the cut."""
+        size = 4**self.n_qubits
+        suffix = 0 if hoisted else self.n_obs * self.block_cost(self.blocks[self.cut :])
+        return batch * self.block_cost(self.blocks[: self.cut]) + suffix + batch * self.n_obs * size
+
+    def multiply_adds(self, batch: int) -> int:
+        """Real multiply-adds of one expval forward on ``batch`` samples, as it runs."""
+        if self.terms is None:
+            return self.schroedinger_cost(batch)
+        return min(self.schroedinger_cost(batch), self.heisenberg_cost(batch, False))
+
+
+class NoisyBound:
+    """A ``NoisyPlan`` with its weights bound (what ``Program.bind`` returns for a circuit
+    with noise or resets): the weight-only blocks, and when chosen the observables evolved
+    back to the cut, are made once (per autograd mode); runs take batches of inputs.
+
+    Args:
+        plan: the plan.
+        weights: ``(b_w, n_weights)`` real, checked.
+        angles: the program's ``AngleMap``.
+    """
+
+    def __init__(self, plan: NoisyPlan, weights: torch.Tensor, angles):
+        self.plan = plan
+        self.weights = weights
+        self.dtype = weights.dtype
+        self.device = weights.device
+        self._angle_map = angles
+        self._tensors = angles.tensors(self.device, self.dtype)
+        self._grad_mode = None
+
+    def _sync_grad_mode(self):
+        """What was hoisted under ``torch.no_grad()`` has no graph: rebuild on a change."""
+        grad_mode = torch.is_grad_enabled()
+        if grad_mode == self._grad_mode:
+            return
+        self._grad_mode = grad_mode
+        tensors = self._tensors
+        if self.weights.shape[1]:
+            self.static_angles = self.weights @ tensors.weight_coefficients + tensors.offsets
+        else:
+            self.static_angles = tensors.offsets.unsqueeze(0)
+        self._static: dict[int, torch.Tensor] = {}
+        self._observables = None  # (n_obs, 4**n) evolved back to the cut
+
+    def _inputs(self, inputs):
+        """Checked ``inputs (batch, n_inputs)`` on the weights' device and dtype, or None."""
+        self._sync_grad_mode()
+        n_inputs = self._angle_map.n_inputs
+        if inputs is None:
+            if n_inputs:
+                raise UnboundParameterError(
+                    f"the program has {n_inputs} inputs besides the bound weights; pass "
+                    f"inputs of shape (batch, {n_inputs})"
+                )
+            return None
+        inputs = check_values(inputs, n_inputs, "inputs").to(device=self.device, dtype=self.dtype)
+        if self.weights.shape[0] not in (1, inputs.shape[0]):
+            raise UnboundParameterError(
+                f"weights have batch {self.weights.shape[0]} but inputs have batch "
+                f"{inputs.shape[0]}; expected equal batches or unbatched weights"
+            )
+        return inputs
+
+    def statevector(self, inputs=None):
+        raise ValueError(
+            "the circuit has resets or noise, so its state is mixed; use density_matrix"
+        )
+
+    def unitary(self, inputs=None):
+        raise ValueError("the circuit has resets or noise, so it has no unitary")
+
+    # -- building blocks -------------------------------------------------------------------
+
+    def _block(self, block: Block, angles) -> torch.Tensor:
+        if block.dynamic:
+            return block.builder.matrix(angles)
+        key = id(block)
+        if key not in self._static:
+            self._static[key] = block.builder.matrix(self.static_angles)
+        return self._static[key]
+
+    def _angles(self, inputs):
+        if inputs is None or inputs.shape[1] == 0:
+            return self.static_angles
+        return self.static_angles + inputs @ self._tensors.input_coefficients
+
+    def _qubit_vectors(self, angles) -> list[torch.Tensor]:
+        """Per qubit (n-1 first) its ``(b, 4)`` state after the product prefix."""
+        zero = torch.tensor(ZERO_STATE, dtype=self.dtype, device=self.device)
+        vectors = []
+        for q in range(self.plan.n_qubits - 1, -1, -1):
+            vector = zero[None]
+            for block in self.plan.prefix[q]:
+                vector = (self._block(block, angles) @ vector[..., None])[..., 0]
+            vectors.append(vector)
+        return vectors
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def _check(self, batch: int, columns: int, grad: bool, density: bool = False) -> None:
+        """Refuse a run whose states would not fit, before any is made: the batch's states
+        (``4**n`` real each), ``columns`` evolved observables, a chunk's working copies; with
+        gradients the graph's inputs and one chunk's states recomputed per block; and for
+        ``density``, the complex matrices returned and the copies made on the way."""
+        n = self.plan.n_qubits
+        item = 4 if self.dtype == torch.float32 else 8
+        chunk = self._chunk()
+        blocks = len(self.plan.blocks)
+
+        def need(b):
+            states = (b + columns + 2 * min(b, chunk)) * 4**n * item
+            if grad:
+                states += (b + columns + blocks * min(b, chunk)) * 4**n * item
+            if density:
+                states += 3 * b * 4**n * 2 * item
+            return states
+
+        check_memory(
+            f"a noisy run of {batch} samples on {n} qubits (density matrices of 4**{n} "
+            "real Pauli coefficients each)" + (" with gradients" if grad else ""),
+            need,
+            batch,
+            device=self.device,
+            unit="samples",
+        )
+
+    def states(self, inputs, stop=None):
+        """``(states (batch, 4**n), order)`` after ``blocks[:stop]``."""
+        angles = self._angles(inputs)
+        batch = angles.shape[0]
+        vectors = self._qubit_vectors(angles)
+        blocks = self.plan.blocks[:stop]
+        matrices = [self._block(b, angles) for b in blocks]
+        qubits = [b.qubits for b in blocks]
+        chunk = self._chunk()
+        outputs = []
+        final_order: list[int] = []
+        for start in range(0, batch, chunk):
+            rows = slice(start, start + chunk)
+            pieces = [v if v.shape[0] == 1 else v[rows] for v in vectors]
+            mats = [m if m.shape[0] == 1 else m[rows] for m in matrices]
+            size = min(chunk, batch - start)
+
+            def run(*tensors, size=size):
+                k = len(vectors)
+                state, final_order[:] = _grow(list(tensors[:k]), tensors[k:], qubits, size)
+                return state
+
+            outputs.append(_checkpointed(run, (*pieces, *mats)))
+        return torch.cat(outputs) if len(outputs) > 1 else outputs[0], final_order
+
+    def _chunk(self) -> int:
+        item = 4 if self.dtype == torch.float32 else 8
+        return max(1, _CHUNK_BYTES // (item * 4**self.plan.n_qubits))
+
+    def density_matrix(self, inputs=None) -> torch.Tensor:
+        """(batch, 2**n, 2**n) complex final density matrices; ``inputs (batch, n_inputs)``."""
+        inputs = self._inputs(inputs)
+        self._check(self._batch(inputs), 0, _grad(self.static_angles, inputs), density=True)
+        state, order = self.states(inputs)
+        return to_density_matrix(state, order, self.plan.n_qubits)
+
+    def _batch(self, inputs) -> int:
+        return max(self.static_angles.shape[0], 0 if inputs is None else inputs.shape[0])
+
+    def expval(self, inputs=None) -> torch.Tensor:
+        """(batch, n_obs) real expectation values; ``inputs (batch, n_inputs)``."""
+        inputs = self._inputs(inputs)
+        plan = self.plan
+        if plan.terms is None:
+            raise ValueError("this program was compiled without observables")
+        batch = self._batch(inputs)
+        heisenberg = self.static_angles.shape[0] == 1 and plan.heisenberg_cost(
+            batch, self._observables is not None
+        ) < plan.schroedinger_cost(batch)
+        grad = _grad(self.static_angles, inputs)
+        self._check(batch, plan.n_obs if heisenberg else 0, grad)
+        if not heisenberg:
+            state, order = self.states(inputs)
+            index, coefficients, columns = self._readout(order)
+            values = state[:, index] * coefficients
+            out = values.new_zeros(batch, plan.n_obs)
+            return out.index_add(1, columns, values)
+        observables = self._evolved_observables()
+        standard = list(range(plan.n_qubits - 1, -1, -1))
+        if plan.cut == 0:  # a product state meets the observables
+            return _contract_product(self._qubit_vectors(self._angles(inputs)), observables, batch)
+        state, state_order = self.states(inputs, plan.cut)
+        return state @ _reorder(observables, standard, state_order).T
+
+    def _readout(self, order):
+        index, coefficients, columns = [], [], []
+        for digits, coefficient, column in self.plan.terms:
+            index.append(pauli_index(digits, order))
+            coefficients.append(coefficient)
+            columns.append(column)
+        return (
+            torch.tensor(index, device=self.device),
+            torch.tensor(coefficients, dtype=self.dtype, device=self.device),
+            torch.tensor(columns, device=self.device),
+        )
+
+    def _evolved_observables(self):
+        """``(n_obs, 4**n)`` observables (standard order) evolved back to the cut, made once
+        per bind (per autograd mode). Each runs on its light cone: a block outside the
+        qubits it acts on so far leaves it alone (the adjoint of a trace-preserving channel
+        keeps the identity), so it is held on those qubits only until it covers them all."""
+        if self._observables is not None:
+            return self._observables
+        plan = self.plan
+        suffix = plan.blocks[plan.cut :][::-1]
+        matrices = tuple(self._block(b, None).mT for b in suffix)  # the adjoint channels
+        qubits = [b.qubits for b in suffix]
+        columns = []
+        for column in range(plan.n_obs):
+            terms = [(d, c) for d, c, k in plan.terms if k == column]
+
+            def run(*matrices, terms=terms):
+                return _light_cone(terms, matrices, qubits, plan.n_qubits, self.dtype, self.device)
+
+            columns.append(_checkpointed(run, matrices))
+        self._observables = torch.cat(columns)
+        return self._observables
+
+
+def _light_cone(terms, matrices, qubits, n, dtype, device) -> torch.Tensor:
+    """``(1, 4**n)`` (standard order): the observable ``terms`` ``[(qubit -> digit, coeff)]``
+    through the adjoint PTMs ``matrices`` on ``qubits``, held on its support only."""
+    order = sorted({q for digits, _ in terms for q in digits}, reverse=True)
+    state = torch.zeros(1, 4 ** len(order), dtype=dtype, device=device)
+    for digits, coefficient in terms:
+        state[0, pauli_index(digits, order)] += coefficient
+    for matrix, block in zip(matrices, qubits, strict=True):
+        if not set(block) & set(order):
+            continue
+        new = [q for q in block if q not in order]
+        state = _widen(state, len(new))
+        state, order = _run_chain(state, [matrix], [block], order + new)
+    rest = [q for q in range(n - 1, -1, -1) if q not in order]
+    return _reorder(_widen(state, len(rest)), order + rest, list(range(n - 1, -1, -1)))
+
+
+def _widen(state, k: int) -> torch.Tensor:
+    """``state`` tensored with the identity on ``k`` more qubits (least significant)."""
+    if not k:
+        return state
+    wide = state.new_zeros(state.shape[0], state.shape[1], 4**k)
+    wide[:, :, 0] = state
+    return wide.reshape(state.shape[0], -1)
+
+
+def _checkpointed(run, tensors):
+    """``run(*tensors)``, as one checkpointed segment when it records a graph (its states
+    are recomputed in the backward pass instead of kept)."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return checkpoint(run, *tensors, use_reentrant=False)
+    return run(*tensors)
+
+
+def _grad(static_angles, inputs) -> bool:
+    return torch.is_grad_enabled() and (
+        static_angles.requires_grad or (inputs is not None and inputs.requires_grad)
+    )
+
+
+def _product(vectors, batch) -> torch.Tensor:
+    """``(batch, 4**n)`` Kronecker product of per-qubit ``(b, 4)`` vectors (first: most
+    significant)."""
+    state = vectors[0].expand(batch, 4)
+    for vector in vectors[1:]:
+        state = (state[:, :, None] * vector.expand(batch, 4)[:, None, :]).reshape(batch, -1)
+    return state
+
+
+def _grow(vectors, matrices, qubits, batch):
+    """``(state (batch, 4**n), order)``: the product of the per-qubit ``vectors`` (qubit n-1
+    first) through the blocks, with the state held on the qubits the blocks have joined so
+    far only (the others are still a product): a qubit is tensored in when a block first
+    needs it, so the first layer of entanglers costs about one pass over the full state."""
+    n = len(vectors)
+    state = vectors[0].new_ones(batch, 1)
+    order: list[int] = []
+
+    def join(state, order, new, block=()):
+        # beside the block's qubits already held, so that the block's axes stay adjacent
+        held = [order.index(q) for q in block if q in order]
+        at = max(held) + 1 if held else len(order)
+        for q in new:
+            vector = vectors[n - 1 - q].expand(batch, 4)[:, None, :, None]
+            state = state.view(batch, 4**at, 1, -1) * vector
+            state = state.reshape(batch, -1)
+            order = [*order[:at], q, *order[at:]]
+            at += 1
+        return state, order
+
+    for matrix, block in zip(matrices, qubits, strict=True):
+        state, order = join(state, order, [q for q in block if q not in order], block)
+        state, order = _run_chain(state, [matrix], [block], order)
+    return join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+
+
+def _layout(order, block):
+    """``(new order, start, permutation or None)`` to bring ``block``'s qubits together."""
+    m = len(block)
+    positions = sorted(order.index(q) for q in block)
+    if positions[-1] - positions[0] + 1 == m:
+        return order, positions[0], None
+    # the block's first qubit in the order stays; the others join it from the left, so a
+    # run of blocks along a line of qubits (a CNOT ring) keeps them adjacent afterwards
+    anchor = order[positions[0]]
+    others = [q for q in order if q not in block]
+    group = [q for q in order if q in block and q != anchor] + [anchor]
+    start = sum(1 for q in order[: positions[0]] if q not in block)
+    new_order = others[:start] + group + others[start:]
+    return new_order, start, [order.index(q) for q in new_order]
+
+
+def _run_chain(state, matrices, qubits, order):
+    """Apply PTMs ``(b or 1, 4**m, 4**m)`` on ``qubits`` to ``state (c, 4**n)`` in axis
+    ``order``; returns the state and its final order."""
+    n = len(order)
+    order = list(order)
+    for matrix, block in zip(matrices, qubits, strict=True):
+        m = len(block)
+        order_new, start, permutation = _layout(order, block)
+        if permutation is not None:
+            state = state.view(-1, *([4] * n)).permute(0, *(p + 1 for p in permutation))
+            state = state.reshape(-1, 4**n)
+        order = order_new
+        run = order[start : start + m]  # most significant first
+        local = [m - 1 - block.index(q) for q in run]  # the PTM's tensor axes, MSB first
+        if local != list(range(m)):
+            axes = [*local, *(m + a for a in local)]
+            matrix = matrix.view(-1, *([4] * 2 * m)).permute(0, *(a + 1 for a in axes))
+            matrix = matrix.reshape(-1, 4**m, 4**m)
+        batch = state.shape[0]
+        left, right = 4**start, 4 ** (n - start - m)
+        if right == 1:
+            if matrix.shape[0] == 1:
+                state = state.view(-1, 4**m) @ matrix[0].T
+            else:
+                state = state.view(batch, -1, 4**m) @ matrix.mT
+        elif right < 64:  # (a broadcast product of many tiny matrices is slow)
+            state = torch.einsum(
+                "bij,bljr->blir", matrix.expand(batch, -1, -1), state.view(batch, left, 4**m, right)
+            )
+        elif matrix.shape[0] == 1:
+            state = matrix[0] @ state.view(batch * left, 4**m, right)
+        else:
+            state = matrix[:, None] @ state.view(batch, left, 4**m, right)
+        state = state.reshape(batch, 4**n)
+    return state, order
+
+
+def _reorder(observables, order, target):
+    """``(k, 4**n)`` in axis ``order`` -> axis ``target``."""
+    if list(order) == list(target):
+        return observables
+    n = len(order)
+    tensor = observables.view(-1, *([4] * n)).permute(0, *(order.index(q) + 1 for q in target))
+    return tensor.reshape(observables.shape[0], -1)
+
+
+def _contract_product(vectors, observables, batch) -> torch.Tensor:
+    """``(batch, n_obs)``: observables ``(n_obs, 4**n)`` (standard order) against the product
+    of per-qubit vectors ``(b, 4)`` (qubit n-1 first), as two halves of the register: the
+    state itself is never built."""
+    n = len(vectors)
+    half = n // 2
+    high = _product(vectors[:half], batch) if half else None  # (batch, 4**half)
+    low = _product(vectors[half:], batch)  # (batch, 4**(n - half))
+    n_obs = observables.shape[0]
+    # (n_obs * 4**half, 4**low) @ (4**low, batch): one product with the batch as columns
+    partial = observables.reshape(n_obs * 4**half, -1) @ low.T
+    partial = partial.view(n_obs, 4**half, batch)
+    if high is None:
+        return partial[:, 0, :].T
+    return torch.einsum("oab,ba->bo", partial, high)
+
+
+def noisy_program_bytes(n_qubits: int) -> int:
+    """The least a noisy program needs to run one sample: its state, a product's output, and
+    the complex density matrix it may return (float64)."""
+    return 6 * 4**n_qubits * 8
