@@ -48,6 +48,59 @@ def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
     return kept
 
 
+def constant_matrix(op: U1Q, table) -> np.ndarray | None:
+    """The (2, 2) matrix of a one-wire gate whose angles depend on no parameter, else None."""
+    rows = [table.rows[r] for r in op.rows]
+    if any(terms for _offset, terms in rows):
+        return None
+    theta, phi, lam, gamma = (offset for offset, _terms in rows)
+    s = -1.0 if op.conjugate else 1.0
+    cos, sin = np.cos(theta / 2), np.sin(theta / 2)
+    return np.exp(1j * s * gamma) * np.array(
+        [
+            [cos, -sin * np.exp(1j * s * lam)],
+            [sin * np.exp(1j * s * phi), cos * np.exp(1j * s * (phi + lam))],
+        ]
+    )
+
+
+def fold_one_wire_suffix(units: list[list[Op]], terms: Terms, table):
+    """``(units, folded terms)``: the trailing constant one-wire gates (basis changes such as
+    a phase stage's H before a Z readout) folded into a copy of ``terms`` (``Terms.fold_gate``)
+    and removed; ``(units, None)`` when there are none or the folded readout would need a
+    gather (a source that is not a bit flip)."""
+    blocked: set[int] = set()
+    folded: list[tuple[int, np.ndarray]] = []
+    kept: list[list[Op]] = []
+    for unit in reversed(units):
+        wires = {w for op in unit for w in op.wires}
+        if len(unit) == 1 and isinstance(unit[0], U1Q) and not wires & blocked:
+            matrix = constant_matrix(unit[0], table)
+            if matrix is not None:
+                folded.append((unit[0].wires[0], matrix))
+                continue
+        blocked |= wires
+        kept.append(unit)
+    if not folded:
+        return units, None
+    folded_terms = terms.copy()
+    for wire, matrix in folded:  # the last gate first: O -> U^+ O U
+        folded_terms.fold_gate(matrix, wire)
+    if folded_terms.flip_masks() is None:
+        return units, None
+    kept.reverse()
+    return kept, folded_terms
+
+
+def readout_cost(terms: Terms | None) -> float:
+    """The readout's cost beyond the probabilities: ``_FLIP_COST`` per bit-flip mask of its
+    terms."""
+    if terms is None:
+        return 0.0
+    masks = terms.flip_masks()
+    return _FLIP_COST * len(masks) if masks is not None else 0.0
+
+
 @dataclass
 class Stage:
     kind: str  # "block", "gather" or "phase"
@@ -101,16 +154,25 @@ def schedule(
     initial_order=None,
     table=None,
     basis=None,
+    terms: Terms | None = None,
 ) -> Schedule:
     """``product_prefix=False`` when the run does not start from |0...0> (a unitary);
     ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first);
     ``table`` and ``basis`` (``Lowered``'s): consider phase stages (``_phases``), each taken
-    when the cost model says the whole schedule gets cheaper with it."""
+    when the cost model says the whole schedule gets cheaper with it; ``terms``: a
+    statevector readout into which trailing constant one-wire gates may fold (updated in
+    place when that is cheaper, ``fold_one_wire_suffix``)."""
     units = [op if isinstance(op, list) else [op] for op in ops]
     if basis is not None:
         units = _choose_phase_runs(
-            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms
         )
+    if terms is not None:
+        units, folded = _fold_if_cheaper(
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, terms
+        )
+        if folded is not None:
+            terms.items = folded.items
     prefix, rest = _split_prefix(units, n_wires, product_prefix)
     stages = _fuse(rest, dynamic_op, max_fused)
     order = list(initial_order or range(n_wires - 1, -1, -1))
@@ -145,16 +207,41 @@ def _split_prefix(units: list[list[Op]], n_wires: int, product_prefix: bool):
     return prefix, rest
 
 
-def _choose_phase_runs(units, n_wires, dynamic_op, max_fused, product_prefix, table, basis):
+def _units_cost(units, n_wires, dynamic_op, max_fused, product_prefix) -> float:
+    _prefix, rest = _split_prefix(units, n_wires, product_prefix)
+    return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused))
+
+
+def _fold_if_cheaper(units, n_wires, dynamic_op, max_fused, product_prefix, table, terms):
+    """``(units, folded terms or None)``: ``fold_one_wire_suffix`` when its readout costs
+    less than the gates it removes, with the cost of the whole schedule either way."""
+    shorter, folded = fold_one_wire_suffix(units, terms, table)
+    if folded is None:
+        return units, None
+    args = (n_wires, dynamic_op, max_fused, product_prefix)
+    kept = _units_cost(units, *args) + readout_cost(terms)
+    if _units_cost(shorter, *args) + readout_cost(folded) < kept:
+        return shorter, folded
+    return units, None
+
+
+def _choose_phase_runs(
+    units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms=None
+):
     """``units`` with the candidate phase runs that lower the schedule's cost rewritten as
-    phase stages, taken greedily in circuit order."""
+    phase stages, taken greedily in circuit order; with ``terms``, the cost of each choice
+    is that of its cheaper tail (its trailing basis changes folded into the readout or not)."""
     runs = phase_runs(units, table)
     if not runs:
         return units
+    args = (n_wires, dynamic_op, max_fused, product_prefix)
 
     def cost(chosen):
-        _prefix, rest = _split_prefix(rewrite(units, chosen, basis), n_wires, product_prefix)
-        return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused))
+        rewritten = rewrite(units, chosen, basis)
+        if terms is None:
+            return _units_cost(rewritten, *args)
+        shorter, folded = _fold_if_cheaper(rewritten, *args, table, terms)
+        return _units_cost(shorter, *args) + readout_cost(folded or terms)
 
     chosen: list = []
     best = cost(chosen)
@@ -179,6 +266,11 @@ _MAC_COST = 0.1
 # table and writes (two).
 _PHASE_COST = _PASS_COST
 _GATHER_COST = 2 * _PASS_COST
+# A bit-flip readout term (``_chain.FlipReadout``): a product of the state's two halves, its
+# contraction and their adjoints, a few small kernels. Measured (ion-native ring, 10 qubits,
+# batch 32): ten such terms cost more than the 4 + 4 + 2-wire blocks of the ten basis
+# changes they would replace, so a full layer of basis changes stays; a few fold.
+_FLIP_COST = _PASS_COST
 
 
 def _block_cost(m: int) -> float:
