@@ -231,7 +231,10 @@ class PlanTensors:
         """The tables of the block kernel at position ``k``."""
         if k not in self._blocks:
             self._blocks[k] = BlockTables(
-                self.plan.schedule.kernels[k], self.device, self.real_dtype
+                self.plan.schedule.kernels[k],
+                self.device,
+                self.real_dtype,
+                self.plan.angles.dynamic_rows,
             )
         return self._blocks[k]
 
