@@ -2,12 +2,16 @@
 
 Done once per circuit, independent of values:
 
-1. trailing permutation/diagonal gates are folded into the observables (``fold_suffix``);
+1. trailing permutation/diagonal gates are folded into the observables (``fold_suffix``),
+   and trailing constant one-wire gates into bit-flip terms when that is cheaper
+   (``fold_one_wire_suffix``);
 2. one-wire gates before a wire's first multi-wire gate form a product-state prefix;
 3. the rest is fused into stages: dense blocks on at most ``max_fused`` wires, grown while a
    cost model (a pass over the state plus 2**m multiply-adds per amplitude) says one bigger
    block beats two (gates may join an earlier block when no later stage touches their
-   wires, so commuting layers fuse), and
+   wires, or every later stage on their wires commutes with them: gates diagonal in one
+   Pauli basis per wire that agree on their shared wires, such as a ring of RXX couplings,
+   so commuting layers fuse), and
    gather stages that apply runs of permutation-with-phase gates (CNOT rings, CZ, SWAP) as
    one index permutation of the whole state, and phase stages that apply runs of commuting
    Pauli rotations and diagonal gates (RXX on all pairs, RZZ, CZ, RZ) as one phase vector
@@ -27,7 +31,7 @@ import numpy as np
 
 from qrnn.sim._lowering import U1Q, Monomial, Op, is_diagonal
 from qrnn.sim._observables import Terms, expand_monomial
-from qrnn.sim._phases import PhaseRun, phase_runs, rewrite
+from qrnn.sim._phases import PhaseRun, diagonal_terms, phase_runs, rewrite
 
 
 def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
@@ -163,18 +167,19 @@ def schedule(
     statevector readout into which trailing constant one-wire gates may fold (updated in
     place when that is cheaper, ``fold_one_wire_suffix``)."""
     units = [op if isinstance(op, list) else [op] for op in ops]
+    axes = None if table is None else _axes_reader(table)
     if basis is not None:
         units = _choose_phase_runs(
-            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms, axes
         )
     if terms is not None:
         units, folded = _fold_if_cheaper(
-            units, n_wires, dynamic_op, max_fused, product_prefix, table, terms
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, terms, axes
         )
         if folded is not None:
             terms.items = folded.items
     prefix, rest = _split_prefix(units, n_wires, product_prefix)
-    stages = _fuse(rest, dynamic_op, max_fused)
+    stages = _fuse(rest, dynamic_op, max_fused, axes)
     order = list(initial_order or range(n_wires - 1, -1, -1))
     start_order = tuple(order)
     kernels = []
@@ -207,18 +212,35 @@ def _split_prefix(units: list[list[Op]], n_wires: int, product_prefix: bool):
     return prefix, rest
 
 
-def _units_cost(units, n_wires, dynamic_op, max_fused, product_prefix) -> float:
+def _units_cost(units, n_wires, dynamic_op, max_fused, product_prefix, axes=None) -> float:
     _prefix, rest = _split_prefix(units, n_wires, product_prefix)
-    return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused))
+    return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused, axes))
 
 
-def _fold_if_cheaper(units, n_wires, dynamic_op, max_fused, product_prefix, table, terms):
+def _axes_reader(table):
+    """``op -> {wire: "X" | "Y" | "Z"}`` for a gate diagonal in one Pauli basis per wire
+    (``_phases``), else None; remembered per op. Two such gates whose axes agree on their
+    shared wires commute."""
+    known: dict[int, tuple] = {}
+
+    def axes(op):
+        if id(op) not in known:
+            found = diagonal_terms(op, table)
+            known[id(op)] = (op, None if found is None else found[0])  # (op keeps its id)
+        return known[id(op)][1]
+
+    return axes
+
+
+def _fold_if_cheaper(
+    units, n_wires, dynamic_op, max_fused, product_prefix, table, terms, axes=None
+):
     """``(units, folded terms or None)``: ``fold_one_wire_suffix`` when its readout costs
     less than the gates it removes, with the cost of the whole schedule either way."""
     shorter, folded = fold_one_wire_suffix(units, terms, table)
     if folded is None:
         return units, None
-    args = (n_wires, dynamic_op, max_fused, product_prefix)
+    args = (n_wires, dynamic_op, max_fused, product_prefix, axes)
     kept = _units_cost(units, *args) + readout_cost(terms)
     if _units_cost(shorter, *args) + readout_cost(folded) < kept:
         return shorter, folded
@@ -226,7 +248,7 @@ def _fold_if_cheaper(units, n_wires, dynamic_op, max_fused, product_prefix, tabl
 
 
 def _choose_phase_runs(
-    units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms=None
+    units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms=None, axes=None
 ):
     """``units`` with the candidate phase runs that lower the schedule's cost rewritten as
     phase stages, taken greedily in circuit order; with ``terms``, the cost of each choice
@@ -234,13 +256,13 @@ def _choose_phase_runs(
     runs = phase_runs(units, table)
     if not runs:
         return units
-    args = (n_wires, dynamic_op, max_fused, product_prefix)
+    args = (n_wires, dynamic_op, max_fused, product_prefix, axes)
 
     def cost(chosen):
         rewritten = rewrite(units, chosen, basis)
         if terms is None:
             return _units_cost(rewritten, *args)
-        shorter, folded = _fold_if_cheaper(rewritten, *args, table, terms)
+        shorter, folded = _fold_if_cheaper(rewritten, *args[:4], table, terms, axes)
         return _units_cost(shorter, *args) + readout_cost(folded or terms)
 
     chosen: list = []
@@ -289,13 +311,15 @@ def _stage_cost(stage: Stage) -> float:
     return _block_cost(len(stage.wires))
 
 
-def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
-    """Greedy fusion of units (lists of ops that go into one stage) in circuit order."""
+def _fuse(units: list[list[Op]], dynamic_op, max_fused: int, axes=None) -> list[Stage]:
+    """Greedy fusion of units (lists of ops that go into one stage) in circuit order; with
+    ``axes`` (``_axes_reader``) a unit may join a stage before later ones that it commutes
+    with (an ion-trap ring's RXX couplings fill the blocks of their neighbours)."""
     stages: list[Stage] = []
-    last_stage: dict[int, int] = {}
+    stages_of: dict[int, set[int]] = {}  # wire -> the stages that touch it
     for unit in units:
         wires = {w for op in unit for w in op.wires}
-        earliest = max((last_stage.get(w, -1) for w in wires), default=-1)
+        earliest = _earliest(stages, stages_of, unit, wires, axes)
         if isinstance(unit[0], PhaseRun):  # a stage of its own
             kind = "phase"
         elif all(isinstance(op, Monomial) for op in unit):
@@ -339,8 +363,34 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
         stage.wires |= wires
         stage.ops.extend(unit)
         for w in wires:
-            last_stage[w] = chosen
+            stages_of.setdefault(w, set()).add(chosen)
     return stages
+
+
+def _earliest(stages, stages_of, unit, wires, axes) -> int:
+    """The last stage that ``unit`` may not move before: the last stage touching its wires,
+    or with ``axes`` the last one holding a gate on its wires that it does not commute with
+    (both diagonal in one Pauli basis per wire, agreeing on their shared wires); -1: none."""
+    touching = sorted({i for w in wires for i in stages_of.get(w, ())}, reverse=True)
+    if not touching:
+        return -1
+    if axes is None or isinstance(unit[0], PhaseRun):
+        return touching[0]
+    own: dict[int, str] = {}
+    for op in unit:
+        op_axes = axes(op)
+        if op_axes is None or any(own.setdefault(w, a) != a for w, a in op_axes.items()):
+            return touching[0]
+    for i in touching:
+        if stages[i].kind == "phase":
+            return i
+        for op in stages[i].ops:
+            if not wires & set(op.wires):
+                continue
+            op_axes = axes(op)
+            if op_axes is None or any(own.get(w, a) != a for w, a in op_axes.items()):
+                return i
+    return -1
 
 
 def physical_to_logical(order, n_wires) -> np.ndarray:
