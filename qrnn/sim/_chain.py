@@ -15,10 +15,12 @@ broadcast batch, for its vector ``p``), and a gather's gradient is the inverse p
 gather, not the scatter-add that autograd would run). Every small view, permute and expand of
 the forward pass would otherwise be a node of the autograd graph; per time step of a recurrent
 model those nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle
-encoding's product state in front, so a recurrent cell's time step is one autograd node. The
-backward passes are not themselves differentiable: a backward pass that builds a graph
-(``create_graph=True``, for second derivatives) raises rather than returning derivatives that
-miss the terms of the saved states.
+encoding's product state in front, so a recurrent cell's time step is one autograd node. A
+plan with readout coefficients reads the final state inside the same function: probabilities
+contracted with real coefficients, and for X- and Y-type Pauli terms products of the state's
+two halves (``FlipReadout``). The backward passes are not themselves differentiable: a
+backward pass that builds a graph (``create_graph=True``, for second derivatives) raises
+rather than returning derivatives that miss the terms of the saved states.
 """
 
 from __future__ import annotations
