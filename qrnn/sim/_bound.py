@@ -78,7 +78,7 @@ class BoundProgram:
 
     def _run(self, mode: str, inputs):
         """``(result, plan)``: the final internal state (2**n_wires, batch), except in
-        "expval" mode with a probability readout, where ``result`` is already the
+        "expval" mode with a readout in the chain, where ``result`` is already the
         expectation values (batch, n_obs)."""
         self._sync_grad_mode()
         program = self.program
@@ -110,7 +110,7 @@ class BoundProgram:
         bound = self._bound_plan(plan)
         tensors = bound.tensors
         coefficients = None
-        if plan.readout is not None and plan.readout.real:
+        if plan.readout is not None and plan.readout.in_chain:
             coefficients = tensors.readout_real
         state, start = bound.head()
         _steps, blocks = tensors.chain_steps(start)
@@ -189,8 +189,8 @@ class BoundProgram:
     def expval(self, inputs=None) -> torch.Tensor:
         """(batch, n_obs) real expectation values. ``inputs``: (batch, n_inputs)."""
         state, plan = self._run("expval", inputs)
-        if plan.readout.real:
-            return state  # the chain already read out the probabilities
+        if plan.readout.in_chain:
+            return state  # the chain already read out the probabilities (and bit flips)
         tensors = plan.tensors(self.device, self.real_dtype)
         index, coefficients = tensors.readout_index, tensors.readout_complex
         if self.program.density:

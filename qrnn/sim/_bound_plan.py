@@ -65,7 +65,12 @@ class BoundPlan:
                 self._blocks[k] = self._phase(k, self.static_angles)
             return self._blocks[k]
         if kernel.dynamic:
-            return block_matrix(self.tensors.block(k), angles)
+            tables = self.tensors.block(k)
+            if tables.encoded is None:
+                return block_matrix(tables, angles)
+            if k not in self._blocks:  # an encoded layer's P and Q, once per bind
+                self._blocks[k] = tables.encoded.runs(tables, self.static_angles)
+            return tables.encoded.matrix(tables, *self._blocks[k], angles)
         if k not in self._blocks:
             if not self._kronecker_built:  # all layers of one-wire gates at once
                 self._kronecker_built = True

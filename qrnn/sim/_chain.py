@@ -15,10 +15,12 @@ broadcast batch, for its vector ``p``), and a gather's gradient is the inverse p
 gather, not the scatter-add that autograd would run). Every small view, permute and expand of
 the forward pass would otherwise be a node of the autograd graph; per time step of a recurrent
 model those nodes cost more than the arithmetic. ``encoded_chain`` does the same with an angle
-encoding's product state in front, so a recurrent cell's time step is one autograd node. The
-backward passes are not themselves differentiable: a backward pass that builds a graph
-(``create_graph=True``, for second derivatives) raises rather than returning derivatives that
-miss the terms of the saved states.
+encoding's product state in front, so a recurrent cell's time step is one autograd node. A
+plan with readout coefficients reads the final state inside the same function: probabilities
+contracted with real coefficients, and for X- and Y-type Pauli terms products of the state's
+two halves (``FlipReadout``). The backward passes are not themselves differentiable: a
+backward pass that builds a graph (``create_graph=True``, for second derivatives) raises
+rather than returning derivatives that miss the terms of the saved states.
 """
 
 from __future__ import annotations
@@ -133,9 +135,12 @@ class ChainPlan:
             Otherwise it is canonical and batch-last, ``(2**n_wires, batch)``.
         coefficients: ``(n_obs, 2**n_wires)`` real readout coefficients over the final
             canonical index, or None: the chain then returns the canonical batch-last state.
+        flips: with ``coefficients``, the readout's bit-flip terms: ``(mask, table)`` with
+            ``table (n_obs, 2**n_wires)`` complex over the final canonical index, read as
+            ``Re(sum_i conj(psi[i]) table[:, i] psi[i ^ mask])`` (``_plan.Readout.flips``).
     """
 
-    def __init__(self, steps, n_wires, blocks, free_start=False, coefficients=None):
+    def __init__(self, steps, n_wires, blocks, free_start=False, coefficients=None, flips=()):
         canonical = list(range(n_wires))  # wire labels: canonical axes at the start
         items = []
         for step in steps:
@@ -167,11 +172,16 @@ class ChainPlan:
                 layout = self._block(items[k], layout, items, k)
         self.coefficients = self.coefficients_t = None
         self.readout_groups = 0  # readout: 0 batch last, else 2**(wires before the batch)
+        self.flips: list[FlipReadout] = []
         if coefficients is None:
             self._permute(layout, [*canonical, _BATCH])
             return
         wires = [w for w in layout if w != _BATCH]
         index = torch.as_tensor(index_map(wires, canonical), device=coefficients.device)
+        self.final_shape = tuple(-1 if w == _BATCH else 2 for w in layout)
+        self.flips = [FlipReadout(mask, table, layout, canonical, index) for mask, table in flips]
+        # without diagonal terms the probabilities are not read at all
+        self.diagonal = bool(coefficients.any()) or not self.flips
         table = coefficients[:, index]  # (n_obs, 2**n) over the memory index
         if layout[-1] == _BATCH:
             self.coefficients_t = (2 * table).T.contiguous()  # the backward's, with its 2
@@ -314,6 +324,70 @@ def _preferred(items, k, wires):
     return chosen + [w for w in wires if w not in chosen]
 
 
+class FlipReadout:
+    """One bit-flip term of a readout on the final memory layout: with the state split at
+    the first flipped axis into halves ``s0`` (bit 0) and ``s1`` (bit 1, its other flipped
+    axes reversed, so ``s1[j] = psi[j ^ mask]``), ``E[:, columns] = Re(sum_j conj(s0[j])
+    T[:, j] s1[j])``, where ``T`` is twice the term's coefficients over the half index
+    (the half with bit 1 is the conjugate of this one: the observable is Hermitian).
+
+    Args:
+        mask: the flipped bits over the final canonical index.
+        table: ``(n_obs, 2**n)`` complex coefficients over the final canonical index.
+        layout: the final memory layout (wires and the batch axis, most significant first).
+        canonical: the wire of each final canonical axis (MSB first).
+        index: the canonical index of every memory index.
+    """
+
+    def __init__(self, mask, table, layout, canonical, index):
+        n = len(canonical)
+        flipped = [canonical[k] for k in range(n) if mask >> (n - 1 - k) & 1]
+        axes = sorted(layout.index(w) for w in flipped)
+        self.axis = axes[0]  # split here; the other flipped axes are reversed in s1
+        self.reversed = tuple(a - 1 for a in axes[1:])  # (axes of a half: one fewer)
+        batch_axis = layout.index(_BATCH)
+        self.batch_axis = batch_axis - (batch_axis > self.axis)  # in a half
+        wires = [w for w in layout if w != _BATCH]
+        half = table[:, index].view(-1, *([2] * n)).select(1 + wires.index(layout[self.axis]), 0)
+        half = 2 * half.reshape(table.shape[0], -1)  # (n_obs, 2**(n-1))
+        self.columns = torch.nonzero(half.abs().sum(1)).flatten()
+        self.table = half[self.columns].contiguous()  # (n_columns, 2**(n-1)) complex
+        # Re(p T) = p.re T.re - p.im T.im over the (re, im) pairs of p
+        pairs = torch.stack((self.table.real, -self.table.imag), -1)
+        self.pairs = pairs.reshape(len(self.columns), -1).T.contiguous()  # (2 half, n_columns)
+        # a half with the batch first, then its wires in memory order (the table's order)
+        self.half_shape = [2] * (n - 1)
+
+    def halves(self, final, shape, reverse=True):
+        """Views of ``final``'s halves (the second a reversed copy when other axes flip and
+        ``reverse``)."""
+        state = final.view(shape)
+        first, second = state.select(self.axis, 0), state.select(self.axis, 1)
+        if self.reversed and reverse:
+            second = second.flip(self.reversed)
+        return first, second
+
+    def read(self, final, shape, batch):
+        """``(batch, n_columns)``: this term's expectation values."""
+        first, second = self.halves(final, shape)
+        products = (first.conj() * second).movedim(self.batch_axis, 0)
+        products = products.reshape(batch, -1).contiguous()
+        return torch.view_as_real(products).view(batch, -1) @ self.pairs
+
+    def backward(self, final, shape, grad_output, batch, grad):
+        """Add the state's gradient from ``grad_output (batch, n_obs)`` to ``grad`` (in
+        ``final``'s layout, viewed as ``shape``)."""
+        first, second = self.halves(final, shape)
+        weights = grad_output[:, self.columns].to(self.table.dtype) @ self.table  # (b, half)
+        weights = weights.view(batch, *self.half_shape).movedim(0, self.batch_axis)
+        grad_first, grad_second = self.halves(grad, shape, reverse=False)
+        grad_first.addcmul_(weights, second)
+        if self.reversed:
+            grad_second.add_((weights.conj() * first).flip(self.reversed))
+        else:
+            grad_second.addcmul_(weights.conj(), first)
+
+
 def _run_forward(ops, state, matrices, saved):
     """Apply the planned ``ops``; ``saved`` collects each block's input state."""
     for op in ops:
@@ -412,14 +486,35 @@ def _output(plan, final, batch):
     """What a run of ``plan`` returns: its readout, or the final state ``(2**n, batch)``."""
     if plan.coefficients is None:
         return final.view(-1, batch)
-    return _readout(plan, final, batch)
+    if not plan.flips:
+        return _readout(plan, final, batch)
+    shape = _final_shape(plan, batch)
+    out = _readout(plan, final, batch) if plan.diagonal else None
+    if out is None:
+        out = final.new_zeros(batch, plan.coefficients.shape[-2], dtype=final.real.dtype)
+    for flip in plan.flips:
+        out = out.index_add(1, flip.columns, flip.read(final, shape, batch))
+    return out
 
 
 def _output_backward(plan, final, grad_output, batch):
     """The gradient for the final state from the gradient of ``_output``."""
     if plan.coefficients is None:  # the caller may hand back a transposed gradient
         return grad_output.contiguous()
-    return _readout_backward(plan, final, grad_output, batch)
+    if not plan.flips:
+        return _readout_backward(plan, final, grad_output, batch)
+    shape = _final_shape(plan, batch)
+    if plan.diagonal:
+        grad = _readout_backward(plan, final, grad_output, batch).view(final.shape)
+    else:
+        grad = torch.zeros_like(final)
+    for flip in plan.flips:
+        flip.backward(final, shape, grad_output, batch, grad)
+    return grad
+
+
+def _final_shape(plan, batch):
+    return tuple(batch if size == -1 else size for size in plan.final_shape)
 
 
 def _readout(plan, final, batch):

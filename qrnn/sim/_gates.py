@@ -124,13 +124,14 @@ class BlockTables:
     gates' ``GateTable``, and either (a layer of one-wire gates only) where each wire's run
     of gates is, or the constant matrices of its other gates."""
 
-    def __init__(self, kernel: BlockKernel, device, real_dtype):
+    def __init__(self, kernel: BlockKernel, device, real_dtype, dynamic_rows=None):
         self.kernel = kernel
         self.device = device
         self.real_dtype = real_dtype
         self.complex_dtype = complex_dtype(real_dtype)
         self.u1q_ops = [op for op in kernel.ops if isinstance(op, U1Q)]
         self.layer = len(self.u1q_ops) == len(kernel.ops)
+        self.encoded: EncodedLayer | None = None
         if self.layer:  # a Kronecker product of each wire's run of gates
             runs = {w: [] for w in kernel.local_wires}
             for k, op in enumerate(self.u1q_ops):
@@ -142,12 +143,90 @@ class BlockTables:
             self.factors = [
                 wires.index(w) if runs[w] else None for w in reversed(kernel.local_wires)
             ]
+            if kernel.dynamic and dynamic_rows is not None:
+                self.encoded = EncodedLayer.find(self, [runs[w] for w in wires], dynamic_rows)
         else:  # Pauli rotations and dense gates by position in kernel.ops
             self.constants = [_op_constant(op, device, self.complex_dtype) for op in kernel.ops]
 
     @cached_property
     def gates(self) -> GateTable:
         return GateTable.build(self.u1q_ops, self.device, self.real_dtype)
+
+
+@dataclass(frozen=True)
+class EncodedLayer:
+    """A layer of one-wire gates whose inputs enter each wire's run through one gate's
+    theta only (a re-uploaded angle encoding with static gates around it): the run is
+    ``cos(theta / 2) P + sin(theta / 2) Q`` with ``P`` and ``Q`` the run at theta = 0 and pi,
+    built once per bind, so a run costs a cosine, a sine and the Kronecker product instead
+    of every gate's matrix and their products per sample.
+
+    ``zero`` / ``pi``: the block's ``GateTable`` with the input gates' theta at the constant
+    angle columns ``n_rows`` (0) and ``n_rows + 1`` (pi); ``theta_rows (n_runs,)``: each
+    run's input angle row, ``n_rows`` (zero: P alone) for a run without inputs."""
+
+    zero: GateTable
+    pi: GateTable
+    theta_rows: torch.Tensor
+
+    @classmethod
+    def find(cls, tables: BlockTables, runs, dynamic_rows) -> EncodedLayer | None:
+        """The form of a dynamic layer block's ``runs`` (gate positions per wire, MSB first),
+        or None when some run has more than one input gate or inputs outside a theta."""
+        n_rows = len(dynamic_rows)
+        ops = tables.u1q_ops
+        rows = np.array([op.rows for op in ops])
+        zero, pi = rows.copy(), rows.copy()
+        theta_rows = []
+        for run in runs:
+            dynamic = [k for k in run if dynamic_rows[list(ops[k].rows)].any()]
+            if len(dynamic) > 1:
+                return None
+            theta_rows.append(n_rows)
+            if dynamic:
+                (k,) = dynamic
+                if dynamic_rows[list(ops[k].rows[1:])].any():
+                    return None
+                theta_rows[-1] = ops[k].rows[0]
+                zero[k, 0], pi[k, 0] = n_rows, n_rows + 1
+        device, real = tables.device, tables.real_dtype
+        return cls(
+            GateTable.build(ops, device, real, zero),
+            GateTable.build(ops, device, real, pi),
+            constant_tensor(theta_rows, device, torch.int64),
+        )
+
+    def runs(self, tables: BlockTables, static_angles) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(P, Q)``, each ``(b_w, n_runs, 2, 2)``, for the bind's ``static_angles``."""
+        constants = torch.tensor([0.0, np.pi], dtype=static_angles.dtype)
+        angles = torch.cat(
+            (static_angles, constants.to(static_angles.device).expand(len(static_angles), 2)), 1
+        )
+        batch, dtype, device = len(static_angles), tables.complex_dtype, tables.device
+        return tuple(
+            run_products(u1q_matrices(angles, table), tables.run_index, batch, dtype, device)
+            for table in (self.zero, self.pi)
+        )
+
+    def matrix(self, tables: BlockTables, p, q, angles) -> torch.Tensor:
+        """``(b, d, d)``: the layer for ``angles (b, n_rows)`` from its bind's ``P``, ``Q``."""
+        extended = torch.cat((angles, angles.new_zeros(len(angles), 1)), 1)
+        half = extended[:, self.theta_rows] / 2  # (b, n_runs)
+        dtype = tables.complex_dtype
+        cos = torch.cos(half).to(dtype)[..., None, None]
+        sin = torch.sin(half).to(dtype)[..., None, None]
+        products = cos * p + sin * q
+        return _kronecker(tables, products)
+
+
+def _kronecker(tables: BlockTables, products) -> torch.Tensor:
+    """A layer block from its runs' products ``(b, n_runs, 2, 2)`` (``tables.factors``)."""
+    identity = torch.eye(2, dtype=tables.complex_dtype, device=tables.device)[None]
+    result = None
+    for row in tables.factors:
+        gate = products[:, row] if row is not None else identity
+        result = gate if result is None else kron(result, gate)
+    return result
 
 
 def block_matrix(tables: BlockTables, angles, u1q=None) -> torch.Tensor:
@@ -159,13 +238,7 @@ def block_matrix(tables: BlockTables, angles, u1q=None) -> torch.Tensor:
     if u1q is None and tables.u1q_ops:
         u1q = u1q_matrices(angles, tables.gates)
     if tables.layer:  # a layer of one-wire gates: a Kronecker product
-        products = run_products(u1q, tables.run_index, u1q.shape[0], dtype, device)
-        identity = torch.eye(2, dtype=dtype, device=device)[None]
-        result = None
-        for row in tables.factors:
-            gate = products[:, row] if row is not None else identity
-            result = gate if result is None else kron(result, gate)
-        return result
+        return _kronecker(tables, run_products(u1q, tables.run_index, u1q.shape[0], dtype, device))
     local = {w: j for j, w in enumerate(kernel.local_wires)}
     m = len(local)
     # runs of one-wire gates are multiplied out before they meet a multi-wire gate

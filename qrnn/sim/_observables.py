@@ -117,18 +117,59 @@ class Terms:
 
     def fold(self, op: Monomial):
         """O -> M^+ O M for a trailing monomial M on ``op.wires``."""
-        source_full, phase_full = expand_monomial(op, self.n_qubits)
-        # (M psi)[i] = p[i] psi[s[i]];  (M^+ phi)[j] = conj(p[k]) phi[k] with s[k] = j
-        inverse = np.empty_like(source_full)
-        inverse[source_full] = np.arange(len(source_full))
+        self.items = self._conjugated(op, op)
+
+    def fold_gate(self, matrix: np.ndarray, wire: int):
+        """O -> U^+ O U for a trailing constant one-wire gate ``matrix`` (2, 2) on ``wire``.
+        U = D + A, its diagonal and anti-diagonal parts, each a monomial: a term becomes up
+        to four, which keep their sources' form (a Pauli string's stays a bit flip)."""
+        wires = (wire,)
+        parts = [
+            Monomial(wires, np.array([0, 1]), np.array([matrix[0, 0], matrix[1, 1]])),
+            Monomial(wires, np.array([1, 0]), np.array([matrix[0, 1], matrix[1, 0]])),
+        ]
+        merged: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray, int]] = {}
+        for left in parts:
+            for right in parts:
+                for source, coefficient, column in self._conjugated(left, right):
+                    key = (source.tobytes(), column)
+                    if key in merged:
+                        coefficient = merged[key][1] + coefficient
+                    merged[key] = (source, coefficient, column)
+        self.items = [item for item in merged.values() if np.any(np.abs(item[1]) > 1e-14)]
+
+    def _conjugated(self, left: Monomial, right: Monomial):
+        """The items of L^+ O R for monomials L and R (phases may be zero)."""
+        left_source, left_phase = expand_monomial(left, self.n_qubits)
+        right_source, right_phase = expand_monomial(right, self.n_qubits)
+        # (R psi)[i] = r[i] psi[sR[i]];  (L^+ phi)[j] = conj(l[k]) phi[k] with sL[k] = j
+        inverse = np.empty_like(left_source)
+        inverse[left_source] = np.arange(len(left_source))
+        k = inverse
         items = []
         for source, coefficient, column in self.items:
-            # (M^+ O M psi)[j] = conj(p[k]) c[k] p[src[k]] psi[s[src[k]]], k = inverse[j]
-            k = inverse
-            new_coefficient = phase_full[k].conj() * coefficient[k] * phase_full[source[k]]
-            new_source = source_full[source[k]]
-            items.append((new_source, new_coefficient, column))
-        self.items = items
+            # (L^+ O R psi)[j] = conj(l[k]) c[k] r[src[k]] psi[sR[src[k]]], k = inverse[j]
+            new_coefficient = left_phase[k].conj() * coefficient[k] * right_phase[source[k]]
+            items.append((right_source[source[k]], new_coefficient, column))
+        return items
+
+    def copy(self) -> Terms:
+        terms = Terms(self.n_qubits, self.n_columns)
+        terms.items = list(self.items)
+        return terms
+
+    def flip_masks(self) -> list[int] | None:
+        """Per distinct source other than the identity, its mask m (source[i] = i ^ m), or
+        None when some source is not a bit flip (the readout then gathers)."""
+        index = np.arange(2**self.n_qubits)
+        masks = set()
+        for source, _coefficient, _column in self.items:
+            mask = int(source[0])
+            if not np.array_equal(source, index ^ mask):
+                return None
+            if mask:
+                masks.add(mask)
+        return sorted(masks)
 
     def grouped(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """[(source, coefficients (2**n, n_columns))], one entry per distinct source."""

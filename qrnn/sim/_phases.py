@@ -88,7 +88,7 @@ def _parity(k: int) -> np.ndarray:
     return 1.0 - 2.0 * (ones % 2)
 
 
-def _op_terms(op: Op, table: AngleTable):
+def diagonal_terms(op: Op, table: AngleTable):
     """``(axes, terms)`` of a gate that is diagonal in one Pauli basis per wire, or None:
     ``axes`` wire -> "X", "Y" or "Z"; ``terms`` (row or None, wires, values): the phase it adds
     is ``values`` (over the local index of ``wires``) times angle ``row`` (None: times 1)."""
@@ -143,7 +143,7 @@ def phase_runs(units: list[list[Op]], table: AngleTable) -> list[Run]:
     runs: list[Run] = []
     current: Run | None = None
     for i, unit in enumerate(units):
-        found = [_op_terms(op, table) for op in unit]
+        found = [diagonal_terms(op, table) for op in unit]
         phaseable = all(f is not None for f in found)
         axes: dict[int, str] = {}
         terms = []

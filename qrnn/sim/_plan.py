@@ -11,7 +11,7 @@ named by their position in ``schedule.kernels``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -38,11 +38,23 @@ from qrnn.sim._split import SplitPlan
 
 @dataclass
 class Readout:
-    """Observable tables in physical order: E = Re(state-products[:, index] @ coefficients)."""
+    """Observable tables in physical order: E = Re(state-products[:, index] @ coefficients).
+
+    A statevector readout whose terms are all bit flips (Pauli strings, also after folded
+    basis changes) is read in the chain instead: ``coefficients`` (2**n, n_obs) real over
+    the probabilities, ``index`` the identity, and ``flips`` per flip mask ``m`` (over the
+    physical index) its coefficients ``c`` (2**n, n_obs) complex:
+    E += Re(sum_i conj(psi[i]) c[i] psi[i ^ m])."""
 
     index: np.ndarray  # (n_terms_total,)
     coefficients: np.ndarray  # (n_terms_total, n_obs) complex
     real: bool  # all coefficients real and index is the identity (statevector: probabilities)
+    flips: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def in_chain(self) -> bool:
+        """Whether the chain reads it out (probabilities and bit flips)."""
+        return self.real or bool(self.flips)
 
 
 def readout_tables(terms: Terms, order, n_qubits, density) -> Readout:
@@ -68,10 +80,33 @@ def readout_tables(terms: Terms, order, n_qubits, density) -> Readout:
         coefficients = groups[0][1][to_logical]
         if np.allclose(coefficients.imag, 0):
             return Readout(identity, coefficients.real.astype(float), True)
+    masks = terms.flip_masks()
+    if masks:
+        return _flip_readout(groups, to_logical, order, n_qubits)
     for source, coefficients in groups:
         indices.append(to_physical[source[to_logical]])
         blocks.append(coefficients[to_logical])
     return Readout(np.concatenate(indices), np.concatenate(blocks), False)
+
+
+def _flip_readout(groups, to_logical, order, n_qubits) -> Readout:
+    """A readout of bit-flip terms for the chain (``Readout.flips``), over physical indices."""
+    identity = np.arange(2**n_qubits)
+    n_obs = groups[0][1].shape[1]
+    diagonal = np.zeros((2**n_qubits, n_obs))
+    flips = []
+    for source, coefficients in groups:
+        mask = int(source[0])
+        physical = coefficients[to_logical]
+        if not mask:
+            diagonal = physical.real.astype(float)  # Hermitian: real on the diagonal
+            continue
+        # logical bit q is physical bit n - 1 - (its axis in ``order``)
+        physical_mask = sum(
+            1 << (n_qubits - 1 - order.index(q)) for q in range(n_qubits) if mask >> q & 1
+        )
+        flips.append((physical_mask, physical))
+    return Readout(identity, diagonal, False, flips)
 
 
 class CompiledPlan:
@@ -196,7 +231,10 @@ class PlanTensors:
         """The tables of the block kernel at position ``k``."""
         if k not in self._blocks:
             self._blocks[k] = BlockTables(
-                self.plan.schedule.kernels[k], self.device, self.real_dtype
+                self.plan.schedule.kernels[k],
+                self.device,
+                self.real_dtype,
+                self.plan.angles.dynamic_rows,
             )
         return self._blocks[k]
 
@@ -283,6 +321,12 @@ class PlanTensors:
         return self._real(self.plan.readout.coefficients.T)
 
     @cached_property
+    def readout_flips(self) -> list[tuple[int, torch.Tensor]]:
+        """Per bit-flip term of the readout, ``(physical mask, coefficients (n_obs, 2**n))``
+        complex (``Readout.flips``)."""
+        return [(mask, self._complex(table.T)) for mask, table in self.plan.readout.flips]
+
+    @cached_property
     def readout_index(self) -> torch.Tensor:
         return self._index(self.plan.readout.index)
 
@@ -318,14 +362,15 @@ class PlanTensors:
     def chain_plan(self, start: int, matrices, free_start: bool, coefficients) -> ChainPlan:
         """The ``ChainPlan`` of the chain from kernel ``start`` for block matrices (and phase
         vectors, ``(b, 2**n)``) of these shapes (per-sample or not), starting from a free
-        product state or not, with the readout ``coefficients`` (``readout_real``) or None
-        (the final state)."""
+        product state or not, with the readout ``coefficients`` (``readout_real``, and the
+        readout's ``readout_flips``) or None (the final state)."""
         shapes = tuple((m.shape[-1], m.shape[0] > 1) for m in matrices)
         key = (start, shapes, free_start, coefficients is not None)
         if key not in self._chain_plans:
             steps, _blocks = self.chain_steps(start)
+            flips = self.readout_flips if coefficients is not None else ()
             self._chain_plans[key] = ChainPlan(
-                steps, self.plan.n_wires, shapes, free_start, coefficients
+                steps, self.plan.n_wires, shapes, free_start, coefficients, flips
             )
         return self._chain_plans[key]
 

@@ -168,8 +168,9 @@ class Program:
         as the engine runs it (the work that grows with the batch; a backward pass costs about
         twice as much): per dense block of ``d`` amplitudes a pass of ``d`` per amplitude, per
         phase stage one per amplitude, or for a split run ``chi (dL**2 + dR**2 + dL dR)`` per
-        sample, and the readout. The weight-only work of a bind is not counted. For a speed
-        bound: this count at the machine's complex GEMM rate."""
+        sample, and the readout (a bit-flip term: one per amplitude pair). The weight-only
+        work of a bind is not counted. For a speed bound: this count at the machine's complex
+        GEMM rate."""
         if self._noisy is not None:  # real multiply-adds: a quarter of complex ones
             return self._noisy.multiply_adds(batch) // 4
         plan = self.plan("expval")
@@ -197,7 +198,8 @@ class Program:
             for kernel in plan.schedule.kernels[start:]
             if not isinstance(kernel, GatherKernel)
         )
-        return batch * (per_sample + size * (1 + n_obs // 4))
+        readout = size * (1 + n_obs // 4) + size // 2 * len(plan.readout.flips or ())
+        return batch * (per_sample + readout)
 
     # -- plans ------------------------------------------------------------------------------
 
@@ -246,6 +248,9 @@ class Program:
             # the split plan keeps every gate in a block of its own wires (a phase stage
             # would span any cut)
             basis=None if mode == "split" else lowered.basis,
+            # a statevector's readout takes trailing basis changes as bit-flip terms (the
+            # split plan keeps its probability readout)
+            terms=terms if mode == "expval" and not density else None,
         )
         readout = None
         if terms is not None:
@@ -261,8 +266,12 @@ class Program:
         # first, so circuits without the shape never build a second schedule
         for mode in ("expval", "split"):
             plan = self.plan(mode)
-            if not plan.readout.real or plan.prefix.encoding is None:
-                return False  # (without an encoding the input-free head is made per bind)
+            # (without an encoding the input-free head is made per bind; the expval plan's
+            # readout may have bit-flip terms that the split plan keeps as gates)
+            readout = plan.readout
+            flips_here = mode == "expval" and bool(readout.flips)
+            if plan.prefix.encoding is None or not (readout.real or flips_here):
+                return False
             kernels = plan.schedule.kernels
             if any(not isinstance(k, GatherKernel) and k.dynamic for k in kernels):
                 return False

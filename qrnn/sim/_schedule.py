@@ -2,12 +2,16 @@
 
 Done once per circuit, independent of values:
 
-1. trailing permutation/diagonal gates are folded into the observables (``fold_suffix``);
+1. trailing permutation/diagonal gates are folded into the observables (``fold_suffix``),
+   and trailing constant one-wire gates into bit-flip terms when that is cheaper
+   (``fold_one_wire_suffix``);
 2. one-wire gates before a wire's first multi-wire gate form a product-state prefix;
 3. the rest is fused into stages: dense blocks on at most ``max_fused`` wires, grown while a
    cost model (a pass over the state plus 2**m multiply-adds per amplitude) says one bigger
    block beats two (gates may join an earlier block when no later stage touches their
-   wires, so commuting layers fuse), and
+   wires, or every later stage on their wires commutes with them: gates diagonal in one
+   Pauli basis per wire that agree on their shared wires, such as a ring of RXX couplings,
+   so commuting layers fuse), and
    gather stages that apply runs of permutation-with-phase gates (CNOT rings, CZ, SWAP) as
    one index permutation of the whole state, and phase stages that apply runs of commuting
    Pauli rotations and diagonal gates (RXX on all pairs, RZZ, CZ, RZ) as one phase vector
@@ -27,7 +31,7 @@ import numpy as np
 
 from qrnn.sim._lowering import U1Q, Monomial, Op, is_diagonal
 from qrnn.sim._observables import Terms, expand_monomial
-from qrnn.sim._phases import PhaseRun, phase_runs, rewrite
+from qrnn.sim._phases import PhaseRun, diagonal_terms, phase_runs, rewrite
 
 
 def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
@@ -46,6 +50,59 @@ def fold_suffix(ops: list[Op], terms: Terms, table) -> list[Op]:
         kept.append(op)
     kept.reverse()
     return kept
+
+
+def constant_matrix(op: U1Q, table) -> np.ndarray | None:
+    """The (2, 2) matrix of a one-wire gate whose angles depend on no parameter, else None."""
+    rows = [table.rows[r] for r in op.rows]
+    if any(terms for _offset, terms in rows):
+        return None
+    theta, phi, lam, gamma = (offset for offset, _terms in rows)
+    s = -1.0 if op.conjugate else 1.0
+    cos, sin = np.cos(theta / 2), np.sin(theta / 2)
+    return np.exp(1j * s * gamma) * np.array(
+        [
+            [cos, -sin * np.exp(1j * s * lam)],
+            [sin * np.exp(1j * s * phi), cos * np.exp(1j * s * (phi + lam))],
+        ]
+    )
+
+
+def fold_one_wire_suffix(units: list[list[Op]], terms: Terms, table):
+    """``(units, folded terms)``: the trailing constant one-wire gates (basis changes such as
+    a phase stage's H before a Z readout) folded into a copy of ``terms`` (``Terms.fold_gate``)
+    and removed; ``(units, None)`` when there are none or the folded readout would need a
+    gather (a source that is not a bit flip)."""
+    blocked: set[int] = set()
+    folded: list[tuple[int, np.ndarray]] = []
+    kept: list[list[Op]] = []
+    for unit in reversed(units):
+        wires = {w for op in unit for w in op.wires}
+        if len(unit) == 1 and isinstance(unit[0], U1Q) and not wires & blocked:
+            matrix = constant_matrix(unit[0], table)
+            if matrix is not None:
+                folded.append((unit[0].wires[0], matrix))
+                continue
+        blocked |= wires
+        kept.append(unit)
+    if not folded:
+        return units, None
+    folded_terms = terms.copy()
+    for wire, matrix in folded:  # the last gate first: O -> U^+ O U
+        folded_terms.fold_gate(matrix, wire)
+    if folded_terms.flip_masks() is None:
+        return units, None
+    kept.reverse()
+    return kept, folded_terms
+
+
+def readout_cost(terms: Terms | None) -> float:
+    """The readout's cost beyond the probabilities: ``_FLIP_COST`` per bit-flip mask of its
+    terms."""
+    if terms is None:
+        return 0.0
+    masks = terms.flip_masks()
+    return _FLIP_COST * len(masks) if masks is not None else 0.0
 
 
 @dataclass
@@ -101,18 +158,28 @@ def schedule(
     initial_order=None,
     table=None,
     basis=None,
+    terms: Terms | None = None,
 ) -> Schedule:
     """``product_prefix=False`` when the run does not start from |0...0> (a unitary);
     ``initial_order``: the starting axis order (default: Qiskit's, wire n-1 first);
     ``table`` and ``basis`` (``Lowered``'s): consider phase stages (``_phases``), each taken
-    when the cost model says the whole schedule gets cheaper with it."""
+    when the cost model says the whole schedule gets cheaper with it; ``terms``: a
+    statevector readout into which trailing constant one-wire gates may fold (updated in
+    place when that is cheaper, ``fold_one_wire_suffix``)."""
     units = [op if isinstance(op, list) else [op] for op in ops]
+    axes = None if table is None else _axes_reader(table)
     if basis is not None:
         units = _choose_phase_runs(
-            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms, axes
         )
+    if terms is not None:
+        units, folded = _fold_if_cheaper(
+            units, n_wires, dynamic_op, max_fused, product_prefix, table, terms, axes
+        )
+        if folded is not None:
+            terms.items = folded.items
     prefix, rest = _split_prefix(units, n_wires, product_prefix)
-    stages = _fuse(rest, dynamic_op, max_fused)
+    stages = _fuse(rest, dynamic_op, max_fused, axes)
     order = list(initial_order or range(n_wires - 1, -1, -1))
     start_order = tuple(order)
     kernels = []
@@ -145,16 +212,58 @@ def _split_prefix(units: list[list[Op]], n_wires: int, product_prefix: bool):
     return prefix, rest
 
 
-def _choose_phase_runs(units, n_wires, dynamic_op, max_fused, product_prefix, table, basis):
+def _units_cost(units, n_wires, dynamic_op, max_fused, product_prefix, axes=None) -> float:
+    _prefix, rest = _split_prefix(units, n_wires, product_prefix)
+    return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused, axes))
+
+
+def _axes_reader(table):
+    """``op -> {wire: "X" | "Y" | "Z"}`` for a gate diagonal in one Pauli basis per wire
+    (``_phases``), else None; remembered per op. Two such gates whose axes agree on their
+    shared wires commute."""
+    known: dict[int, tuple] = {}
+
+    def axes(op):
+        if id(op) not in known:
+            found = diagonal_terms(op, table)
+            known[id(op)] = (op, None if found is None else found[0])  # (op keeps its id)
+        return known[id(op)][1]
+
+    return axes
+
+
+def _fold_if_cheaper(
+    units, n_wires, dynamic_op, max_fused, product_prefix, table, terms, axes=None
+):
+    """``(units, folded terms or None)``: ``fold_one_wire_suffix`` when its readout costs
+    less than the gates it removes, with the cost of the whole schedule either way."""
+    shorter, folded = fold_one_wire_suffix(units, terms, table)
+    if folded is None:
+        return units, None
+    args = (n_wires, dynamic_op, max_fused, product_prefix, axes)
+    kept = _units_cost(units, *args) + readout_cost(terms)
+    if _units_cost(shorter, *args) + readout_cost(folded) < kept:
+        return shorter, folded
+    return units, None
+
+
+def _choose_phase_runs(
+    units, n_wires, dynamic_op, max_fused, product_prefix, table, basis, terms=None, axes=None
+):
     """``units`` with the candidate phase runs that lower the schedule's cost rewritten as
-    phase stages, taken greedily in circuit order."""
+    phase stages, taken greedily in circuit order; with ``terms``, the cost of each choice
+    is that of its cheaper tail (its trailing basis changes folded into the readout or not)."""
     runs = phase_runs(units, table)
     if not runs:
         return units
+    args = (n_wires, dynamic_op, max_fused, product_prefix, axes)
 
     def cost(chosen):
-        _prefix, rest = _split_prefix(rewrite(units, chosen, basis), n_wires, product_prefix)
-        return sum(_stage_cost(stage) for stage in _fuse(rest, dynamic_op, max_fused))
+        rewritten = rewrite(units, chosen, basis)
+        if terms is None:
+            return _units_cost(rewritten, *args)
+        shorter, folded = _fold_if_cheaper(rewritten, *args[:4], table, terms, axes)
+        return _units_cost(shorter, *args) + readout_cost(folded or terms)
 
     chosen: list = []
     best = cost(chosen)
@@ -179,6 +288,11 @@ _MAC_COST = 0.1
 # table and writes (two).
 _PHASE_COST = _PASS_COST
 _GATHER_COST = 2 * _PASS_COST
+# A bit-flip readout term (``_chain.FlipReadout``): a product of the state's two halves, its
+# contraction and their adjoints, a few small kernels. Measured (ion-native ring, 10 qubits,
+# batch 32): ten such terms cost more than the 4 + 4 + 2-wire blocks of the ten basis
+# changes they would replace, so a full layer of basis changes stays; a few fold.
+_FLIP_COST = _PASS_COST
 
 
 def _block_cost(m: int) -> float:
@@ -197,13 +311,15 @@ def _stage_cost(stage: Stage) -> float:
     return _block_cost(len(stage.wires))
 
 
-def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
-    """Greedy fusion of units (lists of ops that go into one stage) in circuit order."""
+def _fuse(units: list[list[Op]], dynamic_op, max_fused: int, axes=None) -> list[Stage]:
+    """Greedy fusion of units (lists of ops that go into one stage) in circuit order; with
+    ``axes`` (``_axes_reader``) a unit may join a stage before later ones that it commutes
+    with (an ion-trap ring's RXX couplings fill the blocks of their neighbours)."""
     stages: list[Stage] = []
-    last_stage: dict[int, int] = {}
+    stages_of: dict[int, set[int]] = {}  # wire -> the stages that touch it
     for unit in units:
         wires = {w for op in unit for w in op.wires}
-        earliest = max((last_stage.get(w, -1) for w in wires), default=-1)
+        earliest = _earliest(stages, stages_of, unit, wires, axes)
         if isinstance(unit[0], PhaseRun):  # a stage of its own
             kind = "phase"
         elif all(isinstance(op, Monomial) for op in unit):
@@ -247,8 +363,34 @@ def _fuse(units: list[list[Op]], dynamic_op, max_fused: int) -> list[Stage]:
         stage.wires |= wires
         stage.ops.extend(unit)
         for w in wires:
-            last_stage[w] = chosen
+            stages_of.setdefault(w, set()).add(chosen)
     return stages
+
+
+def _earliest(stages, stages_of, unit, wires, axes) -> int:
+    """The last stage that ``unit`` may not move before: the last stage touching its wires,
+    or with ``axes`` the last one holding a gate on its wires that it does not commute with
+    (both diagonal in one Pauli basis per wire, agreeing on their shared wires); -1: none."""
+    touching = sorted({i for w in wires for i in stages_of.get(w, ())}, reverse=True)
+    if not touching:
+        return -1
+    if axes is None or isinstance(unit[0], PhaseRun):
+        return touching[0]
+    own: dict[int, str] = {}
+    for op in unit:
+        op_axes = axes(op)
+        if op_axes is None or any(own.setdefault(w, a) != a for w, a in op_axes.items()):
+            return touching[0]
+    for i in touching:
+        if stages[i].kind == "phase":
+            return i
+        for op in stages[i].ops:
+            if not wires & set(op.wires):
+                continue
+            op_axes = axes(op)
+            if op_axes is None or any(own.get(w, a) != a for w, a in op_axes.items()):
+                return i
+    return -1
 
 
 def physical_to_logical(order, n_wires) -> np.ndarray:
