@@ -342,7 +342,9 @@ def _devices_report(name: str | None) -> int:
         "of the gates' average fidelities) and time per shot"
     )
     for device in chosen:
-        print("  " + step_cost(device, cell).line())
+        cost = step_cost(device, cell)
+        refused = cost.resets and not device.mid_circuit_reset
+        print("  " + cost.line() + ("  (no mid-circuit reset: cannot run it)" if refused else ""))
     return 0
 
 
@@ -441,8 +443,9 @@ def _model_default(key: str) -> str:
 
 def _train_help(key: str, text: str, default: object) -> str:
     """``text``, the flag's choices and its default (RunConfig's, or the model's own)."""
-    if key in _TRAIN_CHOICES:
-        text = f"{text}: {', '.join(_TRAIN_CHOICES[key])}"
+    if key in _TRAIN_CHOICES:  # the choices, before a default said in words
+        head, said, default_words = text.partition(" (default")
+        text = f"{head}: {', '.join(_TRAIN_CHOICES[key])}{said}{default_words}"
     if "(default" in text:  # a default said in words
         return text
     if any(key in options for options in _names.MODEL_DEFAULTS.values()):
