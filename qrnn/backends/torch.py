@@ -89,8 +89,9 @@ class TorchBackend(Backend):
         correlated across steps (each one's distribution is the same). Aer's prefix circuits
         sample the same way. A readout that touches qubits carried on (QReservoir reads every
         qubit) is, as on every executor's markers, taken without the back-action a device's
-        measurement would have on them. Observables with X or Y terms (whose basis rotations a device's
-        virtual-Z frames would cross markers with) take one prefix circuit per marker."""
+        measurement would have on them. Observables with X or Y terms (whose basis rotations
+        a device's virtual-Z frames would cross markers with) take one prefix circuit per
+        marker."""
         runnable = self.executable(circuit)
         stops = marker_positions(runnable)
         z_only = not any(np.any(o.paulis.x) for o in observables)
