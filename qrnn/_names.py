@@ -47,6 +47,9 @@ BACKENDS = ("torch", "aer", "pennylane:<device>")
 RUN_BACKENDS = ("aer", "torch")
 # qrnn.run.DEFAULT_DEVICE (also qrnn.devices.get's default).
 DEFAULT_DEVICE = "iontrap-10q"
+# qrnn.backends' gradient methods (``Backend`` option ``gradient``): how a run trained on a
+# device with shots differentiates its sampled values (exact runs use autograd, "backprop").
+GRADIENTS = ("backprop", "parameter-shift", "spsa")
 # qrnn.train's optimizers and losses (``fit(optimizer=, loss=)``).
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 LOSSES = ("huber", "mae", "mse")

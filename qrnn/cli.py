@@ -91,6 +91,25 @@ _TRAIN_FLAGS = {
     "reps": ("--reps", int, "circuit depth (ansatz repetitions) of a quantum model"),
     "ansatz": ("--ansatz", str, "ansatz of a quantum model"),
     "backend": ("--backend", str, "executor of a quantum model"),
+    "device": (
+        "--device",
+        str,
+        "train and score a quantum model on this simulated ion-trap device (native gates, its "
+        "noise), a device file or preset (default: none, noise-free)",
+    ),
+    "shots": (
+        "--shots",
+        int,
+        "samples per circuit, within the device's limits: the shot budget of every forward "
+        "and gradient evaluation (default: none, exact expectation values)",
+    ),
+    "gradient": (
+        "--gradient",
+        str,
+        "how a run on a device or with shots differentiates the quantum part; backprop is "
+        "autograd through the exact density matrix (default: backprop without --shots on the "
+        "torch backend, else parameter-shift)",
+    ),
     "hidden_size": ("--hidden-size", int, "hidden size of the model"),
     "baseline": ("--baseline", str, "classical baseline matched to the model's size"),
     "epochs": ("--epochs", int, "training epochs"),
@@ -110,6 +129,8 @@ _TRAIN_CHOICES = {
     "dataset": _names.DATASETS,
     "ansatz": _names.ANSATZE,
     "backend": _names.BACKENDS,
+    "device": _names.device_names(),
+    "gradient": _names.GRADIENTS,
     "baseline": (*_names.BASELINES, "none"),
     "optimizer": _names.OPTIMIZERS,
     "loss": _names.LOSSES,
@@ -242,7 +263,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from qrnn.runs import evaluate_run, format_comparison
+    from qrnn.runs import evaluate_run, format_comparison, read_run_config
 
     execution = {"backend": args.backend, "device": args.device, "shots": args.shots}
     on_device = any(value is not None for value in execution.values())
@@ -264,6 +285,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     saved_path = Path(args.run_dir) / "metrics.json"
     if on_device or not saved_path.is_file():
         return 0
+    shots = read_run_config(args.run_dir).shots
+    if shots is not None:  # a fresh draw of shot noise cannot reproduce the saved scores
+        print(f"sampled scores ({shots} shots, as trained): not compared with {saved_path}")
+        return 0
     differences = _metric_differences(json.loads(saved_path.read_text()), result.metrics)
     if differences:
         print("the re-scored metrics differ from metrics.json:\n  " + "\n  ".join(differences))
@@ -276,6 +301,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     """List the device presets with key figures, or show one device's figures and sources."""
     from qrnn import devices
 
+    if args.report:
+        return _devices_report(args.device)
     if args.device is None:
         print("presets (default iontrap-10q; 'depol' = depolarizing parameter per gate):")
         for name in devices.names():
@@ -293,6 +320,31 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for key, source in device.sources.items():
         flag = " [not published: chosen]" if key in device.unpublished else ""
         print(f"  {key} = {getattr(device, key)!r}{flag}\n      source: {source}")
+    return 0
+
+
+def _devices_report(name: str | None) -> int:
+    """``qrnn devices [NAME] --report``: one step of the default model on one or every preset."""
+    from qrnn import devices
+    from qrnn.devices import default_cell, step_cost
+
+    try:
+        chosen = (
+            [devices.get(name)] if name is not None else [devices.get(n) for n in devices.names()]
+        )
+    except (ValueError, TypeError, KeyError) as error:
+        return _user_error("devices", error)
+    cell = default_cell()
+    print(
+        f"one step of the default model (qrnn: {len(cell.data_qubits)} data + "
+        f"{len(cell.hidden_qubits)} hidden qubits, ion_native, reps 2; its {len(cell.data_qubits)} "
+        "data qubits measured and reset): native two-qubit gates, estimated fidelity (product "
+        "of the gates' average fidelities) and time per shot"
+    )
+    for device in chosen:
+        cost = step_cost(device, cell)
+        refused = cost.resets and not device.mid_circuit_reset
+        print("  " + cost.line() + ("  (no mid-circuit reset: cannot run it)" if refused else ""))
     return 0
 
 
@@ -391,8 +443,9 @@ def _model_default(key: str) -> str:
 
 def _train_help(key: str, text: str, default: object) -> str:
     """``text``, the flag's choices and its default (RunConfig's, or the model's own)."""
-    if key in _TRAIN_CHOICES:
-        text = f"{text}: {', '.join(_TRAIN_CHOICES[key])}"
+    if key in _TRAIN_CHOICES:  # the choices, before a default said in words
+        head, said, default_words = text.partition(" (default")
+        text = f"{head}: {', '.join(_TRAIN_CHOICES[key])}{said}{default_words}"
     if "(default" in text:  # a default said in words
         return text
     if any(key in options for options in _names.MODEL_DEFAULTS.values()):
@@ -448,7 +501,7 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--device",
         help=f"ion-trap device file or preset: {', '.join(_names.device_names())} (default: "
-        "none, the model runs as trained)",
+        "the run's own, as trained; ideal: noise-free)",
     )
     evaluate.add_argument(
         "--shots", type=int, help="samples per circuit (default: exact expectation values)"
@@ -457,7 +510,8 @@ def _add_train_commands(commands: argparse._SubParsersAction) -> None:
         "--backend",
         choices=("aer", "torch"),
         help="executor of the quantum model: aer, torch (default: as trained; with --device "
-        "or --shots: aer)",
+        "or --shots: torch, whose shots are sampled from its exact distributions; aer is the "
+        "independent path)",
     )
     evaluate.add_argument(
         "--seed", type=int, default=0, help="seeds the shot sampling (default: 0)"
@@ -511,6 +565,12 @@ def _build_parser() -> argparse.ArgumentParser:
         nargs="?",
         metavar="NAME",
         help=f"device file or preset: {', '.join(_names.device_names())}",
+    )
+    devices.add_argument(
+        "--report",
+        action="store_true",
+        help="what one time step of the default model costs on NAME (or every preset): native "
+        "two-qubit gates, estimated fidelity, duration",
     )
     devices.set_defaults(handler=_cmd_devices)
     return parser

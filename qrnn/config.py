@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qrnn._names import DEFAULT_MODEL
+from qrnn._names import DEFAULT_MODEL, GRADIENTS
 
 __all__ = ["DEFAULT_DATASET", "ConfigError", "RunConfig", "load_config"]
 
@@ -68,6 +68,15 @@ class RunConfig:
     ``"esn"`` or ``"none"``: the classical family matched to the model's trainable parameter
     count and trained the same way).
 
+    Device (quantum models only; see ``qrnn.models.to_backend``): ``device`` (an ion-trap
+    preset name or device file: the model trains and is scored transpiled to its native
+    gates, with its noise; default none, noise-free), ``shots`` (samples per circuit, within
+    the device's limits; default none, exact expectation values) and ``gradient`` (how the
+    quantum part is differentiated: ``"backprop"``, autograd through the exact density-matrix
+    simulation, the default without shots on the torch backend; ``"parameter-shift"``, the
+    default with shots, or ``"spsa"`` on sampled values, ``2 n_params`` or 2 circuit runs of
+    ``shots`` each per sample). The matched baseline is classical and trains noise-free.
+
     Data: ``dataset`` (a name for ``qrnn.data.load``) with ``dataset_options``, or ``csv``
     (a path; relative paths in a config file are relative to that file) with ``column`` (a
     header name as a string, a 0-based index as an integer, or a list of them; unset: see
@@ -87,6 +96,9 @@ class RunConfig:
     ansatz: str | None = None
     backend: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    shots: int | None = None
+    gradient: str | None = None
     baseline: str = "lstm"
     dataset: str = DEFAULT_DATASET
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -129,7 +141,7 @@ class RunConfig:
             if isinstance(value, bool) or not isinstance(value, kinds):
                 expected = " or ".join(k.__name__ for k in kinds) + (" or null" if nullable else "")
                 raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
-        for key in ("epochs", "batch_size", "window", "horizon", "hidden_size", "qubits"):
+        for key in ("epochs", "batch_size", "window", "horizon", "hidden_size", "qubits", "shots"):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ConfigError(f"config key {key!r} must be >= 1, got {value}")
@@ -184,6 +196,7 @@ class RunConfig:
                 f"use {sorted(_MODEL_KEYS)}"
             )
         self._check_model_keys()
+        self._check_device_keys()
 
     def _check_model_keys(self) -> None:
         takes = _KEYS_OF_MODEL.get(self.model)
@@ -196,6 +209,42 @@ class RunConfig:
                     f"--{key.replace('_', '-')} / config key {key!r} does not apply to model "
                     f"{self.model!r}; it applies to {', '.join(models)}"
                 )
+
+    def _check_device_keys(self) -> None:
+        if self.gradient is not None and self.gradient not in GRADIENTS:
+            raise ConfigError(
+                f"config key 'gradient' must be one of {list(GRADIENTS)} or unset, "
+                f"got {self.gradient!r}"
+            )
+        given = [key for key in ("device", "shots", "gradient") if getattr(self, key) is not None]
+        takes = _KEYS_OF_MODEL.get(self.model)
+        if given and takes is not None and "backend" not in takes:
+            quantum = [name for name, keys in _KEYS_OF_MODEL.items() if "backend" in keys]
+            raise ConfigError(
+                f"--{given[0]} / config key {given[0]!r} does not apply to the classical model "
+                f"{self.model!r}; it applies to {', '.join(quantum)}"
+            )
+        if self.gradient is not None and self.device is None and self.shots is None:
+            raise ConfigError(
+                "config key 'gradient' applies to a run on a device or with shots (set "
+                "'device' or 'shots'); noise-free exact runs use autograd"
+            )
+
+    def execution(self) -> dict[str, Any] | None:
+        """``qrnn.models.to_backend`` arguments of a run on a device or with shots
+        (``{"backend", "device", "shots", "seed", "gradient"}``), or None for a noise-free
+        exact run. The backend is ``backend`` or ``"torch"``; the seed is the run's."""
+        if self.device is None and self.shots is None:
+            return None
+        execution = {
+            "backend": self.backend or "torch",
+            "device": self.device,
+            "shots": self.shots,
+            "seed": self.seed,
+        }
+        if self.gradient is not None:
+            execution["gradient"] = self.gradient
+        return execution
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -255,6 +304,9 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "ansatz": ((str,), True),
     "backend": ((str,), True),
     "model_options": ((dict,), False),
+    "device": ((str,), True),
+    "shots": ((int,), True),
+    "gradient": ((str,), True),
     "baseline": ((str,), False),
     "dataset": ((str,), False),
     "dataset_options": ((dict,), False),

@@ -84,7 +84,8 @@ def _sizes(data: Any) -> tuple[int, int]:
 
 
 def build_model(config: RunConfig, data: Any) -> Any:
-    """``qrnn.models.build`` of the configured model, sized to ``data``, seeded by ``seed``.
+    """``qrnn.models.build`` of the configured model, sized to ``data``, seeded by ``seed``;
+    with ``device`` or ``shots``, its quantum parts moved there (``RunConfig.execution``).
 
     Returns a ``qrnn.models.Forecaster`` mapping ``(batch, window, features)`` to
     ``(batch, horizon * features)``.
@@ -95,7 +96,13 @@ def build_model(config: RunConfig, data: Any) -> Any:
 
     input_size, output_size = _sizes(data)
     torch.manual_seed(config.seed)
-    return build(config.model, input_size, output_size, **config.model_options_for_build())
+    model = build(config.model, input_size, output_size, **config.model_options_for_build())
+    execution = config.execution()
+    if execution is not None:  # trained and scored on a device (noise, shots)
+        from qrnn.models import to_backend
+
+        to_backend(model, execution.pop("backend"), **execution)
+    return model
 
 
 def _build_baseline(
@@ -185,6 +192,7 @@ class _Plan:
 def _plan(config: RunConfig) -> _Plan:
     from qrnn.train import check_fit_arguments
 
+    _check_execution(config.device, config.shots)  # an unknown device: before any data
     data = load_data(config)
     model = build_model(config, data)
     baseline = None
@@ -476,21 +484,24 @@ def evaluate_run(
     """Rebuild a finished run's model(s) from ``config.json``, load the checkpoints, re-score.
 
     Without execution options the model runs as it was trained (``metrics.json`` should be
-    reproduced). With ``backend``, ``device`` or ``shots`` the loaded quantum model is moved
-    by ``qrnn.models.to_backend`` (default backend ``"aer"``) and scored there: transpiled to
-    the device's native gates, with its noise model and readout error, and ``shots`` samples
-    per circuit. The classical baseline does not run on a quantum device: it is scored as
-    trained. Nothing is written into ``run_dir``.
+    reproduced; a run trained on a device, ``config.json``'s ``device`` and ``shots``, is
+    rebuilt there). With ``backend``, ``device`` or ``shots`` the loaded quantum model is moved
+    by ``qrnn.models.to_backend`` (default backend ``"torch"``: the exact density-matrix
+    engine, whose shots are sampled from its exact outcome distributions; ``"aer"`` is the
+    independent path) and scored there: transpiled to the device's native gates, with its
+    noise model and readout error, and ``shots`` samples per circuit. The classical baseline
+    does not run on a quantum device: it is scored as trained. Nothing is written into ``run_dir``.
 
     Args:
         run_dir: a directory written by :func:`train_run`.
         overrides: config keys to change before rebuilding (execution choices such as
             ``backend``); keys that change the model's shape make the checkpoint fail to load
             with a ``CheckpointMismatchError``.
-        backend: ``"aer"`` (default when ``device`` or ``shots`` is given), ``"torch"`` or
+        backend: ``"torch"`` (default when ``device`` or ``shots`` is given), ``"aer"`` or
             ``"pennylane:<device>"``.
         device: an ion-trap preset name (``qrnn.devices.names()``), device file or
-            ``IonTrapDevice``; None: no device (noise-free, all gates).
+            ``IonTrapDevice``; None: the run's own device (``config.json``), else none
+            (noise-free, all gates); ``"ideal"`` scores a device-trained run noise-free.
         shots: samples per circuit within the device's limits; None: exact expectation values.
         seed: seeds the sampling of shots.
         backend_options: further ``qrnn.backends.get`` options (``gpu``, ``method``, ...).
@@ -525,7 +536,8 @@ def evaluate_run(
     config = RunConfig.from_mapping(overrides or {}, base=read_run_config(run_dir))
     execution = None
     if backend is not None or device is not None or shots is not None or backend_options:
-        backend = "aer" if backend is None else backend
+        backend = "torch" if backend is None else backend
+        device = config.device if device is None else device
         machine = _check_execution(device, shots)
         execution = {
             "backend": backend,

@@ -51,7 +51,7 @@ def test_a_qlstm_run_on_ionq_aria_with_shots(runs, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert (
-        "qlstm scored on ionq-aria-1 with 1000 shots (aer, seed 0): 8 val + 8 test windows; "
+        "qlstm scored on ionq-aria-1 with 1000 shots (torch, seed 0): 8 val + 8 test windows; "
         "the lstm baseline is classical (scored as trained)"
     ) in out
     assert "val metrics (original units)" in out and "test metrics (original units)" in out
@@ -78,7 +78,7 @@ def test_a_qrnn_run_on_quantinuum_h1(runs, capsys):
     argv = ["evaluate", str(runs["qrnn"]), "--device", "quantinuum-h1-1", "--shots", "500"]
     assert main([*argv, "--seed", "7"]) == 0
     out = capsys.readouterr().out
-    assert "qrnn scored on quantinuum-h1-1 with 500 shots (aer, seed 7): 8 val + 8 test" in out
+    assert "qrnn scored on quantinuum-h1-1 with 500 shots (torch, seed 7): 8 val + 8 test" in out
     assert "test metrics" in out
 
 
@@ -86,7 +86,7 @@ def test_an_ideal_device_without_shots_reproduces_the_exact_scores(runs):
     """Aer, transpiled to native gates, no noise, exact: the torch engine's metrics."""
     saved = json.loads((runs["qrnn"] / "metrics.json").read_text())
     lines = []
-    result = evaluate_run(runs["qrnn"], device="ideal", echo=lines.append)
+    result = evaluate_run(runs["qrnn"], device="ideal", backend="aer", echo=lines.append)
     assert result.execution == {"backend": "aer", "device": "ideal", "shots": None, "seed": None}
     scored = result.metrics
     assert lines == [

@@ -49,3 +49,9 @@ def test_devices_and_the_default_device():
     assert _names.device_names() == devices.names()
     assert _names.DEFAULT_DEVICE == run.DEFAULT_DEVICE in _names.device_names()
     assert inspect.signature(devices.get).parameters["device"].default == _names.DEFAULT_DEVICE
+
+
+def test_gradient_methods():
+    from qrnn.backends._base import GRADIENT_METHODS
+
+    assert _names.GRADIENTS == GRADIENT_METHODS

@@ -18,7 +18,7 @@ from qiskit.circuit import QuantumCircuit
 
 from circuits.cells import MARKER_LABEL, add_marker
 from qrnn._cache import CircuitCache
-from qrnn.backends._device import check_shots, resolve_device
+from qrnn.backends._device import check_noise_model, check_shots, resolve_device
 from qrnn.backends._errors import BackendError
 from qrnn.sim import NoiseReader, check_values, parse_observables, simulated_form
 
@@ -142,7 +142,9 @@ class Backend:
             otherwise ``gradient`` ("parameter-shift" or "spsa") computes the backward pass.
 
     Options (keyword arguments of every backend; subclasses add theirs to ``options``):
-        noise_model: a ``NoiseModel`` to run circuits with as given (instead of a device's).
+        noise_model: a ``NoiseModel`` to run circuits with as given, or, with a device, on
+            its native circuits instead of its own noise (errors keyed by its native gate
+            names; an error on an instruction the device does not have is refused).
         seed: seeds the sampling with shots (and SPSA's perturbations).
         gradient: "backprop" (default where ``supports_autograd``), "parameter-shift" (default
             elsewhere) or "spsa"; ``gradient_options`` go to the method.
@@ -170,10 +172,8 @@ class Backend:
         self.shots = check_shots(shots, self.device)
         noise_model = settings.pop("noise_model")
         if noise_model is not None and self.device is not None:
-            raise BackendError(
-                "give either device= (its own noise model is used) or noise_model=, not both"
-            )
-        if self.device is not None:
+            check_noise_model(noise_model, self.device)  # replaces the device's own noise
+        elif self.device is not None:
             noise_model = self.device.noise_model()
         self._noise = None if noise_model is None else NoiseReader(noise_model)
         self.noise_model = noise_model

@@ -44,3 +44,24 @@ def check_shots(shots, device=None) -> int | None:
     if device is not None:
         device.check_shots(shots)
     return shots
+
+
+def check_noise_model(noise_model, device) -> None:
+    """Refuse a noise model with an error on an instruction ``device`` never runs (a circuit on
+    the device is native gates, measurements and resets, so such an error would silently never
+    act).
+
+    Raises:
+        BackendError: naming the instruction and the device's instructions.
+    """
+    native = getattr(device, "native_gates", None)
+    if native is None:  # a duck-typed device that does not list its gates
+        return
+    runs = set(native) | {"measure", "reset"}
+    foreign = sorted(set(noise_model.noise_instructions) - runs)
+    if foreign:
+        raise BackendError(
+            f"the noise model has an error on {foreign[0]!r}, which device "
+            f"{getattr(device, 'name', device)!r} does not have (its instructions: "
+            f"{', '.join(sorted(runs))}); key errors by the device's native gate names"
+        )

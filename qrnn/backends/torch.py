@@ -4,8 +4,12 @@ Exact mode is ``qrnn.sim`` itself (autograd, CPU or CUDA, precision follows ``va
 device or noise model the engine runs the backend's ``executable`` form with the noise model
 (errors where Aer puts them, readout error as the observable rewrite, both in ``qrnn.sim``).
 Shots mode samples the engine's exact outcome distribution in each measurement basis (readout
-error applied to the distribution) and has no autograd: gradients then come from
-``qrnn.gradients``. Counts sample final measurements the same way.
+error applied to the distribution, one multinomial draw of ``shots`` per sample and basis,
+seeded by the ``seed`` option): one simulation per basis, however many shots. It has no
+autograd: gradients then come from ``qrnn.gradients`` (parameter-shift or SPSA on sampled
+values). A quantum-memory model's sequence (markers) is transpiled once and cut at its markers,
+each step's readout sampled from the exact state there (``_expval_markers`` says what this
+approximates). Counts sample final measurements the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from qrnn import sim
 from qrnn.backends._base import (
     Backend,
     final_measurements,
+    marker_positions,
+    prefix_circuit,
     reduce_state,
     select_columns,
     without_measurements,
@@ -55,32 +61,85 @@ class TorchBackend(Backend):
         if self.shots is not None:
             return self._expval_sampled(circuit, values, observables)
         runnable = self.executable(circuit)
-        values = select_columns(values, circuit, runnable)
-        observables = pad_to_layout(observables, runnable)
+        return self._exact(
+            runnable,
+            select_columns(values, circuit, runnable),
+            pad_to_layout(observables, runnable),
+        )
+
+    def _exact(self, runnable, values, observables):
+        """Exact (batch, n_obs) of an executable circuit, by a program compiled once."""
         key = ("program", _observables_key(observables))
         program = self._cache.get(
             runnable, key, lambda: sim.compile(runnable, observables, noise_model=self.noise_model)
         )
         return program.expval(values)
 
+    def _expval_markers(self, circuit, values, observables):
+        """(batch, n_markers, n_obs): the executable circuit is made once and cut at its
+        markers, each prefix run exactly or sampled in the computational basis.
+
+        This is a quantum-memory model's sequence: with shots, each step's readout is sampled
+        from the exact outcome distribution of the state at its marker (the device's noise and
+        readout error included), ``shots`` read-outs per step. That is what a device gives
+        step by step: measuring the data register and then resetting it leaves the hidden
+        register as the reset alone does, so each step's outcome statistics are exactly the
+        device's. The one approximation: the steps are sampled independently, whereas a
+        device's shots read every step of one sequence run, so its per-step estimates are
+        correlated across steps (each one's distribution is the same). Aer's prefix circuits
+        sample the same way. A readout that touches qubits carried on (QReservoir reads every
+        qubit) is, as on every executor's markers, taken without the back-action a device's
+        measurement would have on them. Observables with X or Y terms (whose basis rotations
+        a device's virtual-Z frames would cross markers with) take one prefix circuit per
+        marker."""
+        runnable = self.executable(circuit)
+        stops = marker_positions(runnable)
+        z_only = not any(np.any(o.paulis.x) for o in observables)
+        if not z_only or len(stops) != len(marker_positions(circuit)):
+            return super()._expval_markers(circuit, values, observables)
+        columns = select_columns(values, circuit, runnable)
+        padded = pad_to_layout(observables, runnable)
+        plan = None if self.shots is None else measurement_plan(observables)
+        out = []
+        for stop in stops:
+            prefix = self._cache.get(
+                runnable, ("prefix", stop), lambda s=stop: prefix_circuit(runnable, s)
+            )
+            prefix_values = select_columns(columns, runnable, prefix)
+            if plan is None:
+                out.append(self._exact(prefix, prefix_values, padded))
+            elif not plan.bases:
+                out.append(self._output(np.tile(plan.constant, (values.shape[0], 1)), values))
+            else:  # Z-type terms only: one group, the computational basis
+                group = self._sample(prefix, prefix_values, circuit.num_qubits)
+                out.append(self._output(estimate(plan, [group]), values))
+        return torch.stack(out, dim=1)
+
     def _density_matrix(self, circuit, values, qubits):
         runnable = self.executable(circuit)
-        rho = sim.density_matrix(
-            runnable, select_columns(values, circuit, runnable), noise_model=self.noise_model
+        rho = self._state_program(runnable).density_matrix(
+            select_columns(values, circuit, runnable)
         )
         physical = physical_qubits(runnable, circuit.num_qubits)
         return reduce_state(rho, [physical[q] for q in qubits])
+
+    def _state_program(self, runnable) -> sim.Program:
+        """``runnable`` compiled once with the noise model, for its final states."""
+        return self._cache.get(
+            runnable, "state-program", lambda: sim.compile(runnable, noise_model=self.noise_model)
+        )
 
     def _probabilities(self, runnable, values) -> np.ndarray:
         """(batch, 2**n) exact outcome distribution of the measurement-free ``runnable``."""
         mixed = self.noise_model is not None or any(
             i.operation.name == "reset" for i in runnable.data
         )
+        program = self._state_program(runnable)
         if mixed:
-            rho = sim.density_matrix(runnable, values, noise_model=self.noise_model)
+            rho = program.density_matrix(values)
             probabilities = torch.diagonal(rho, dim1=-2, dim2=-1).real
         else:
-            probabilities = sim.statevector(runnable, values).abs() ** 2
+            probabilities = program.statevector(values).abs() ** 2
         return probabilities.double().cpu().numpy()
 
     def _expval_sampled(self, circuit, values, observables):
@@ -91,22 +150,23 @@ class TorchBackend(Backend):
                 circuit, ("basis", basis), lambda b=basis: self.executable(rotate_into(circuit, b))
             )
             columns = select_columns(values, circuit, runnable)
-            with torch.no_grad():
-                probabilities = self._probabilities(runnable, columns)
-            counts = sample(
-                probabilities, self.shots, self._readout(runnable.num_qubits), self._rng
-            )
-            logical = relabel(
-                np.arange(counts.shape[1]), physical_qubits(runnable, circuit.num_qubits)
-            )
-            group = []
-            for row in counts:
-                seen = np.flatnonzero(row)
-                group.append((logical[seen], row[seen].astype(np.float64)))
-            outcomes.append(group)
+            outcomes.append(self._sample(runnable, columns, circuit.num_qubits))
         if not plan.bases:
             return self._output(np.tile(plan.constant, (values.shape[0], 1)), values)
         return self._output(estimate(plan, outcomes), values)
+
+    def _sample(self, runnable, values, n_logical: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per sample ``(logical outcomes, counts)`` of ``shots`` read-outs of the executable
+        ``runnable`` (readout error applied), drawn from its exact outcome distribution."""
+        with torch.no_grad():
+            probabilities = self._probabilities(runnable, values)
+        counts = sample(probabilities, self.shots, self._readout(runnable.num_qubits), self._rng)
+        logical = relabel(np.arange(counts.shape[1]), physical_qubits(runnable, n_logical))
+        group = []
+        for row in counts:
+            seen = np.flatnonzero(row)
+            group.append((logical[seen], row[seen].astype(np.float64)))
+        return group
 
     def _counts(self, circuit, values, shots):
         runnable = self.executable(circuit)

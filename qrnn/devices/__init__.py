@@ -13,6 +13,7 @@ Typical use::
     runnable = device.aer_circuit(native)              # Aer gates labelled by native name
     AerSimulator(method="density_matrix", noise_model=noise).run(runnable, ...)
     seconds = device.duration(native)
+    cost = qrnn.devices.step_cost(device, cell)         # one step: 2q gates, fidelity, time
 
 See ``DESIGN.md`` beside this file for the modelling choices.
 """
@@ -21,5 +22,16 @@ from __future__ import annotations
 
 from qrnn.devices._device import IonTrapDevice
 from qrnn.devices._presets import DeviceFileError, UnknownDeviceError, get, load, names
+from qrnn.devices._report import StepCost, default_cell, step_cost
 
-__all__ = ["DeviceFileError", "IonTrapDevice", "UnknownDeviceError", "get", "load", "names"]
+__all__ = [
+    "DeviceFileError",
+    "IonTrapDevice",
+    "StepCost",
+    "UnknownDeviceError",
+    "default_cell",
+    "get",
+    "load",
+    "names",
+    "step_cost",
+]

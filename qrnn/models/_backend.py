@@ -10,7 +10,8 @@ untouched::
 
 Everything is checked before anything is switched (an unknown device, shots outside the
 device's limits, a model wider than the device, a QRNN on a device without mid-circuit
-reset), so a failed call leaves the model as it was.
+reset, a density matrix that would not fit in memory), so a failed call leaves the model as it
+was.
 """
 
 from __future__ import annotations
@@ -70,6 +71,34 @@ def _sized_device(device: object, width: int, model: nn.Module):
             f"with {n_qubits} qubits; use qrnn.devices.get({name!r}, n_qubits={width})"
         )
     return device
+
+
+def _check_density_fits(model: nn.Module, modules: list[nn.Module], backend) -> None:
+    """Refuse, before anything runs, a model whose circuits ``backend`` would simulate as a
+    density matrix (``4**n`` entries: the torch engine with quantum noise or resets, Aer's
+    exact values with them) that cannot fit in memory."""
+    from qrnn import sim
+
+    noisy = (
+        backend.noise_model is not None and sim.NoiseReader(backend.noise_model).has_quantum_errors
+    )
+    resets = any(isinstance(m, MemoryCell) for m in modules)
+    exact_aer = backend.name == "aer" and backend.shots is None
+    if not (noisy or resets) or not (backend.name == backends.TORCH or exact_aer):
+        return
+    if backends.is_engine(backend):  # the exact engine: memory models run their Kraus channel
+        return
+    width = max(_width(m) for m in modules)
+    terms = max(len(m.observables) for m in modules)
+    what = (
+        f"{type(model).__name__} on backend {backend.name!r}"
+        f"{' with noise' if noisy else ''}: a density matrix of its {width}-qubit circuits "
+        f"(4**{width} entries)"
+    )
+    if backend.name == backends.TORCH:
+        sim.check_memory(what, lambda n: sim.program_bytes(n, terms, density=True), width)
+    else:
+        sim.check_memory(what, lambda n: 16 * 4**n, width)
 
 
 def to_backend(
@@ -136,6 +165,7 @@ def to_backend(
     for module in modules:  # check everything before switching anything
         if isinstance(module, MemoryCell):
             module.check_backend(resolved)
+    _check_density_fits(model, modules, resolved)
     for module in modules:
         module.set_backend(resolved)
     for module in model.modules():

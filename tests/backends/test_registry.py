@@ -49,8 +49,10 @@ def test_device_limits_and_names():
         backends.get("aer", device="iontrap-10q", shots=10**7)
     with pytest.raises(devices.UnknownDeviceError, match="known devices"):
         backends.get("aer", device="ionq-nonexistent")
-    with pytest.raises(backends.BackendError, match=r"either device= .* or noise_model="):
-        backends.get("aer", device="iontrap-10q", noise_model=NoiseModel())
+    on_cx = NoiseModel()
+    on_cx.add_all_qubit_quantum_error(depolarizing_error(0.1, 2), ["cx"])
+    with pytest.raises(backends.BackendError, match="error on 'cx', which device 'iontrap-10q'"):
+        backends.get("aer", device="iontrap-10q", noise_model=on_cx)  # never acts there
     with pytest.raises(backends.BackendError, match="preset name"):
         backends.get("torch", device=42)
 
