@@ -148,8 +148,9 @@ class TorchDevice(Device):
         self._rng = np.random.default_rng(seed)
         try:
             self._backend = get_backend("torch", device=qrnn_device)
-        except (TypeError, ValueError) as error:
-            raise DeviceError(f"{NAME}: qrnn_device={qrnn_device!r}: {error}") from None
+        except (TypeError, ValueError, LookupError, OSError) as error:
+            reason = error.args[0] if error.args else error  # (a KeyError quotes str())
+            raise DeviceError(f"{NAME}: qrnn_device={qrnn_device!r}: {reason}") from None
         self.qrnn_device = self._backend.device
         device = self.qrnn_device
         if device is not None and self.wires is not None and len(self.wires) > device.n_qubits:
