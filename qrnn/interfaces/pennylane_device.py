@@ -256,24 +256,20 @@ class TorchDevice(Device):
 
     # -- one tape -----------------------------------------------------------------------------
 
-    def _compiled(self, tape):
-        """(circuit, raw gate parameters) of ``tape`` (standard wires 0..n-1); the circuit
-        object is reused for tapes of the same structure, so its compiled programs are too."""
+    def _compiled(self, tape) -> _Compiled:
+        """The circuit of ``tape`` (standard wires 0..n-1): one object per tape structure, so
+        that the engine's programs for it are compiled once."""
         n = len(tape.wires)
         key = (n, *(_structure(op) for op in tape.operations))
-        entry = self._circuits.get(key)
-        # every numeric parameter of a translated operation is a circuit parameter, except a
-        # QubitUnitary's matrix (a constant of the circuit, part of the key)
-        values = [d for op in tape.operations if op.name != "QubitUnitary" for d in op.data]
-        if entry is None:
-            circuit, _ = operations_circuit(tape.operations, list(range(n)))
-            entry = [circuit, None]
-            self._circuits[key] = entry
+        compiled = self._circuits.get(key)
+        if compiled is None:
+            compiled = _Compiled(operations_circuit(tape.operations, list(range(n)))[0])
+            self._circuits[key] = compiled
             if len(self._circuits) > _CACHE_SIZE:
                 self._circuits.popitem(last=False)
         else:
             self._circuits.move_to_end(key)
-        return entry, values
+        return compiled
 
     def _run(self, tape):
         """Results of one tape: torch tensors when its parameters are torch, else numpy."""
@@ -284,27 +280,30 @@ class TorchDevice(Device):
 
     def _simulate(self, tape):
         tape = tape.map_to_standard_wires()
-        entry, raw = self._compiled(tape)
-        circuit = entry[0]
-        batch = tape.batch_size
-        values = _stack(raw, batch)
+        compiled = self._compiled(tape)
+        circuit = compiled.circuit
         n = circuit.num_qubits
-        if not tape.shots:
-            observables = _pauli_expvals(tape, n)
-            if observables is not None:
-                out = self._backend.expval(circuit, values, observables)  # (B, n_obs)
-                columns = [
-                    out[:, j] if batch is not None else out[0, j] for j in range(out.shape[1])
-                ]
-                return columns[0] if len(columns) == 1 else tuple(columns)
+        batch = tape.batch_size
+        # every numeric parameter of a translated operation is a circuit parameter, in order,
+        # except a QubitUnitary's matrix (a constant of the circuit, part of its key)
+        raw = [d for op in tape.operations if op.name != "QubitUnitary" for d in op.data]
+        values = _stack(raw, batch)  # (B, n_params)
+        terms = None if tape.shots else _pauli_terms(tape)
+        if terms is not None:
+            observables = compiled.observables(terms, tape)
+            if self._noisy:
+                out = self._backend.expval(circuit, values, observables)
+            else:
+                out = compiled.program(terms, observables).expval(values)  # (B, n_obs)
+            columns = [out[:, j] if batch is not None else out[0, j] for j in range(out.shape[1])]
+            return columns[0] if len(columns) == 1 else tuple(columns)
         keep_torch = torch.is_grad_enabled() and values.requires_grad
         if self._noisy:
             rho = self._backend.density_matrix(circuit, values)  # (B, 2**n, 2**n)
             rho = _big_endian_matrix(rho, n)
             return self._measure_mixed(tape, rho if keep_torch else rho.numpy(), batch)
-        if entry[1] is None:
-            entry[1] = sim.compile(circuit)
-        state = _big_endian_state(entry[1].statevector(values), n)  # (B, 2, ..., 2)
+        program = compiled.program(None, None)
+        state = _big_endian_state(program.statevector(values), n)  # (B, 2, ..., 2)
         if batch is None:
             state = state[0]
         if not keep_torch:
@@ -469,19 +468,50 @@ def _stack(raw, batch) -> torch.Tensor:
     return torch.stack(columns, dim=-1)
 
 
-def _pauli_expvals(tape, n_qubits):
-    """The tape's observables as ``SparsePauliOp``s when every measurement is the expectation
-    value of a Pauli observable with constant coefficients, else None."""
-    from circuits.interop import observable_to_sparse
-
-    observables = []
+def _pauli_terms(tape):
+    """A key of the tape's observables (their Pauli words and coefficients) when every
+    measurement is the expectation value of a Pauli observable with constant coefficients,
+    else None: those run as the engine's ``expval``."""
+    key = []
     for m in tape.measurements:
-        if not isinstance(m, ExpectationMP) or m.obs is None or m.obs.pauli_rep is None:
+        if not isinstance(m, ExpectationMP) or m.obs is None:
             return None
-        if any(math.requires_grad(c) for c in m.obs.pauli_rep.values()):
-            return None  # trainable coefficients: PennyLane's measurement keeps their graph
-        observables.append(observable_to_sparse(m.obs, list(range(n_qubits))))
-    return observables or None
+        sentence = m.obs.pauli_rep
+        if sentence is None:
+            return None
+        terms = []
+        for word, coefficient in sentence.items():
+            if math.requires_grad(coefficient):
+                return None  # trainable coefficients: PennyLane's measurement keeps their graph
+            terms.append((tuple(sorted(word.items())), complex(_numeric(coefficient))))
+        key.append(tuple(terms))
+    return tuple(key) or None
+
+
+class _Compiled:
+    """A tape structure's circuit, its observables and the engine's programs for it."""
+
+    def __init__(self, circuit):
+        self.circuit = circuit
+        self._observables: dict = {}
+        self._programs: dict = {}
+
+    def observables(self, terms, tape):
+        """The tape's observables as ``SparsePauliOp``s (cached by their ``terms``)."""
+        from circuits.interop import observable_to_sparse
+
+        if terms not in self._observables:
+            wires = list(range(self.circuit.num_qubits))
+            self._observables[terms] = [
+                observable_to_sparse(m.obs, wires) for m in tape.measurements
+            ]
+        return self._observables[terms]
+
+    def program(self, terms, observables):
+        """The engine's program for these observables (None: for states)."""
+        if terms not in self._programs:
+            self._programs[terms] = sim.compile(self.circuit, observables)
+        return self._programs[terms]
 
 
 def _big_endian_state(state: torch.Tensor, n: int) -> torch.Tensor:

@@ -267,3 +267,16 @@ def test_bad_device_arguments_are_device_errors():
         device.setup_execution_config(
             qml.devices.ExecutionConfig(device_options={"max_workers": 2})
         )
+
+
+def test_noisy_shots_sample_the_noisy_distribution_readout_included():
+    def circuit(x):
+        noisy_operations(x)
+        return qml.probs(wires=[0, 1])
+
+    device = TorchDevice(wires=3, qrnn_device="iontrap-10q", seed=5)
+    exact = qml.QNode(circuit, device)(np.array([0.4, 2.0]))  # (2, 4)
+    shots = 20000
+    sampled = qml.set_shots(qml.QNode(circuit, device), shots=shots)(np.array([0.4, 2.0]))
+    bound = 5 * np.sqrt(exact * (1 - exact) / shots) + 1e-9
+    assert np.all(np.abs(sampled - exact) <= bound)
