@@ -140,6 +140,15 @@ def _append_for(op: Any) -> tuple[_Append, int]:
     raise AssertionError(name)  # QubitUnitary is handled by the caller
 
 
+def _translatable(op: Any, depth: int = 0) -> list[Any]:
+    """``op`` if it translates, else the translatable operations of its decomposition."""
+    if supports_operation(op):
+        return [op]
+    if not op.has_decomposition or depth > 64:
+        raise _unsupported(op, "from_pennylane")
+    return [leaf for sub in op.decomposition() for leaf in _translatable(sub, depth + 1)]
+
+
 def _unsupported(op: Any, context: str) -> ValueError:
     hint = ""
     if op.name in ("PauliRot", "MultiRZ"):
@@ -148,8 +157,8 @@ def _unsupported(op: Any, context: str) -> ValueError:
         hint = " (QubitUnitary translates with a constant, unbatched matrix)"
     return ValueError(
         f"{context}: the PennyLane operation {op.name!r} on wires {list(op.wires)} has no "
-        f"Qiskit equivalent here{hint}; decompose it first (qml.decompose(qfunc, "
-        f"gate_set=...)) into operations of circuits.interop.SUPPORTED_OPERATIONS"
+        f"Qiskit equivalent here{hint} and no decomposition into operations of "
+        "circuits.interop.SUPPORTED_OPERATIONS"
     )
 
 
@@ -282,14 +291,16 @@ def from_pennylane(
     measurements it returns become ``SparsePauliOp``s. Example::
 
         def qfunc(x, w):
-            qml.AngleEmbedding(x, wires=range(4))  # decomposed: see below
-            ...
+            qml.AngleEmbedding(x, wires=range(4))
+            qml.BasicEntanglerLayers(w, wires=range(4))
+            return [qml.expval(qml.PauliZ(q)) for q in range(4)]
 
-        imported = from_pennylane(qml.decompose(qfunc, gate_set={"RX", "RY", "CNOT"}), x, w)
+        imported = from_pennylane(qfunc, x, w)
         qrnn.sim.expval(imported.circuit, imported.values, imported.observables)
 
-    Operations are translated as they are (``SUPPORTED_OPERATIONS``): templates and other
-    operations need ``qml.decompose`` first.
+    Operations of ``SUPPORTED_OPERATIONS`` are translated as they are; any other operation
+    (a template, ``CRot``, ...) is replaced by its PennyLane decomposition first, recursively,
+    and the parameters are then the angles of the decomposed gates.
 
     Args:
         qfunc: a PennyLane quantum function.
@@ -301,7 +312,8 @@ def from_pennylane(
         A :class:`PennyLaneImport` (circuit, observables, values, wires).
 
     Raises:
-        ValueError: an operation without a Qiskit equivalent (named), a measurement other
+        ValueError: an operation with neither a Qiskit equivalent nor a PennyLane
+            decomposition (named, e.g. ``DoubleExcitationPlus``), a measurement other
             than ``qml.expval`` of a Pauli observable, or a wire not in ``wires``.
     """
     import pennylane as qml
@@ -315,9 +327,7 @@ def from_pennylane(
     wires = tuple(wires)
     if len(set(wires)) != len(wires):
         raise ValueError(f"wires must be distinct, got {list(wires)}")
-    for op in tape.operations:
-        if not supports_operation(op):
-            raise _unsupported(op, "from_pennylane")
+    operations = [leaf for op in tape.operations for leaf in _translatable(op)]
     observables = []
     for measurement in tape.measurements:
         if not isinstance(measurement, qml.measurements.ExpectationMP) or measurement.obs is None:
@@ -326,7 +336,7 @@ def from_pennylane(
                 f"{measurement} is not one"
             )
         observables.append(observable_to_sparse(measurement.obs, wires))
-    circuit, raw = operations_circuit(tape.operations, wires)
+    circuit, raw = operations_circuit(operations, wires)
     columns = [np.asarray(_numeric(v), dtype=float) for v in raw]
     batch = tape.batch_size
     if batch is None:

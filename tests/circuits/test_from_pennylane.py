@@ -167,18 +167,28 @@ def test_integer_wires_are_sorted_and_can_be_given():
     assert imported.observables[0] == SparsePauliOp(["IIZ"])
 
 
-def test_an_operation_without_an_equivalent_is_an_error_that_names_it():
+def test_an_operation_without_an_equivalent_or_a_decomposition_is_an_error_that_names_it():
     def qfunc(x):
         qml.RX(x, wires=0)
-        qml.CRot(0.1, 0.2, 0.3, wires=[0, 1])
+        qml.DoubleExcitationPlus(0.4, wires=[0, 1, 2, 3])
 
-    with pytest.raises(ValueError, match=r"'CRot' on wires \[0, 1\].*qml.decompose"):
+    with pytest.raises(ValueError, match=r"'DoubleExcitationPlus' on wires \[0, 1, 2, 3\]"):
         from_pennylane(qfunc, 0.3)
-    with pytest.raises(ValueError, match="'PauliRot' on wires"):
-        from_pennylane(lambda: qml.PauliRot(0.2, "XYZ", wires=[0, 1, 2]))
-    # decomposed first, the same function translates
-    decomposed = qml.decompose(qfunc, gate_set={"RX", "RZ", "RY", "CNOT"})
-    assert from_pennylane(decomposed, 0.3).circuit.num_qubits == 2
+
+
+def test_other_operations_are_decomposed_by_pennylane_first():
+    def qfunc(x, w):
+        qml.AngleEmbedding(x, wires=range(3))
+        qml.CRot(*w, wires=[0, 2])  # no Qiskit gate here: its decomposition is translated
+        qml.PauliRot(0.2, "XYZ", wires=[0, 1, 2])
+        qml.QFT(wires=[0, 1, 2])
+
+    x, w = np.array([0.1, -0.4, 0.9]), np.array([0.3, 1.1, -0.5])
+    imported = from_pennylane(qfunc, x, w)
+    np.testing.assert_allclose(imported.values[:3], x)  # the embedding's angles come first
+    bound = imported.circuit.assign_parameters(imported.values)
+    expected = qml.matrix(qfunc, wire_order=range(3))(x, w)
+    np.testing.assert_allclose(Operator(bound).data, little_endian(expected, 3), atol=1e-10)
 
 
 def test_only_expectation_values_of_pauli_observables_become_observables():

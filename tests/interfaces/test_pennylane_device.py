@@ -280,3 +280,17 @@ def test_noisy_shots_sample_the_noisy_distribution_readout_included():
     sampled = qml.set_shots(qml.QNode(circuit, device), shots=shots)(np.array([0.4, 2.0]))
     bound = 5 * np.sqrt(exact * (1 - exact) / shots) + 1e-9
     assert np.all(np.abs(sampled - exact) <= bound)
+
+
+@pytest.mark.parametrize("backend", ["torch", "aer", "pennylane:default.mixed"])
+def test_an_imported_pennylane_circuit_runs_on_every_qrnn_executor(inputs, backend):
+    x, w = inputs
+
+    def circuit(x, w):
+        layers(x, w, 3)
+        return qml.expval(qml.Z(0) @ qml.Y(2)), qml.expval(0.3 * qml.X(1) - qml.Z(2))
+
+    imported = from_pennylane(circuit, x, w)  # values (5, n_params): the broadcast inputs
+    reference = np.stack(qml.QNode(circuit, qml.device("default.qubit", wires=3))(x, w), -1)
+    out = get_backend(backend).expval(imported.circuit, imported.values, imported.observables)
+    np.testing.assert_allclose(out.numpy(), reference, atol=1e-8)
