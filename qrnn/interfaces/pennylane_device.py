@@ -301,13 +301,13 @@ class TorchDevice(Device):
         if self._noisy:
             rho = self._backend.density_matrix(circuit, values)  # (B, 2**n, 2**n)
             rho = _big_endian_matrix(rho, n)
-            return self._measure_mixed(tape, rho if keep_torch else rho.numpy(), batch)
+            return self._measure_mixed(tape, rho if keep_torch else rho.cpu().numpy(), batch)
         program = compiled.program(None, None)
         state = _big_endian_state(program.statevector(values), n)  # (B, 2, ..., 2)
         if batch is None:
             state = state[0]
         if not keep_torch:
-            state = state.numpy()
+            state = state.cpu().numpy()
         from pennylane.devices.qubit.simulate import measure_final_state
 
         return measure_final_state(tape, state, batch is not None, rng=self._rng)
@@ -411,7 +411,7 @@ class TorchDevice(Device):
                     column = column.reshape(tuple(out.shape) + tuple(leaf.shape))
                     if leaf.dim() == 1 and out.dim() >= 1 and leaf.shape[0] == out.shape[0]:
                         column = torch.diagonal(column, dim1=0, dim2=-1).movedim(-1, 0)
-                    per_param.append(column.detach().numpy())
+                    per_param.append(column.detach().cpu().numpy())
                 jacobians.append(per_param[0] if len(per_param) == 1 else tuple(per_param))
         value = _to_numpy(result)
         jacobian = jacobians[0] if len(jacobians) == 1 else tuple(jacobians)
@@ -429,7 +429,7 @@ class TorchDevice(Device):
             )
             grads = torch.autograd.grad(total, leaves, allow_unused=True) if leaves else ()
         vjp = tuple(
-            (torch.zeros_like(l) if g is None else g).numpy()
+            (torch.zeros_like(l) if g is None else g).cpu().numpy()
             for g, l in zip(grads, leaves, strict=True)
         )
         return _to_numpy(result), vjp
@@ -453,18 +453,20 @@ def _numeric(value):
 
 
 def _stack(raw, batch) -> torch.Tensor:
-    """Gate parameters (each scalar or (batch,)) -> values (B, n_params), float64; torch
-    parameters keep their graph."""
+    """Gate parameters (each scalar or (batch,)) -> values (B, n_params), float64, on the
+    torch device of the torch parameters (the engine runs there); torch parameters keep their
+    graph."""
     rows = batch or 1
+    on = next((v.device for v in raw if math.get_interface(v) == "torch"), torch.device("cpu"))
     columns = []
     for value in raw:
         if math.get_interface(value) == "torch":
             column = value.to(torch.float64)
         else:
-            column = torch.as_tensor(np.asarray(_numeric(value), dtype=np.float64))
+            column = torch.as_tensor(np.asarray(_numeric(value), dtype=np.float64), device=on)
         columns.append(column.reshape(-1).expand(rows) if column.dim() else column.expand(rows))
     if not columns:
-        return torch.zeros(rows, 0, dtype=torch.float64)
+        return torch.zeros(rows, 0, dtype=torch.float64, device=on)
     return torch.stack(columns, dim=-1)
 
 
@@ -531,7 +533,7 @@ def _to_numpy(result):
     if isinstance(result, dict):
         return result
     if isinstance(result, torch.Tensor):
-        return result.detach().numpy()
+        return result.detach().cpu().numpy()
     return result
 
 
