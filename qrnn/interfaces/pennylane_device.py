@@ -144,7 +144,6 @@ class TorchDevice(Device):
         super().__init__(wires=wires, shots=shots)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
             raise DeviceError(f"seed must be None or an int, got {seed!r}")
-        self._seed = seed
         self._rng = np.random.default_rng(seed)
         try:
             self._backend = get_backend("torch", device=qrnn_device)
@@ -159,7 +158,7 @@ class TorchDevice(Device):
                 f"qrnn_device {device.name!r}"
             )
         self._noisy = self._backend.noise_model is not None
-        self._circuits: OrderedDict = OrderedDict()  # structure -> (circuit, Program or None)
+        self._circuits: OrderedDict = OrderedDict()  # tape structure -> _Compiled
 
     @property
     def name(self) -> str:
@@ -176,7 +175,9 @@ class TorchDevice(Device):
         if execution_config is None:
             return True
         method = execution_config.gradient_method
-        if method in ("backprop", "best"):
+        if method == "best":  # as setup_execution_config resolves it
+            method = "adjoint" if execution_config.interface in _FOREIGN else "backprop"
+        if method == "backprop":
             if execution_config.interface in _FOREIGN:
                 return False
             return circuit is None or not circuit.shots
