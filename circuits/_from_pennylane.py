@@ -1,10 +1,11 @@
 """PennyLane operations in: the reverse of ``to_pennylane`` (private; see ``interop``).
 
-Each PennyLane operation with a Qiskit equivalent becomes that gate; each of its numeric
-parameters becomes one ``Parameter`` of a ``ParameterVector``, in the order PennyLane lists
-them (``tape.get_parameters(trainable_only=False)``), so that ``circuit.parameters`` has the
-same order. The table is the one list of what translates: ``qrnn.torch``'s PennyLane device
-stops PennyLane's decomposition at exactly these operations.
+Each PennyLane operation with a Qiskit equivalent becomes that gate (others are replaced by
+their PennyLane decompositions first); each numeric gate parameter becomes one ``Parameter``
+of a ``ParameterVector``, in the order the operations list them (for a tape of translatable
+operations: ``tape.get_parameters(trainable_only=False)``), so that ``circuit.parameters`` has
+the same order. ``SUPPORTED_OPERATIONS`` is the one list of what translates: ``qrnn.torch``'s
+PennyLane device stops PennyLane's decomposition at exactly these operations.
 
 PennyLane is imported on first use.
 """
@@ -20,7 +21,7 @@ from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit.circuit import library as lib
 from qiskit.quantum_info import SparsePauliOp
 
-# name -> (number of wires or None for any, append(circuit, angles, qubits))
+# append(circuit, angles, qubits): queue one PennyLane operation's gates
 _Append = Callable[[QuantumCircuit, list[Any], list[int]], None]
 
 
@@ -59,45 +60,46 @@ def _pauli_rotation(word: str) -> _Append:
     return lambda qc, p, q: qc.append(gate_class(p[0]), [q[k] for k in order])
 
 
-_FIXED: dict[str, tuple[int, type]] = {
-    "PauliX": (1, lib.XGate),
-    "PauliY": (1, lib.YGate),
-    "PauliZ": (1, lib.ZGate),
-    "Hadamard": (1, lib.HGate),
-    "S": (1, lib.SGate),
-    "Adjoint(S)": (1, lib.SdgGate),
-    "T": (1, lib.TGate),
-    "Adjoint(T)": (1, lib.TdgGate),
-    "SX": (1, lib.SXGate),
-    "Adjoint(SX)": (1, lib.SXdgGate),
-    "RX": (1, lib.RXGate),
-    "RY": (1, lib.RYGate),
-    "RZ": (1, lib.RZGate),
-    "PhaseShift": (1, lib.PhaseGate),
-    "U3": (1, lib.UGate),
-    "CNOT": (2, lib.CXGate),
-    "CY": (2, lib.CYGate),
-    "CZ": (2, lib.CZGate),
-    "CH": (2, lib.CHGate),
-    "SWAP": (2, lib.SwapGate),
-    "ISWAP": (2, lib.iSwapGate),
-    "ECR": (2, lib.ECRGate),
-    "CRX": (2, lib.CRXGate),
-    "CRY": (2, lib.CRYGate),
-    "CRZ": (2, lib.CRZGate),
-    "ControlledPhaseShift": (2, lib.CPhaseGate),
-    "IsingXX": (2, lib.RXXGate),
-    "IsingYY": (2, lib.RYYGate),
-    "IsingZZ": (2, lib.RZZGate),
-    "Toffoli": (3, lib.CCXGate),
-    "CCZ": (3, lib.CCZGate),
-    "CSWAP": (3, lib.CSwapGate),
+# PennyLane name -> the Qiskit gate class with the same matrix and parameters
+_GATES: dict[str, type] = {
+    "PauliX": lib.XGate,
+    "PauliY": lib.YGate,
+    "PauliZ": lib.ZGate,
+    "Hadamard": lib.HGate,
+    "S": lib.SGate,
+    "Adjoint(S)": lib.SdgGate,
+    "T": lib.TGate,
+    "Adjoint(T)": lib.TdgGate,
+    "SX": lib.SXGate,
+    "Adjoint(SX)": lib.SXdgGate,
+    "RX": lib.RXGate,
+    "RY": lib.RYGate,
+    "RZ": lib.RZGate,
+    "PhaseShift": lib.PhaseGate,
+    "U3": lib.UGate,
+    "CNOT": lib.CXGate,
+    "CY": lib.CYGate,
+    "CZ": lib.CZGate,
+    "CH": lib.CHGate,
+    "SWAP": lib.SwapGate,
+    "ISWAP": lib.iSwapGate,
+    "ECR": lib.ECRGate,
+    "CRX": lib.CRXGate,
+    "CRY": lib.CRYGate,
+    "CRZ": lib.CRZGate,
+    "ControlledPhaseShift": lib.CPhaseGate,
+    "IsingXX": lib.RXXGate,
+    "IsingYY": lib.RYYGate,
+    "IsingZZ": lib.RZZGate,
+    "Toffoli": lib.CCXGate,
+    "CCZ": lib.CCZGate,
+    "CSWAP": lib.CSwapGate,
 }
 
 #: PennyLane operation names that translate to a Qiskit gate (``PauliRot`` and ``MultiRZ``
 #: on one or two wires, ``QubitUnitary`` with a constant, unbatched matrix).
 SUPPORTED_OPERATIONS = frozenset(
-    {*_FIXED, "Identity", "Barrier", "Rot", "GlobalPhase", "PauliRot", "MultiRZ", "QubitUnitary"}
+    {*_GATES, "Identity", "Barrier", "Rot", "GlobalPhase", "PauliRot", "MultiRZ", "QubitUnitary"}
 )
 
 
@@ -122,9 +124,8 @@ def supports_operation(op: Any) -> bool:
 def _append_for(op: Any) -> tuple[_Append, int]:
     """(append, number of angle parameters) for a supported ``op``."""
     name = op.name
-    if name in _FIXED:
-        gate_class = _FIXED[name][1]
-        return _gate(gate_class), op.num_params
+    if name in _GATES:
+        return _gate(_GATES[name]), op.num_params
     if name == "Identity":
         return (lambda qc, p, q: None), 0
     if name == "Barrier":
