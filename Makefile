@@ -34,6 +34,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/bench_w1.py
 	$(BIN)/python benchmarks/bench_w2.py
 	$(BIN)/python benchmarks/bench_suite.py
+	$(BIN)/python benchmarks/bench_pennylane_device.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -25,6 +25,7 @@ from circuits.encoding import angle_encoding, reuploading
 from circuits.interop import (
     PennyLaneCircuit,
     QASMError,
+    from_pennylane,
     from_qasm2,
     from_qasm3,
     load_qpy,
@@ -43,6 +44,7 @@ __all__ = [
     "brickwork",
     "cells",
     "encoding",
+    "from_pennylane",
     "from_qasm2",
     "from_qasm3",
     "hardware_efficient",

@@ -2,6 +2,9 @@
 
 * :func:`to_pennylane` turns a ``QuantumCircuit`` into a callable that queues
   equivalent PennyLane operations inside a QNode (wire ``k`` = qubit ``k``).
+* :func:`from_pennylane` is the reverse: a PennyLane quantum function becomes a
+  parameterized ``QuantumCircuit`` and ``SparsePauliOp`` observables
+  (``_from_pennylane.py``; ``operations_circuit`` is the same for a tape's operations).
 * :func:`pauli_observable` turns a Qiskit Pauli label or ``SparsePauliOp``
   into a PennyLane observable with the same qubit order.
 * :func:`to_qasm3` / :func:`from_qasm3` (and :func:`from_qasm2`) and
@@ -46,15 +49,29 @@ from qiskit.circuit import library as lib
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from circuits import _checks
+from circuits._from_pennylane import (
+    SUPPORTED_OPERATIONS,
+    PennyLaneImport,
+    from_pennylane,
+    observable_to_sparse,
+    operations_circuit,
+    supports_operation,
+)
 
 __all__ = [
+    "SUPPORTED_OPERATIONS",
     "PennyLaneCircuit",
+    "PennyLaneImport",
     "QASMError",
+    "from_pennylane",
     "from_qasm2",
     "from_qasm3",
     "load_qpy",
+    "observable_to_sparse",
+    "operations_circuit",
     "pauli_observable",
     "save_qpy",
+    "supports_operation",
     "to_pennylane",
     "to_qasm3",
 ]

@@ -7,8 +7,9 @@
 
 Subpackages: ``sim`` (the torch engine), ``backends`` (torch, Aer, PennyLane executors),
 ``devices`` (ion-trap device models), ``gradients`` (parameter-shift and SPSA), ``models``,
-``data``; ``fit`` trains. They are imported on first use, so ``qrnn --help`` does not pay
-for torch, qiskit and PennyLane.
+``data``, ``interfaces`` (qrnn inside PennyLane: the ``qrnn.torch`` device); ``fit`` trains.
+They are imported on first use, so ``qrnn --help`` does not pay for torch, qiskit and
+PennyLane.
 """
 
 from importlib import import_module
@@ -20,6 +21,7 @@ _SUBPACKAGES = {
     "data",
     "devices",
     "gradients",
+    "interfaces",
     "models",
     "sim",
     "train",
