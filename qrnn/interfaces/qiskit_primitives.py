@@ -17,8 +17,8 @@ observable, its parameter-shift gradient one per shifted binding). So all PUBs o
 the same circuit object go to the engine together: the estimator runs every distinct binding
 against every distinct observable of those PUBs in one ``expval`` call (duplicated bindings run
 once) and hands each PUB its entries; the sampler draws every binding of the same circuit and
-shot count in one ``counts`` call. (Where that cross product would be more than four times the
-(binding, observable) pairs asked for, each PUB gets its own call instead.)
+shot count in one ``counts`` call. (Where that cross product would be both more than four times
+the (binding, observable) pairs asked for and large, each PUB gets its own call instead.)
 
 **Precision** (estimator): 0 (the default) gives the exact expectation values of the engine --
 with a device or noise model, the noisy-exact ones (density matrix, readout error) -- and
@@ -61,8 +61,11 @@ from qrnn import backends
 
 __all__ = ["EstimatorV2", "SamplerV2"]
 
-# Cross products up to this many times the (binding, observable) pairs asked for share one call.
+# PUBs on one circuit share one engine call unless its cross product of bindings and
+# observables is both more than this many times the values asked for and more than this many
+# amplitudes' worth of observable work (an engine call costs about 10 ms before any of that).
 _SHARED_CALL_WASTE = 4
+_SHARED_CALL_BUDGET = 2**27
 
 
 class EstimatorV2(BaseEstimatorV2):
@@ -149,10 +152,16 @@ class EstimatorV2(BaseEstimatorV2):
         where the cross product of distinct bindings and observables would be more than
         ``_SHARED_CALL_WASTE`` times the values asked for)."""
         circuit = pubs[0].circuit
-        rows, row_ids = _distinct_rows([_bindings(pub) for pub in pubs])
+        names = _names(circuit)
+        rows, row_ids = _distinct_rows([_bindings(pub, names) for pub in pubs])
         observables, obs_ids = _distinct_observables(pubs)
         asked = sum(int(np.prod(pub.shape, dtype=int)) for pub in pubs)
-        if len(pubs) > 1 and rows.shape[0] * len(observables) > _SHARED_CALL_WASTE * asked:
+        computed = rows.shape[0] * len(observables)
+        if (
+            len(pubs) > 1
+            and computed > _SHARED_CALL_WASTE * asked
+            and computed * 2**circuit.num_qubits > _SHARED_CALL_BUDGET
+        ):
             return [self._evaluate([pub])[0] for pub in pubs]
         if rows.shape[0] == 0:
             table = np.zeros((0, len(observables)))
@@ -261,7 +270,8 @@ class SamplerV2(BaseSamplerV2):
             (r.name, len(r), -(-len(r) // 8), [circuit.find_bit(b).index for b in r])
             for r in circuit.cregs
         ]
-        per_pub = [_bindings(pub) for pub in pubs]
+        names = _names(circuit)
+        per_pub = [_bindings(pub, names) for pub in pubs]
         values = np.concatenate(per_pub, axis=0)
         n_rows = values.shape[0]
         arrays = {name: np.zeros((n_rows, shots, size), np.uint8) for name, _, size, _ in registers}
@@ -361,15 +371,23 @@ def _by_circuit(pubs, extra) -> list[list[int]]:
     return list(groups.values())
 
 
-def _bindings(pub) -> np.ndarray:
+def _bindings(pub, names: tuple[str, ...]) -> np.ndarray:
     """(n_bindings, n_params) values of ``pub`` in ``circuit.parameters`` order (bindings in
-    C order of the bindings' shape)."""
-    circuit = pub.circuit
-    n_bindings = int(np.prod(pub.parameter_values.shape, dtype=int))
-    if not circuit.num_parameters:
+    C order of the bindings' shape); ``names``: the circuit's parameter names in that order."""
+    bindings = pub.parameter_values
+    n_bindings = int(np.prod(bindings.shape, dtype=int))
+    if not names:
         return np.zeros((n_bindings, 0))
-    values = pub.parameter_values.as_array(circuit.parameters)
-    return np.asarray(values, dtype=np.float64).reshape(n_bindings, circuit.num_parameters)
+    data = bindings.data
+    if len(data) == 1 and next(iter(data)) == names:  # a plain array: no reordering to do
+        values = next(iter(data.values()))
+    else:
+        values = bindings.as_array(pub.circuit.parameters)
+    return np.asarray(values, dtype=np.float64).reshape(n_bindings, len(names))
+
+
+def _names(circuit: QuantumCircuit) -> tuple[str, ...]:
+    return tuple(p.name for p in circuit.parameters)
 
 
 def _distinct_rows(blocks: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
