@@ -149,8 +149,8 @@ class EstimatorV2(BaseEstimatorV2):
 
     def _evaluate(self, pubs: list[EstimatorPub]) -> list[np.ndarray]:
         """Exact expectation values of PUBs on one circuit, from one engine call (one per PUB
-        where the cross product of distinct bindings and observables would be more than
-        ``_SHARED_CALL_WASTE`` times the values asked for)."""
+        where the cross product of distinct bindings and observables would be both wasteful
+        and large: ``_SHARED_CALL_WASTE``, ``_SHARED_CALL_BUDGET``)."""
         circuit = pubs[0].circuit
         names = _names(circuit)
         rows, row_ids = _distinct_rows([_bindings(pub, names) for pub in pubs])
