@@ -100,6 +100,29 @@ def test_pubs_on_one_circuit_share_one_engine_call(monkeypatch):
         np.testing.assert_allclose(ours.data.evs, theirs.data.evs, atol=1e-8, rtol=0)
 
 
+def test_pubs_whose_cross_product_would_be_wasteful_and_large_run_one_by_one(monkeypatch):
+    from qrnn.interfaces import qiskit_primitives
+
+    monkeypatch.setattr(qiskit_primitives, "_SHARED_CALL_BUDGET", 0)  # "large" from now on
+    estimator = EstimatorV2()
+    calls = []
+    expval = estimator.backend.expval
+
+    def spy(circuit, values, observables):
+        calls.append((values.shape[0], len(observables)))
+        return expval(circuit, values, observables)
+
+    monkeypatch.setattr(estimator.backend, "expval", spy)
+    circuit = ansatz()
+    labels = ["ZII", "IZI", "IIZ", "XXX", "YIY"]
+    pubs = [(circuit, label, random_values((), circuit, k)) for k, label in enumerate(labels)]
+    result = estimator.run(pubs).result()
+    assert calls == [(1, 1)] * 5  # together: 5 x 5 values for the 5 asked for
+    expected = StatevectorEstimator().run(pubs).result()
+    for ours, theirs in zip(result, expected, strict=True):
+        np.testing.assert_allclose(ours.data.evs, theirs.data.evs, atol=1e-8, rtol=0)
+
+
 def test_precision_adds_gaussian_noise_of_that_standard_deviation():
     circuit = ansatz()
     values = np.repeat(random_values((1,), circuit), 2000, axis=0)
