@@ -20,23 +20,37 @@ from qrnn.cloud._errors import (
     UnknownJobError,
     UnknownProviderError,
 )
+from qrnn.cloud._provider import BackendInfo, Provider, Task
+from qrnn.cloud._provider import get as provider
+from qrnn.cloud._provider import names as providers
+from qrnn.cloud._submit import DryRun, JobHandle, dry_run, recover, submit
 from qrnn.cloud.jobs import Job, JobStore
 
 __all__ = [
+    "BackendInfo",
     "CloudError",
     "CredentialsError",
+    "DryRun",
     "Job",
     "JobFailedError",
+    "JobHandle",
     "JobStore",
     "MissingExtraError",
+    "Provider",
     "StoreCorruptError",
     "StoreError",
     "StoreLockedError",
     "StoreMissingError",
     "StoreVersionError",
     "SubmitInputError",
+    "Task",
     "TransientError",
     "UnknownBackendError",
     "UnknownJobError",
     "UnknownProviderError",
+    "dry_run",
+    "provider",
+    "providers",
+    "recover",
+    "submit",
 ]

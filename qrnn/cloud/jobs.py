@@ -379,7 +379,7 @@ class JobStore:
             columns["status"] = status
             assignments = ", ".join(f"{name} = ?" for name in columns)
             db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*columns.values(), job_id))
-            if row[0] != status or "vendor_id" in columns:
+            if row[0] != status or detail is not None:
                 db.execute("INSERT INTO history VALUES (?, ?, ?, ?)", (job_id, now, status, detail))
 
     # ------------------------------------------------------------------ reading
