@@ -457,6 +457,10 @@ def _expected_locally(request: _Request, backend: str) -> dict | None:
         vendor_id = vendor.submit(fake, request.task, "qrnn-dry-run")
         outcome = vendor.result(fake, vendor_id, request.task)
         return {**outcome, "simulator": f"{fake} (qiskit-ibm-runtime local testing mode)"}
+    if info.local:  # the backend is itself a simulator on this machine
+        vendor_id = vendor.submit(backend, request.task, "qrnn-dry-run")
+        outcome = vendor.result(backend, vendor_id, request.task)
+        return {**outcome, "simulator": f"{vendor.name} {backend} (on this machine)"}
     if info.preset is None:
         return None
     return _on_preset(info.preset, request)
