@@ -13,10 +13,19 @@ from typing import TypeVar
 
 from qrnn.cloud._errors import TransientError
 
-__all__ = ["RetryPolicy", "is_transient", "retry"]
+__all__ = ["RetryPolicy", "Retryable", "is_transient", "retry"]
 
 _log = logging.getLogger("qrnn.cloud")
 T = TypeVar("T")
+
+
+class Retryable(Exception):
+    """A provider's mark on a vendor error that its SDK classes as retriable (HTTP 429/5xx,
+    a dropped connection), with the HTTP status when there is one."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def _status_code(error: BaseException) -> int | None:
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` is worth retrying: HTTP 429 or 5xx, a timeout, a dropped connection."""
-    if isinstance(error, TimeoutError | ConnectionError):
+    if isinstance(error, TimeoutError | ConnectionError | Retryable):
         return True
     try:
         import requests
