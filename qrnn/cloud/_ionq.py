@@ -20,13 +20,14 @@ from qrnn.cloud._retry import Retryable
 
 __all__ = ["IonQProvider"]
 
-# backend -> (qiskit-ionq backend, noise model, qrnn preset); QPU widths from the presets
+# backend -> (qiskit-ionq backend, noise model, qrnn preset, circuits.native gate set or
+# None for IonQ's QIS gates); QPU widths from the presets
 _BACKENDS = {
-    "ionq_simulator": ("ionq_simulator", "ideal", "ideal"),
-    "ionq_simulator:aria-1": ("ionq_simulator", "aria-1", "ionq-aria-1"),
-    "ionq_simulator:forte-1": ("ionq_simulator", "forte-1", "ionq-forte-1"),
-    "qpu.aria-1": ("ionq_qpu.aria-1", None, "ionq-aria-1"),
-    "qpu.forte-1": ("ionq_qpu.forte-1", None, "ionq-forte-1"),
+    "ionq_simulator": ("ionq_simulator", "ideal", "ideal", None),
+    "ionq_simulator:aria-1": ("ionq_simulator", "aria-1", "ionq-aria-1", "gpi-ms"),
+    "ionq_simulator:forte-1": ("ionq_simulator", "forte-1", "ionq-forte-1", "gpi-zz"),
+    "qpu.aria-1": ("ionq_qpu.aria-1", None, "ionq-aria-1", "gpi-ms"),
+    "qpu.forte-1": ("ionq_qpu.forte-1", None, "ionq-forte-1", "gpi-zz"),
 }
 _MAX_SHOTS = 10_000  # qiskit-ionq's IonQQPUBackend max_shots; the simulator is held to it too
 _STATES = {
@@ -66,6 +67,45 @@ def _vendor_call(call):
         raise Retryable(str(cause or error), getattr(cause, "status_code", None)) from error
 
 
+def _native(circuit, gate_set: str):
+    """``circuit`` in IonQ's native gates as ``circuits.native.to_native`` writes them (qrnn's
+    GPI/GPI2/MS/ZZ gates: angles in turns, the matrices of qiskit-ionq's). A Z rotation
+    left on a qubit that is never measured is dropped: nothing observes it."""
+    from qiskit import QuantumCircuit
+
+    from circuits.native import to_native
+
+    native = to_native(circuit, gate_set)
+    kept = QuantumCircuit(*native.qregs, *native.cregs, name=circuit.name)
+    rotated = set()  # qubits whose trailing Z rotation was dropped
+    for item in native.data:
+        name = item.operation.name
+        if rotated & set(item.qubits):
+            raise SubmitInputError(f"a Z rotation precedes {name!r} on the same qubit")
+        if name == "rz":
+            rotated.update(item.qubits)
+        elif name in ("gpi", "gpi2", "ionq_ms", "ionq_zz", "measure", "barrier"):
+            kept.append(item)
+        else:
+            raise SubmitInputError(f"instruction {name!r} cannot run on IonQ")
+    return kept
+
+
+def _ionq_gates(circuit):
+    """The same circuit with qiskit-ionq's own gate objects, which its serializer knows (they
+    are not stored: QPY mistakes qiskit-ionq's ``MSGate`` for Qiskit's)."""
+    from qiskit_ionq.ionq_gates import GPI2Gate, GPIGate, MSGate, ZZGate
+
+    gates = {"gpi": GPIGate, "gpi2": GPI2Gate, "ionq_ms": MSGate, "ionq_zz": ZZGate}
+    ionq = circuit.copy_empty_like()
+    for item in circuit.data:
+        operation = item.operation
+        if operation.name in gates:
+            operation = gates[operation.name](*[float(a) for a in operation.params])
+        ionq.append(operation, item.qubits, item.clbits)
+    return ionq
+
+
 class IonQProvider(Provider):
     name = "ionq"
     extra = "ionq"
@@ -96,10 +136,11 @@ class IonQProvider(Provider):
     def _backend(self, name: str):
         import warnings
 
-        sdk_name, noise, _ = _BACKENDS[name]
+        sdk_name, noise, _, gate_set = _BACKENDS[name]
+        gateset = "qis" if gate_set is None else "native"
         with warnings.catch_warnings():  # its advice on transpiler levels: qrnn transpiles
             warnings.filterwarnings("ignore", message="Transpiler default optimization_level")
-            backend = self._provider().get_backend(sdk_name)
+            backend = self._provider().get_backend(sdk_name, gateset=gateset)
         if noise is not None:
             backend.set_options(noise_model=noise)
         backend._client = _client_class()(
@@ -129,6 +170,9 @@ class IonQProvider(Provider):
                 "IonQ returns counts: submit without observables (or use --provider ibm or "
                 "braket for expectation values)"
             )
+        gate_set = _BACKENDS[backend][3]
+        if gate_set is not None:  # the machine's own gates, as circuits.native writes them
+            return [_native(c, gate_set) for c in circuits], None
         basis = ["rx", "ry", "rz", "h", "x", "y", "z", "s", "sdg", "t", "tdg", "cx", "swap"]
         prepared = [
             transpile(c, basis_gates=[*basis, "measure"], optimization_level=1) for c in circuits
@@ -137,7 +181,8 @@ class IonQProvider(Provider):
 
     def submit(self, backend: str, task: Task, tag: str) -> str:
         sdk_backend = self._backend(backend)
-        circuits = task.circuits if len(task.circuits) > 1 else task.circuits[0]
+        circuits = [_ionq_gates(c) for c in task.circuits]
+        circuits = circuits if len(circuits) > 1 else circuits[0]
         job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={"qrnn_client_id": tag})
         return job.job_id()
 
@@ -173,7 +218,7 @@ class IonQProvider(Provider):
     def estimate(self, backend: str, task: Task, *, offline: bool = False) -> dict:
         from qrnn import devices
 
-        _, _, preset = _BACKENDS[backend]
+        preset = _BACKENDS[backend][2]
         entry = price("ionq_simulator" if backend.startswith("ionq_simulator") else "ionq_qpu")
         machine = devices.get(preset)
         seconds = None

@@ -208,3 +208,41 @@ def test_the_token_reaches_only_the_vendor(ionq, capsys, caplog):
     stored = b"".join(p.read_bytes() for p in default_path().parent.iterdir() if p.is_file())
     assert TOKEN not in out + err + caplog.text and TOKEN.encode() not in stored
     assert ionq.headers[0]["Authorization"].endswith(TOKEN)  # it did go to the vendor
+
+
+@pytest.mark.parametrize(("backend", "two_qubit"), [("qpu.aria-1", "ms"), ("qpu.forte-1", "zz")])
+def test_qpus_get_the_machines_native_gates_and_the_same_distribution(ionq, backend, two_qubit):
+    from circuits import ansatz
+
+    circuit, _ = ansatz.get("hardware_efficient", n_qubits=3, reps=2)
+    values = [0.1 * (k + 1) for k in range(circuit.num_parameters)]
+    handle = cloud.submit(
+        circuit, provider="ionq", backend=backend, shots=100, parameter_values=values
+    )
+    (post,) = ionq.posts
+    assert post["input"]["gateset"] == "native"
+    assert {gate["gate"] for gate in post["input"]["circuit"]} == {"gpi2", two_qubit}
+    # the native circuit that was recorded (and sent) gives the original's distribution
+    with JobStore(default_path()) as store:
+        (native,) = store.circuits(handle.id)
+    sent = Statevector(native.remove_final_measurements(inplace=False)).probabilities()
+    exact = Statevector(circuit.assign_parameters(values)).probabilities()
+    assert max(abs(sent - exact)) < 1e-9
+
+
+def test_qrnns_native_gates_are_qiskit_ionqs_gates():
+    from qiskit.quantum_info import Operator
+    from qiskit_ionq import ionq_gates
+
+    from circuits import native
+
+    rng = [0.13, -0.41, 0.22]
+    pairs = [
+        (native.GPIGate(rng[0]), ionq_gates.GPIGate(rng[0])),
+        (native.GPI2Gate(rng[1]), ionq_gates.GPI2Gate(rng[1])),
+        (native.IonQMSGate(*rng), ionq_gates.MSGate(*rng)),
+        (native.IonQZZGate(rng[2]), ionq_gates.ZZGate(rng[2])),
+    ]
+    for ours, theirs in pairs:
+        assert Operator(ours).equiv(Operator(theirs)), ours.name
+        assert abs(Operator(ours).data - Operator(theirs).data).max() < 1e-12, ours.name
