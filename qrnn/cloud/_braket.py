@@ -47,6 +47,7 @@ _LOCK = threading.Lock()
 class BraketProvider(Provider):
     name = "braket"
     extra = "braket"
+    max_circuits = 1  # one circuit per Braket task
 
     def _sdk_check(self) -> None:
         self._require("braket.circuits")

@@ -11,6 +11,7 @@ metadata (``qrnn_client_id``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -40,6 +41,20 @@ _STATES = {
     "canceled": "cancelled",
     "cancelled": "cancelled",
 }
+
+
+@contextlib.contextmanager
+def _without_global_equivalences():
+    """Build qiskit-ionq objects without the U and CX rules it adds to Qiskit's process-wide
+    ``SessionEquivalenceLibrary``: those change how every later transpile in the process
+    translates gates (qrnn's device presets included). qrnn hands qiskit-ionq circuits that
+    are already in IonQ's gates, so nothing here needs the rules."""
+    from unittest import mock
+
+    from qiskit_ionq import ionq_backend
+
+    with mock.patch.object(ionq_backend.ionq_equivalence_library, "add_equivalences", lambda: None):
+        yield
 
 
 @functools.cache
@@ -124,7 +139,8 @@ class IonQProvider(Provider):
         if self._sdk is None:
             from qiskit_ionq import IonQProvider as SDKProvider
 
-            sdk = SDKProvider()
+            with _without_global_equivalences():
+                sdk = SDKProvider()
             if not sdk.credentials.get("token"):
                 raise CredentialsError(
                     "no IonQ API key: set QISKIT_IONQ_API_TOKEN (or IONQ_API_KEY) in the "
@@ -140,7 +156,9 @@ class IonQProvider(Provider):
         gateset = "qis" if gate_set is None else "native"
         with warnings.catch_warnings():  # its advice on transpiler levels: qrnn transpiles
             warnings.filterwarnings("ignore", message="Transpiler default optimization_level")
-            backend = self._provider().get_backend(sdk_name, gateset=gateset)
+            provider = self._provider()
+            with _without_global_equivalences():
+                backend = provider.get_backend(sdk_name, gateset=gateset)
         if noise is not None:
             backend.set_options(noise_model=noise)
         backend._client = _client_class()(

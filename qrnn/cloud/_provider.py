@@ -80,6 +80,7 @@ class Provider(ABC):
 
     name: str = ""
     extra: str = ""  # the pip extra that installs the SDK
+    max_circuits: int | None = None  # circuits one job may hold (None: no limit)
 
     def __init__(self) -> None:
         self._sdk_check()

@@ -246,3 +246,14 @@ def test_qrnns_native_gates_are_qiskit_ionqs_gates():
     for ours, theirs in pairs:
         assert Operator(ours).equiv(Operator(theirs)), ours.name
         assert abs(Operator(ours).data - Operator(theirs).data).max() < 1e-12, ours.name
+
+
+def test_using_ionq_leaves_qiskits_global_translation_rules_alone(ionq):
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.circuit.library import CXGate, UGate
+
+    before = [len(SessionEquivalenceLibrary.get_entry(g)) for g in (CXGate(), UGate(1, 2, 3))]
+    handle = cloud.submit(_bell(), provider="ionq", backend="qpu.aria-1", shots=10)
+    handle.result(timeout=30)
+    after = [len(SessionEquivalenceLibrary.get_entry(g)) for g in (CXGate(), UGate(1, 2, 3))]
+    assert after == before
