@@ -48,6 +48,7 @@ class BraketProvider(Provider):
     name = "braket"
     extra = "braket"
     max_circuits = 1  # one circuit per Braket task
+    mid_circuit = False  # as qrnn submits to it: final measurements only
 
     def _sdk_check(self) -> None:
         self._require("braket.circuits")

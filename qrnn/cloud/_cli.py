@@ -104,7 +104,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         print(f"submitted job {job.id} ({job.provider} {job.backend}, vendor id {job.vendor_id})")
         print(_cost_line(job.cost))
         print(f"recorded in {handle.store_path}")
-        if cloud.provider(job.provider).backend(job.backend).local:
+        if handle.local:
             # a local simulator's job ends with this process: wait for it here
             result = handle.result()
             print("result:")

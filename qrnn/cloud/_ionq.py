@@ -124,6 +124,7 @@ def _ionq_gates(circuit):
 class IonQProvider(Provider):
     name = "ionq"
     extra = "ionq"
+    mid_circuit = False  # as qrnn submits to it: final measurements only
 
     def __init__(self) -> None:
         super().__init__()

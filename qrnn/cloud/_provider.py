@@ -81,6 +81,7 @@ class Provider(ABC):
     name: str = ""
     extra: str = ""  # the pip extra that installs the SDK
     max_circuits: int | None = None  # circuits one job may hold (None: no limit)
+    mid_circuit: bool = True  # whether its backends take resets and mid-circuit measurements
 
     def __init__(self) -> None:
         self._sdk_check()

@@ -128,6 +128,9 @@ def _request(
                 f"circuit {circuit.name!r} uses {circuit.num_qubits} qubits but {vendor.name} "
                 f"backend {backend!r} has {info.num_qubits}"
             )
+    if not vendor.mid_circuit:
+        for circuit in circuits:
+            _check_final_measurements(circuit, vendor.name, backend)
     kind = "counts" if labels is None else "expval"
     if kind == "counts":
         originals = [
@@ -141,6 +144,23 @@ def _request(
     task = _provider.Task(kind, prepared, shots, observables=mapped, parameter_values=values)
     cost = vendor.estimate(backend, task, offline=offline)
     return _Request(vendor, info, task, originals, labels, cost)
+
+
+def _check_final_measurements(circuit, provider: str, backend: str) -> None:
+    """Refuse a reset, or a measurement followed by more on the same qubit, before anything
+    is written: the backend cannot run them."""
+    measured = set()
+    for item in circuit.data:
+        name = item.operation.name
+        qubits = set(item.qubits)
+        if name == "reset" or (measured & qubits and name != "barrier"):
+            what = "resets a qubit" if name == "reset" else "measures a qubit mid-circuit"
+            raise SubmitInputError(
+                f"circuit {circuit.name!r} {what}; {provider} backend {backend!r} takes only "
+                "final measurements (IBM's backends run such dynamic circuits)"
+            )
+        if name == "measure":
+            measured |= qubits
 
 
 # ----------------------------------------------------------------------------- submit
@@ -213,7 +233,7 @@ def submit(
                 f"so it is not retried: run `qrnn jobs recover` to find out"
             ) from error
         jobs.mark_submitted(job.id, vendor_id)
-        return JobHandle(job.id, jobs.path, request.provider)
+        return JobHandle(job.id, jobs.path, request.provider, local=request.info.local)
     finally:
         if owned:
             jobs.close()
@@ -225,11 +245,13 @@ class JobHandle:
     Attributes:
         id: the client id (the store's key, the vendor-side tag).
         store_path: the job store that records it.
+        local: whether the job runs in this process (a local simulator): it ends with it.
     """
 
-    def __init__(self, job_id: str, store_path: Path, provider=None) -> None:
+    def __init__(self, job_id: str, store_path: Path, provider=None, local=False) -> None:
         self.id = job_id
         self.store_path = Path(store_path)
+        self.local = local
         self._provider = provider
 
     def __repr__(self) -> str:
@@ -374,7 +396,7 @@ def recover(store: JobStore, providers: dict | None = None) -> list[Job]:
             store.mark_submitted(job.id, vendor_id)
             changed.append(refresh(store, job.id, providers[job.provider]))
         else:
-            detail = f"unknown: check the vendor's console for a job {window}; {reason}"
+            detail = f"check the vendor's console for a job {window}; {reason}"
             changed.append(store.set_status(job.id, "unknown", detail))
     return changed
 

@@ -118,3 +118,20 @@ def test_a_qpu_without_aws_credentials_says_what_sets_them(monkeypatch, tmp_path
 def test_an_unknown_braket_backend_lists_the_known_ones():
     with pytest.raises(cloud.UnknownBackendError, match=r"'sv2'; known: local, arn:aws:braket"):
         cloud.submit(QuantumCircuit(1), provider="braket", backend="sv2", shots=10)
+
+
+def test_a_circuit_with_a_reset_is_refused_before_it_is_recorded():
+    circuit = QuantumCircuit(2, name="with_reset")
+    circuit.h(0)
+    circuit.reset(0)
+    circuit.cx(0, 1)
+    with pytest.raises(cloud.SubmitInputError, match=r"'with_reset' resets a qubit; braket"):
+        cloud.submit(circuit, provider="braket", backend="local", shots=10)
+    circuit = QuantumCircuit(2, 2, name="mid")
+    circuit.measure(0, 0)
+    circuit.cx(0, 1)
+    with pytest.raises(cloud.SubmitInputError, match="measures a qubit mid-circuit"):
+        cloud.dry_run(circuit, provider="braket", backend="local", shots=10)
+    from qrnn.cloud.jobs import default_path
+
+    assert not default_path().exists()
