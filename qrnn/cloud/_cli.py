@@ -72,14 +72,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import qrnn.cloud as cloud
-    from qrnn.run import RunInputError, load_circuit, parse_values
+    from qrnn.run import load_circuit, parse_values
 
+    if Path(args.circuit).is_dir():
+        return _submit_run_dir(args)
     try:
-        if Path(args.circuit).is_dir():
-            raise RunInputError(
-                f"{args.circuit!r} is a directory: submitting a run directory's evaluation is "
-                "not supported yet; give a circuit file (.qasm, .qpy) or a template name"
-            )
         circuit, source = load_circuit(args.circuit, qubits=args.qubits, reps=args.reps)
         values = None
         if circuit.num_parameters:
@@ -116,6 +113,45 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         return 130
     except _user_errors() as error:
         return _error("submit", error)
+    return 0
+
+
+def _submit_run_dir(args: argparse.Namespace) -> int:
+    """A trained run's quantum model scored on the cloud backend: every circuit call of its
+    val and test windows is a job in the store (``qrnn.backends.cloud``), read out by the
+    same classical layers as on a simulator. A recurrent model needs each step's results
+    before the next step's circuits exist, so this waits for every job."""
+    from qrnn.runs import evaluate_run, format_comparison
+
+    if args.dry_run:
+        return _error(
+            "submit",
+            ValueError(
+                "a dry run of a run directory is not supported: `qrnn evaluate RUN_DIR "
+                "--device PRESET --shots N` scores it on a simulated machine"
+            ),
+        )
+    given = [flag for flag in ("observables", "values", "qubits", "reps") if getattr(args, flag)]
+    if given:
+        return _error("submit", ValueError(f"--{given[0]} applies to circuits, not RUN_DIR"))
+    backend = f"cloud:{args.provider}:{args.backend}"
+    try:
+        result = evaluate_run(
+            args.circuit,
+            backend=backend,
+            shots=args.shots,
+            seed=args.seed,
+            echo=lambda line: print(line, flush=True),
+        )
+    except KeyboardInterrupt:
+        print("qrnn submit: interrupted; the jobs sent so far are in the store (qrnn jobs list)")
+        return 130
+    except _user_errors() as error:
+        return _error("submit", error)
+    for split in ("val", "test"):
+        if split in result.metrics["model"]["metrics"]:
+            print(format_comparison(result.metrics, split=split))
+    print("every job is recorded in the job store: qrnn jobs list")
     return 0
 
 
@@ -239,7 +275,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument(
         "circuit",
         metavar="CIRCUIT",
-        help="an OpenQASM 3 file (.qasm), a QPY file (.qpy) or a template name (as qrnn run)",
+        help="an OpenQASM 3 file (.qasm), a QPY file (.qpy), a template name (as qrnn run), "
+        "or a run directory of qrnn train: its model's val and test windows are scored on "
+        "the backend (one job per circuit call; waits for each) and compared with its "
+        "classical baseline",
     )
     submit.add_argument(
         "--provider", required=True, choices=_provider.names(), help=f"cloud: {providers}"

@@ -121,3 +121,29 @@ def test_no_token_reaches_the_store_the_logs_or_the_output(capsys, caplog, monke
     for value in TOKENS.values():
         assert value not in "".join(outputs) and value not in caplog.text
         assert value.encode() not in stored
+
+
+def test_a_run_directory_is_scored_on_the_cloud_backend_job_by_job(capsys, tmp_path):
+    import json
+
+    from qrnn.cloud import JobStore
+
+    config = tmp_path / "tiny.json"
+    tiny = {"dataset": "sine", "dataset_options": {"length": 24}, "window": 2, "epochs": 1}
+    tiny |= {"model": "qlstm", "qubits": 2, "reps": 1, "name": "tiny", "batch_size": 32}
+    config.write_text(json.dumps(tiny))
+    assert main(["train", "--config", str(config), "--quiet", "--output-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    run_dir = tmp_path / "tiny"
+    code, out, err = _run(
+        capsys, "submit", run_dir, "--provider", "braket", "--backend", "local", "--shots", "200"
+    )
+    assert code == 0, err
+    assert "qlstm scored without a device (noise-free) with 200 shots (cloud:braket:local" in out
+    assert re.search(r"test metrics .*\n.*\nqlstm +\d+ +[\d.]+", out)
+    with JobStore(default_path()) as store:
+        jobs = store.list()
+    assert jobs and all(job.status == "done" and job.provider == "braket" for job in jobs)
+    code, _, err = _run(capsys, "submit", run_dir, "--provider", "braket", "--backend", "local",
+                        "--dry-run")  # fmt: skip
+    assert code == 2 and "qrnn evaluate RUN_DIR --device" in err
