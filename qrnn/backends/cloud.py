@@ -52,7 +52,9 @@ class CloudBackend(Backend):
         from qrnn import cloud
 
         vendor = cloud.provider(self.provider)  # unknown provider or missing extra: here
-        self._per_job = getattr(vendor, "max_circuits", None)
+        self._per_job = vendor.max_circuits
+        # whether circuits may reset qubits (models that need it check this before running)
+        self.mid_circuit_reset = vendor.mid_circuit
 
     def _jobs(self, circuit, rows: np.ndarray, **options) -> list[dict]:
         """Submit ``circuit`` once per row of parameter values, in as few jobs as the vendor

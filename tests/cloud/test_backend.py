@@ -63,3 +63,12 @@ def test_a_cloud_backend_refuses_what_a_machine_cannot_be_given():
         backends.get("cloud:braket:local", device="ionq-aria-1", shots=10)
     with pytest.raises(backends.BackendError, match="expected 'cloud:<provider>:<backend>'"):
         backends.get("cloud:ibm", shots=10)
+
+
+def test_a_model_that_resets_qubits_is_refused_by_a_machine_that_cannot():
+    from qrnn.models import QRNN, to_backend
+
+    model = QRNN(input_size=1, hidden_size=2)
+    with pytest.raises(ValueError, match="needs mid-circuit reset; backend 'cloud:braket:local'"):
+        to_backend(model, "cloud:braket:local", shots=10)
+    assert not default_path().exists()  # refused before any job
