@@ -97,10 +97,6 @@ class BraketProvider(Provider):
         from qiskit import transpile
 
         basis = [*_GATES, "measure"]  # (barriers pass through)
-        if len(circuits) != 1:
-            raise SubmitInputError(
-                f"Braket runs one circuit per task; got {len(circuits)}: submit them one by one"
-            )
         for labels in observables or []:
             _check_one_basis(labels)
         prepared = [transpile(c, basis_gates=basis, optimization_level=1) for c in circuits]

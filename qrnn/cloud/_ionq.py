@@ -125,6 +125,8 @@ class IonQProvider(Provider):
     name = "ionq"
     extra = "ionq"
     mid_circuit = False  # as qrnn submits to it: final measurements only
+    expectation_values = False  # IonQ returns counts (qrnn.backends.cloud estimates from them)
+    max_circuits = 1  # qrnn sends single-circuit jobs (multi-circuit results are not read yet)
 
     def __init__(self) -> None:
         super().__init__()
@@ -227,8 +229,7 @@ class IonQProvider(Provider):
 
         outcome = _vendor_call(fetch)
         counts = outcome.get_counts()
-        counts = counts if isinstance(counts, list) else [counts]
-        return {"counts": [{str(k): int(v) for k, v in c.items()} for c in counts]}
+        return {"counts": [{str(k): int(v) for k, v in counts.items()}]}
 
     def cancel(self, backend: str, vendor_id: str) -> None:
         client = self._backend(backend).client

@@ -82,6 +82,7 @@ class Provider(ABC):
     extra: str = ""  # the pip extra that installs the SDK
     max_circuits: int | None = None  # circuits one job may hold (None: no limit)
     mid_circuit: bool = True  # whether its backends take resets and mid-circuit measurements
+    expectation_values: bool = True  # whether it estimates observables itself (else: counts)
 
     def __init__(self) -> None:
         self._sdk_check()

@@ -115,6 +115,11 @@ def _request(
         raise SubmitInputError(f"shots must be a whole number >= 1, got {shots!r}")
     vendor = _provider.get(provider) if isinstance(provider, str) else provider
     circuits, values = _bind(_circuits(circuits), parameter_values)
+    if vendor.max_circuits is not None and len(circuits) > vendor.max_circuits:
+        raise SubmitInputError(
+            f"{vendor.name} takes {vendor.max_circuits} circuit(s) per job, got "
+            f"{len(circuits)}: submit them one by one (qrnn.backends.get('cloud:...') does)"
+        )
     labels = _observables(observables, circuits)
     info = vendor.backend(backend, offline=offline)
     if shots > info.max_shots:
