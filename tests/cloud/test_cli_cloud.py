@@ -129,7 +129,7 @@ def test_a_run_directory_is_scored_on_the_cloud_backend_job_by_job(capsys, tmp_p
     from qrnn.cloud import JobStore
 
     config = tmp_path / "tiny.json"
-    tiny = {"dataset": "sine", "dataset_options": {"length": 24}, "window": 2, "epochs": 1}
+    tiny = {"dataset": "sine", "dataset_options": {"length": 16}, "window": 2, "epochs": 1}
     tiny |= {"model": "qlstm", "qubits": 2, "reps": 1, "name": "tiny", "batch_size": 32}
     config.write_text(json.dumps(tiny))
     assert main(["train", "--config", str(config), "--quiet", "--output-dir", str(tmp_path)]) == 0
