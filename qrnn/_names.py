@@ -43,7 +43,7 @@ DATASETS = (
 ANSATZE = ("brickwork", "hardware_efficient", "ion_native")
 CELL_TEMPLATES = ("qlstm_gate", "qrnn_step", "reservoir")
 # qrnn.backends.names(); qrnn.run.BACKENDS (what `qrnn run` executes on).
-BACKENDS = ("torch", "aer", "pennylane:<device>")
+BACKENDS = ("torch", "aer", "pennylane:<device>", "cloud:<provider>:<backend>")
 RUN_BACKENDS = ("aer", "torch")
 # qrnn.run.DEFAULT_DEVICE (also qrnn.devices.get's default).
 DEFAULT_DEVICE = "iontrap-10q"

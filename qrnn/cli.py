@@ -555,6 +555,9 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_cmd_demo)
     _add_train_commands(commands)
     _add_run_command(commands)
+    from qrnn.cloud._cli import add_commands as add_cloud_commands  # submit, jobs
+
+    add_cloud_commands(commands)
     devices = commands.add_parser(
         "devices",
         help="list the simulated ion-trap devices and their key figures",

@@ -12,9 +12,11 @@ import pytest
 from qrnn import _names
 from qrnn.cli import _build_parser
 
-COMMANDS = ["demo", "train", "evaluate", "run", "devices"]
-# Options whose help need not state a default: nothing is read unless they are given.
+COMMANDS = ["demo", "train", "evaluate", "run", "devices", "submit", "jobs"]
+# Options whose help need not state a default: nothing is read unless they are given, or
+# they are required (submit's --provider and --backend).
 _NO_DEFAULT = {"--help", "--version", "--config", "--csv", "--column", "--resume"}
+_NO_DEFAULT |= {"--provider", "--backend"}
 
 
 def _heavy_modules_after(argv: list[str]) -> set[str]:

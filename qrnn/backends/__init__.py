@@ -20,7 +20,7 @@ from qrnn.backends._errors import BackendError, GPUUnavailableError
 from qrnn.sim import ObservableError
 
 TORCH = "torch"
-_NAMES = (TORCH, "aer", "pennylane:<device>")
+_NAMES = (TORCH, "aer", "pennylane:<device>", "cloud:<provider>:<backend>")
 
 
 def names() -> list[str]:
@@ -34,7 +34,8 @@ def get(name: str, device=None, shots: int | None = None, **options) -> Backend:
 
     Args:
         name: "torch", "aer" or "pennylane:<device>" (e.g. "pennylane:default.qubit",
-            "pennylane:default.mixed", "pennylane:lightning.qubit").
+            "pennylane:default.mixed", "pennylane:lightning.qubit") or
+            "cloud:<provider>:<backend>" (``qrnn.backends.cloud``; e.g. "cloud:ibm:fake_manila").
         device: None, an ion-trap preset name (``qrnn.devices.names()``) or an
             ``IonTrapDevice``: circuits run transpiled to its native gates, with its noise.
         shots: None for exact expectation values, else samples per circuit.
@@ -60,6 +61,10 @@ def get(name: str, device=None, shots: int | None = None, **options) -> Backend:
         from qrnn.backends.pennylane import PennyLaneBackend
 
         return PennyLaneBackend(name[len("pennylane:") :], device=device, shots=shots, **options)
+    if name.startswith("cloud:"):
+        from qrnn.backends.cloud import CloudBackend
+
+        return CloudBackend(name[len("cloud:") :], device=device, shots=shots, **options)
     raise BackendError(
         f"unknown backend {name!r}; expected one of {list(_NAMES)} (e.g. 'pennylane:default.qubit')"
     )

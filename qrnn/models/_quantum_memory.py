@@ -162,6 +162,12 @@ class MemoryCell(StepCell):
     def check_backend(self, backend: backends.Backend) -> None:
         """Raise ``ValueError`` if ``backend`` runs circuits on a device without mid-circuit
         reset, which every step of this cell needs."""
+        if not getattr(backend, "mid_circuit_reset", True):  # a cloud machine that cannot
+            raise ValueError(
+                f"{self._family} resets its data register after every time step, which "
+                f"needs mid-circuit reset; backend {backend.name!r} does not support it "
+                "(IBM's backends do: cloud:ibm:<backend>)"
+            )
         device = backend.device
         if device is None or device.mid_circuit_reset:
             return

@@ -15,7 +15,7 @@ from qrnn import devices
 
 
 def test_names_and_kinds():
-    assert backends.names() == ["torch", "aer", "pennylane:<device>"]
+    assert backends.names() == ["torch", "aer", "pennylane:<device>", "cloud:<provider>:<backend>"]
     assert backends.get("torch").supports_autograd
     assert not backends.get("aer").supports_autograd
     lightning = backends.get("pennylane:lightning.qubit")

@@ -1,0 +1,137 @@
+"""Amazon Braket through amazon-braket-sdk's LocalSimulator: gate translation exact against
+qiskit.quantum_info, sampled results within their statistical bound, bad input, cost."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from braket.devices import LocalSimulator
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+import qrnn.cloud as cloud
+from qrnn.cloud._braket import BraketProvider
+
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+
+
+def _every_gate() -> QuantumCircuit:
+    """A 3-qubit circuit that uses every gate the translation knows, and some it must
+    decompose (u, ccx)."""
+    rng = np.random.default_rng(7)
+    circuit = QuantumCircuit(3, name="every_gate")
+    for gate in ("h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "sxdg"):
+        getattr(circuit, gate)(int(rng.integers(3)))
+    for gate in ("rx", "ry", "rz", "p"):
+        getattr(circuit, gate)(float(rng.uniform(-3, 3)), int(rng.integers(3)))
+    circuit.cx(0, 1)
+    circuit.cz(1, 2)
+    circuit.swap(0, 2)
+    for gate in ("rxx", "ryy", "rzz"):
+        getattr(circuit, gate)(float(rng.uniform(-3, 3)), 0, 2)
+    circuit.u(0.3, -1.1, 2.0, 1)
+    circuit.ccx(0, 1, 2)
+    return circuit
+
+
+def test_the_translation_to_braket_is_exact():
+    circuit = _every_gate()
+    labels = ["IIZ", "XYZ", "ZXI", "YYY"]
+    provider = BraketProvider()
+    (prepared,), _ = provider.prepare("local", [circuit], None)
+    state = Statevector(circuit)
+    for label in labels:  # one exact (shots=0) Braket run per observable
+        program = provider._circuit(prepared, [label])
+        (value,) = LocalSimulator().run(program, shots=0).result().values
+        exact = state.expectation_value(SparsePauliOp(label)).real
+        assert math.isclose(value, exact, abs_tol=1e-9), label
+
+
+def test_counts_match_the_exact_distribution_within_the_statistical_bound():
+    circuit = QuantumCircuit(3, 2, name="partial")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.ry(1.0, 2)
+    circuit.measure([2, 0], [0, 1])  # clbit 0 <- qubit 2, clbit 1 <- qubit 0
+    shots = 2000
+    handle = cloud.submit(circuit, provider="braket", backend="local", shots=shots)
+    (counts,) = handle.result(timeout=60)["counts"]
+    assert sum(counts.values()) == shots
+    probabilities = Statevector(circuit.remove_final_measurements(inplace=False))
+    exact = probabilities.probabilities_dict(qargs=[2, 0])  # key: qubit 0 then qubit 2
+    for key, p in exact.items():
+        n = counts.get(key, 0)
+        assert abs(n - p * shots) <= 5 * math.sqrt(shots * p * (1 - p)) + 1, (key, n, p)
+    assert handle.job().status == "done"
+
+
+def test_expectation_values_match_the_exact_state_within_the_statistical_bound():
+    circuit = QuantumCircuit(3, name="ghz_rxx")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.rxx(0.4, 0, 2)
+    labels = ["ZZI", "ZIZ", "IZI"]  # one basis per qubit: Braket measures them together
+    handle = cloud.submit(
+        circuit, provider="braket", backend="local", shots=3000, observables=labels
+    )
+    result = handle.result(timeout=60)
+    state = Statevector(circuit)
+    for value, std, label in zip(result["expvals"][0], result["stds"][0], labels, strict=True):
+        exact = state.expectation_value(SparsePauliOp(label)).real
+        assert abs(value - exact) <= 5 * std + 1e-12, (label, value, exact)
+
+
+def test_observables_in_different_bases_on_one_qubit_are_refused():
+    circuit = QuantumCircuit(1)
+    circuit.h(0)
+    with pytest.raises(cloud.SubmitInputError, match=r"measure qubit 0 in bases \['X', 'Z'\]"):
+        cloud.submit(circuit, provider="braket", backend="local", shots=10, observables=["Z", "X"])
+
+
+def test_a_dry_run_on_ionq_forte_prices_it_and_simulates_its_preset():
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    plan = cloud.dry_run(circuit, provider="braket", backend=FORTE, shots=100)
+    assert math.isclose(plan.cost["usd"], 0.30 + 100 * 0.08)  # the published figures
+    assert "aws.amazon.com/braket/pricing" in plan.cost["source"] and plan.cost["date"]
+    assert plan.cost["machine_seconds"] > 0
+    assert "ionq-forte-1" in plan.expected["simulator"]
+    (counts,) = plan.expected["counts"]
+    assert counts.get("00", 0) + counts.get("11", 0) > 90
+
+
+def test_a_qpu_without_aws_credentials_says_what_sets_them(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    circuit = QuantumCircuit(1)
+    with pytest.raises(cloud.CredentialsError, match="AWS_ACCESS_KEY_ID"):
+        cloud.submit(circuit, provider="braket", backend=FORTE, shots=10)
+
+
+def test_an_unknown_braket_backend_lists_the_known_ones():
+    with pytest.raises(cloud.UnknownBackendError, match=r"'sv2'; known: local, arn:aws:braket"):
+        cloud.submit(QuantumCircuit(1), provider="braket", backend="sv2", shots=10)
+
+
+def test_a_circuit_with_a_reset_is_refused_before_it_is_recorded():
+    circuit = QuantumCircuit(2, name="with_reset")
+    circuit.h(0)
+    circuit.reset(0)
+    circuit.cx(0, 1)
+    with pytest.raises(cloud.SubmitInputError, match=r"'with_reset' resets a qubit; braket"):
+        cloud.submit(circuit, provider="braket", backend="local", shots=10)
+    circuit = QuantumCircuit(2, 2, name="mid")
+    circuit.measure(0, 0)
+    circuit.cx(0, 1)
+    with pytest.raises(cloud.SubmitInputError, match="measures a qubit mid-circuit"):
+        cloud.dry_run(circuit, provider="braket", backend="local", shots=10)
+    from qrnn.cloud.jobs import default_path
+
+    assert not default_path().exists()

@@ -1,0 +1,306 @@
+"""IonQ through the real qiskit-ionq client, against a stand-in of IonQ's v0.4 REST API
+served by `responses`: what is sent, what comes back, and the faults of a real network."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+
+import pytest
+import responses
+import torch
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import Statevector
+
+import qrnn.cloud as cloud
+from qrnn.cloud import JobStore
+from qrnn.cloud.jobs import default_path
+
+API = "https://api.ionq.co/v0.4"
+TOKEN = "ionq-test-token-7d41c9"
+
+
+class FakeIonQ:
+    """IonQ's REST API as qiskit-ionq 1.1 calls it: jobs are created by POST, report
+    ``submitted`` then ``completed`` (or what a test sets), and answer with the
+    probabilities a test gives (little-endian integers as keys, as IonQ's API does)."""
+
+    def __init__(self, mock: responses.RequestsMock, probabilities: dict[str, float]):
+        self.posts: list[dict] = []
+        self.headers: list[dict] = []
+        self.states: dict[str, list[str]] = {}
+        self.failures: dict[str, list[int]] = {}  # path kind -> HTTP codes to answer first
+        self.probabilities = probabilities
+        mock.add_callback(responses.POST, f"{API}/jobs", callback=self._create)
+        job = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)$")
+        mock.add_callback(responses.GET, job, callback=self._job)
+        results = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)/results/probabilities.*")
+        mock.add_callback(responses.GET, results, callback=self._results)
+        cancel = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)/status/cancel")
+        mock.add_callback(responses.PUT, cancel, callback=self._cancel)
+        backends = re.compile(rf"{re.escape(API)}/backends/(.+)")
+        mock.add_callback(responses.GET, backends, callback=self._backend)
+
+    def _fail(self, kind: str):
+        codes = self.failures.get(kind)
+        if codes:
+            code = codes.pop(0)
+            return code, {}, json.dumps({"error": {"type": "busy", "message": f"HTTP {code}"}})
+        return None
+
+    def _create(self, request):
+        self.headers.append(dict(request.headers))
+        self.posts.append(json.loads(request.body))
+        if failed := self._fail("post"):
+            return failed
+        job_id = str(uuid.uuid4())
+        self.states[job_id] = ["submitted", "completed"]
+        self.posts[-1]["id"] = job_id
+        return 200, {}, json.dumps({"id": job_id, "status": "submitted"})
+
+    def _job(self, request):
+        if failed := self._fail("get"):
+            return failed
+        job_id = request.url.rsplit("/", 1)[-1]
+        posted = next(p for p in self.posts if p.get("id") == job_id)
+        states = self.states[job_id]
+        state = states.pop(0) if len(states) > 1 else states[0]
+        body = {"id": job_id, "status": state, "metadata": posted["metadata"], "stats": {}}
+        if state == "completed":
+            url = f"/v0.4/jobs/{job_id}/results/probabilities"
+            body["results"] = {"probabilities": {"url": url}}
+        if state == "failed":
+            body["failure"] = {"error": "ion chain lost", "code": "ExecutionError"}
+        return 200, {}, json.dumps(body)
+
+    def _results(self, request):
+        if failed := self._fail("results"):
+            return failed
+        job_id = request.url.split("/jobs/")[1].split("/")[0]
+        posted = next(p for p in self.posts if p.get("id") == job_id)
+        if posted["input"].get("gateset") == "native":
+            return 200, {}, json.dumps(_run_native(posted["input"]))
+        return 200, {}, json.dumps(self.probabilities)
+
+    def _cancel(self, request):
+        job_id = request.url.split("/jobs/")[1].split("/")[0]
+        self.states[job_id] = ["canceled"]
+        return 200, {}, json.dumps({"id": job_id, "status": "canceled"})
+
+    def _backend(self, request):
+        name = request.url.rsplit("/", 1)[-1]
+        qubits = {"simulator": 29, "qpu.aria-1": 25, "qpu.forte-1": 36}.get(name, 11)
+        return 200, {}, json.dumps({"backend": name, "qubits": qubits, "status": "available"})
+
+
+def _run_native(program: dict) -> dict[str, float]:
+    """What IonQ's ideal simulator answers for a posted native-gate program: its outcome
+    probabilities, rebuilt with qiskit-ionq's own gate classes (the matrices IonQ documents)."""
+    from qiskit_ionq.ionq_gates import GPI2Gate, GPIGate, MSGate, ZZGate
+
+    circuit = QuantumCircuit(program["qubits"])
+    for gate in program["circuit"]:
+        if gate["gate"] in ("gpi", "gpi2"):
+            cls = GPIGate if gate["gate"] == "gpi" else GPI2Gate
+            circuit.append(cls(gate["phase"]), [gate["target"]])
+        elif gate["gate"] == "ms":
+            circuit.append(MSGate(*gate["phases"], gate["angle"]), gate["targets"])
+        else:
+            circuit.append(ZZGate(gate["angle"]), gate["targets"])
+    return _ionq_probabilities(circuit)
+
+
+def _bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2, name="bell")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.ry(0.7, 1)
+    return circuit
+
+
+def _ionq_probabilities(circuit: QuantumCircuit) -> dict[str, float]:
+    """The circuit's exact outcome probabilities keyed as IonQ's API keys them: the outcome
+    as an integer, qubit 0 the least significant bit."""
+    probabilities = Statevector(circuit).probabilities()
+    return {str(i): float(p) for i, p in enumerate(probabilities) if p > 1e-12}
+
+
+@pytest.fixture
+def ionq(monkeypatch):
+    monkeypatch.setenv("QISKIT_IONQ_API_TOKEN", TOKEN)
+    monkeypatch.chdir(default_path().parent.parent)  # no stray .env file is read
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeIonQ(mock, _ionq_probabilities(_bell()))
+
+
+def test_a_job_is_sent_once_with_its_tag_and_its_counts_come_back(ionq):
+    shots = 4000
+    handle = cloud.submit(_bell(), provider="ionq", backend="ionq_simulator:aria-1", shots=shots)
+    (post,) = ionq.posts
+    assert post["metadata"]["qrnn_client_id"] == handle.id
+    assert post["shots"] == shots and post["backend"] == "simulator"
+    assert post["noise"]["model"] == "aria-1"
+    assert ionq.headers[0]["Authorization"] == f"apiKey {TOKEN}"  # the SDK's own credential
+    assert handle.status() == "queued"  # the API said "submitted"
+    (counts,) = handle.result(timeout=30)["counts"]
+    assert sum(counts.values()) == shots
+    exact = Statevector(_bell()).probabilities_dict()
+    for key, p in exact.items():
+        n = counts.get(key, 0)
+        assert abs(n - p * shots) <= 5 * math.sqrt(shots * p * (1 - p)) + 1, (key, n, p)
+    job = handle.job()
+    assert job.status == "done" and job.vendor_id == post["id"]
+    assert [s for _, s, _ in job.history] == ["pending", "queued", "done", "done"]
+    assert job.history[-1][2] == "result fetched"
+
+
+def test_polls_and_fetches_are_retried_on_429_and_5xx(ionq):
+    handle = cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=100)
+    ionq.failures = {"get": [429, 503, 502], "results": [503]}
+    assert sum(handle.result(timeout=30)["counts"][0].values()) == 100
+    assert ionq.failures == {"get": [], "results": []}
+
+
+def test_an_api_that_keeps_failing_is_a_clear_error_and_the_job_is_kept(ionq):
+    handle = cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=100)
+    ionq.failures = {"get": [503] * 20}
+    with pytest.raises(cloud.TransientError, match=r"polling job .* failed 4 times.*503"):
+        handle.status()
+    assert handle.job().status == "queued"
+    ionq.failures = {}
+    assert handle.status() in ("queued", "done")
+
+
+def test_a_submit_answered_with_503_is_not_sent_again(ionq):
+    ionq.failures = {"post": [503, 503]}
+    with pytest.raises(cloud.CloudError, match="not retried"):
+        cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    assert len(ionq.posts) == 1  # qiskit-ionq alone would have posted up to 5 times
+    with JobStore(default_path()) as store:
+        (job,) = store.list()
+        assert job.status == "pending"
+        (recovered,) = cloud.recover(store)
+    assert recovered.status == "unknown" and "ionq cannot list jobs by tag" in recovered.error
+
+
+def test_a_failed_job_is_recorded_with_the_vendors_reason(ionq):
+    handle = cloud.submit(_bell(), provider="ionq", backend="qpu.aria-1", shots=100)
+    ionq.states[handle.job().vendor_id] = ["failed"]
+    with pytest.raises(cloud.JobFailedError, match="failed: ion chain lost"):
+        handle.result(timeout=30)
+    assert handle.job().status == "failed" and handle.job().error == "ion chain lost"
+
+
+def test_a_cancelled_job_is_recorded_as_such(ionq):
+    handle = cloud.submit(_bell(), provider="ionq", backend="qpu.forte-1", shots=100)
+    assert handle.cancel() == "cancelled"
+    with pytest.raises(cloud.JobFailedError, match="is cancelled"):
+        handle.result(timeout=30)
+
+
+def test_bad_input_for_ionq(ionq, monkeypatch):
+    wide = QuantumCircuit(30)
+    with pytest.raises(cloud.SubmitInputError, match="uses 30 qubits but ionq backend"):
+        cloud.submit(wide, provider="ionq", backend="ionq_simulator", shots=10)
+    with pytest.raises(cloud.SubmitInputError, match="more than ionq backend"):
+        cloud.submit(_bell(), provider="ionq", backend="qpu.aria-1", shots=10_001)
+    with pytest.raises(cloud.UnknownBackendError, match="known: ionq_simulator, "):
+        cloud.submit(_bell(), provider="ionq", backend="harmony", shots=10)
+    monkeypatch.delenv("QISKIT_IONQ_API_TOKEN")
+    with pytest.raises(cloud.CredentialsError, match="QISKIT_IONQ_API_TOKEN"):
+        cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    assert ionq.posts == [] and not default_path().exists()
+
+
+def test_the_token_reaches_only_the_vendor(ionq, capsys, caplog):
+    from qrnn.cli import main
+
+    caplog.set_level("DEBUG")
+    path = default_path().parent.parent / "bell.qpy"
+    from circuits.interop import save_qpy
+
+    save_qpy(_bell(), path)
+    assert main(["submit", str(path), "--provider", "ionq", "--backend", "qpu.aria-1"]) == 0
+    assert main(["jobs", "fetch", ionq.posts[0]["metadata"]["qrnn_client_id"]]) == 0
+    assert main(["jobs", "show", ionq.posts[0]["metadata"]["qrnn_client_id"], "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "done" in out
+    stored = b"".join(p.read_bytes() for p in default_path().parent.iterdir() if p.is_file())
+    assert TOKEN not in out + err + caplog.text and TOKEN.encode() not in stored
+    assert ionq.headers[0]["Authorization"].endswith(TOKEN)  # it did go to the vendor
+
+
+@pytest.mark.parametrize(("backend", "two_qubit"), [("qpu.aria-1", "ms"), ("qpu.forte-1", "zz")])
+def test_qpus_get_the_machines_native_gates_and_the_same_distribution(ionq, backend, two_qubit):
+    from circuits import ansatz
+
+    circuit, _ = ansatz.get("hardware_efficient", n_qubits=3, reps=2)
+    values = [0.1 * (k + 1) for k in range(circuit.num_parameters)]
+    handle = cloud.submit(
+        circuit, provider="ionq", backend=backend, shots=100, parameter_values=values
+    )
+    (post,) = ionq.posts
+    assert post["input"]["gateset"] == "native"
+    assert {gate["gate"] for gate in post["input"]["circuit"]} == {"gpi2", two_qubit}
+    # the native circuit that was recorded (and sent) gives the original's distribution
+    with JobStore(default_path()) as store:
+        (native,) = store.circuits(handle.id)
+    sent = Statevector(native.remove_final_measurements(inplace=False)).probabilities()
+    exact = Statevector(circuit.assign_parameters(values)).probabilities()
+    assert max(abs(sent - exact)) < 1e-9
+
+
+def test_qrnns_native_gates_are_qiskit_ionqs_gates():
+    from qiskit.quantum_info import Operator
+    from qiskit_ionq import ionq_gates
+
+    from circuits import native
+
+    rng = [0.13, -0.41, 0.22]
+    pairs = [
+        (native.GPIGate(rng[0]), ionq_gates.GPIGate(rng[0])),
+        (native.GPI2Gate(rng[1]), ionq_gates.GPI2Gate(rng[1])),
+        (native.IonQMSGate(*rng), ionq_gates.MSGate(*rng)),
+        (native.IonQZZGate(rng[2]), ionq_gates.ZZGate(rng[2])),
+    ]
+    for ours, theirs in pairs:
+        assert Operator(ours).equiv(Operator(theirs)), ours.name
+        assert abs(Operator(ours).data - Operator(theirs).data).max() < 1e-12, ours.name
+
+
+def test_using_ionq_leaves_qiskits_global_translation_rules_alone(ionq):
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.circuit.library import CXGate, UGate
+
+    before = [len(SessionEquivalenceLibrary.get_entry(g)) for g in (CXGate(), UGate(1, 2, 3))]
+    handle = cloud.submit(_bell(), provider="ionq", backend="qpu.aria-1", shots=10)
+    handle.result(timeout=30)
+    after = [len(SessionEquivalenceLibrary.get_entry(g)) for g in (CXGate(), UGate(1, 2, 3))]
+    assert after == before
+
+
+def test_expectation_values_through_ionq_come_from_counts_in_each_basis(ionq):
+    """`qrnn.backends.get("cloud:ionq:...")`: one job per measurement basis, native gates on
+    the wire, estimates within the statistical bound of the exact values."""
+    from qiskit.circuit import Parameter
+    from qiskit.quantum_info import SparsePauliOp
+
+    from qrnn import backends
+
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(2, name="entangled")
+    circuit.ry(theta, 0)
+    circuit.cx(0, 1)
+    backend = backends.get("cloud:ionq:qpu.aria-1", shots=4000)
+    labels = ["ZZ", "XX", "IZ"]
+    values = torch.tensor([[0.4], [1.9]], dtype=torch.float64)
+    result = backend.expval(circuit, values, labels)
+    assert len(ionq.posts) == 4  # the Z basis and the X basis, one job per row each
+    for row, angle in enumerate([0.4, 1.9]):
+        state = Statevector(circuit.assign_parameters([angle]))
+        for column, label in enumerate(labels):
+            exact = state.expectation_value(SparsePauliOp(label)).real
+            bound = 5 * math.sqrt(max(1 - exact**2, 1e-4) / 4000) + 1e-9
+            assert abs(result[row, column].item() - exact) <= bound, (label, angle)
