@@ -7,7 +7,8 @@
 
 Subpackages: ``sim`` (the torch engine), ``backends`` (torch, Aer, PennyLane executors),
 ``devices`` (ion-trap device models), ``gradients`` (parameter-shift and SPSA), ``models``,
-``data``; ``fit`` trains. They are imported on first use, so ``qrnn --help`` does not pay
+``data``; ``fit`` trains; ``sweep`` runs a sweep file's trials on Dask
+(``qrnn.sweeps``). They are imported on first use, so ``qrnn --help`` does not pay
 for torch, qiskit and PennyLane.
 """
 
@@ -17,6 +18,7 @@ from qrnn._version import __version__
 
 _SUBPACKAGES = {
     "backends",
+    "sweeps",
     "data",
     "devices",
     "gradients",
@@ -35,6 +37,7 @@ _NAMES = {
     "QReservoir": "qrnn.models",
     "QReservoirCell": "qrnn.models",
     "fit": "qrnn.train",
+    "sweep": "qrnn.sweeps",
 }
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "QuantumLayer",
     "__version__",
     "fit",
+    "sweep",
 ]
 __all__ += sorted(_SUBPACKAGES - {"train", "layer", "plots"})
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from qrnn import _names
+from qrnn._cli_sweep import add_sweep_command
 from qrnn._version import __version__
 
 
@@ -513,6 +514,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"device file or preset: {', '.join(_names.device_names())}",
     )
     devices.set_defaults(handler=_cmd_devices)
+    add_sweep_command(commands)
     return parser
 
 

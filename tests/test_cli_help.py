@@ -12,7 +12,7 @@ import pytest
 from qrnn import _names
 from qrnn.cli import _build_parser
 
-COMMANDS = ["demo", "train", "evaluate", "run", "devices"]
+COMMANDS = ["demo", "train", "evaluate", "run", "devices", "sweep"]
 # Options whose help need not state a default: nothing is read unless they are given.
 _NO_DEFAULT = {"--help", "--version", "--config", "--csv", "--column", "--resume"}
 
