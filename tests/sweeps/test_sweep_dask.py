@@ -36,36 +36,6 @@ _BASE = {
 }
 
 
-@pytest.fixture(scope="module")
-def client():
-    """Two thread workers in this process: they start at once."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            protocol="tcp",  # over loopback, as process workers talk
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as dask_client,
-    ):
-        yield dask_client
-
-
-@pytest.fixture(scope="module")
-def process_cluster():
-    """Two worker processes (each imports torch once): for killing one."""
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        yield cluster
-
-
 def _spec(tmp_path, name="s", grid=None, seeds=(0, 1), base=None):
     return make_sweep(
         {
@@ -91,8 +61,8 @@ def _persistence_test_mse() -> float:
     return float(np.mean((x[t] - x[t - 1]) ** 2))
 
 
-def test_a_small_sweep_finishes_and_its_table_is_right(tmp_path, client):
-    result = sweep(_spec(tmp_path), client=client, progress=False, echo=None)
+def test_a_small_sweep_finishes_and_its_table_is_right(tmp_path, dask_client):
+    result = sweep(_spec(tmp_path), client=dask_client, progress=False, echo=None)
     assert not result.failed and len(result.ran) == 4 and not result.skipped
     rows = list(csv.DictReader(result.csv.open()))
     assert [(r["model"], r["seed"], r["status"]) for r in rows] == [
@@ -125,9 +95,11 @@ def test_a_small_sweep_finishes_and_its_table_is_right(tmp_path, client):
     assert {entry["status"] for entry in ledger["trials"].values()} == {"finished"}
 
 
-def test_a_failing_trial_is_recorded_with_its_error_and_the_others_finish(tmp_path, client):
+def test_a_failing_trial_is_recorded_with_its_error_and_the_others_finish(tmp_path, dask_client):
     grid = {"model": ["lstm"], "dataset_options": [{"length": 40}, {"length": 40, "wobble": 1}]}
-    result = sweep(_spec(tmp_path, grid=grid, seeds=[0]), client=client, progress=False, echo=None)
+    result = sweep(
+        _spec(tmp_path, grid=grid, seeds=[0]), client=dask_client, progress=False, echo=None
+    )
     assert len(result.failed) == 1
     (error,) = result.failed.values()
     assert error.startswith("TypeError:") and "wobble" in error
@@ -136,9 +108,9 @@ def test_a_failing_trial_is_recorded_with_its_error_and_the_others_finish(tmp_pa
     assert "Failed trials:" in result.markdown.read_text()
 
 
-def test_resuming_runs_only_what_is_missing_or_unfinished(tmp_path, client):
+def test_resuming_runs_only_what_is_missing_or_unfinished(tmp_path, dask_client):
     spec = _spec(tmp_path, grid={"model": ["lstm", "gru", "esn"]}, seeds=[0])
-    first = sweep(spec, client=client, progress=False, echo=None)
+    first = sweep(spec, client=dask_client, progress=False, echo=None)
     rows = {row["trial"]: row for row in first.rows}
     kept, removed, stopped = rows
     stamps = {
@@ -147,20 +119,20 @@ def test_resuming_runs_only_what_is_missing_or_unfinished(tmp_path, client):
     shutil.rmtree(rows[removed]["run_dir"])  # never ran
     write_state(Path(rows[stopped]["run_dir"]), "interrupted", stage="model", started=None)
 
-    again = sweep(spec, client=client, progress=False, echo=None)
+    again = sweep(spec, client=dask_client, progress=False, echo=None)
     assert sorted(again.ran) == sorted([removed, stopped])
     assert sorted(again.skipped) == sorted(set(rows) - {removed, stopped})
     assert os.stat(f"{rows[kept]['run_dir']}/metrics.json").st_mtime_ns == stamps[kept]
     assert all(row["status"] == "finished" for row in again.rows)
 
-    third = sweep(spec, client=client, progress=False, echo=None)
+    third = sweep(spec, client=dask_client, progress=False, echo=None)
     assert third.ran == [] and len(third.skipped) == 3
 
 
-def test_killing_a_worker_mid_sweep_loses_no_finished_result(tmp_path, process_cluster):
-    spec = _spec(tmp_path, grid={"model": ["lstm", "gru", "esn"]}, seeds=[0, 1], base={"epochs": 6})
+def test_killing_a_worker_mid_sweep_loses_no_finished_result(tmp_path, dask_processes):
+    spec = _spec(tmp_path, grid={"model": ["lstm", "gru", "esn"]}, seeds=[0], base={"epochs": 3})
     results = {}
-    with distributed.Client(process_cluster) as dask_client:
+    with distributed.Client(dask_processes) as dask_client:
         worker = threading.Thread(
             target=lambda: results.update(
                 done=sweep(spec, client=dask_client, progress=False, echo=None)
@@ -198,7 +170,7 @@ def test_killing_a_worker_mid_sweep_loses_no_finished_result(tmp_path, process_c
 
 
 def test_the_command_runs_a_sweep_file_on_a_scheduler_and_prints_the_table(
-    tmp_path, process_cluster, capsys
+    tmp_path, dask_processes, capsys
 ):
     path = tmp_path / "tiny.toml"
     path.write_text(
@@ -206,7 +178,7 @@ def test_the_command_runs_a_sweep_file_on_a_scheduler_and_prints_the_table(
         + "".join(f"{k} = {json.dumps(v)}\n" for k, v in _BASE.items() if k != "dataset_options")
         + '[base.dataset_options]\nlength = 40\n[grid]\nmodel = ["lstm"]\n'
     )
-    status = main(["sweep", str(path), "--scheduler", process_cluster.scheduler_address, "--quiet"])
+    status = main(["sweep", str(path), "--scheduler", dask_processes.scheduler_address, "--quiet"])
     assert status == 0
     assert (tmp_path / "tiny" / "results.md").is_file()
     assert (
