@@ -1,7 +1,10 @@
 """A sweep's results: one CSV row per trial, a Markdown table and a plot.
 
-The table has one row per combination of the swept keys other than ``model`` and ``seed``
-and one column per model (and per matched baseline, when trials train one), then the two
+The table has one row per combination of the swept keys that are not the model's own (a
+model's own keys are ``model``, its size and circuit keys, ``model_options`` and ``baseline``;
+``seed`` is averaged over) and one column per model (named with those of its own keys that
+vary among its trials, e.g. ``qrnn (qubits=4)``; and one per matched baseline, when trials
+train one), then the two
 references every forecasting study reports, computed on the same windows: ``persistence``
 (the last value) and ``ridge`` (a linear autoregressive model of the window, its penalty
 chosen on the validation windows). A cell is the mean ± standard deviation of the test MSE
@@ -36,6 +39,9 @@ _DATA_KEYS = (
     "split",
     "difference",
 )
+# A model's own keys: they make columns, not rows (RunConfig's model keys and the baseline).
+_MODEL_KEYS = ("model", "hidden_size", "qubits", "reps", "ansatz", "backend", "model_options")
+_MODEL_KEYS += ("baseline",)
 _SPLITS = ("val", "test")
 _NOT_PERSISTENT = "†"
 
@@ -134,17 +140,37 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _layout(spec: Any, rows: list[dict[str, Any]]):
+    """(the row keys, row -> its table row label, row -> its model column's name)."""
+    keys = [key for key in spec.swept_keys if key != "seed"]
+    row_keys = [key for key in keys if key not in _MODEL_KEYS]
+    own = [key for key in keys if key in _MODEL_KEYS and key != "model"]
+    varying = {}
+    for model in {row["model"] for row in rows}:
+        mine = [row for row in rows if row["model"] == model]
+        varying[model] = [k for k in own if len({_cell_value(r[k]) for r in mine}) > 1]
+
+    def label(row):
+        return tuple(_cell_value(row[key]) for key in row_keys)
+
+    def column(row):
+        extra = ", ".join(f"{k}={_cell_value(row[k])}" for k in varying[row["model"]])
+        return f"{row['model']} ({extra})" if extra else row["model"]
+
+    return row_keys, label, column
+
+
 def markdown(spec: Any, rows: list[dict[str, Any]]) -> str:
     """The sweep's table (see the module doc), with a header saying how it was made."""
-    keys = [key for key in spec.swept_keys if key not in ("model", "seed")]
+    keys, label_of, column_of = _layout(spec, rows)
     groups: dict[tuple, dict[str, list[dict]]] = {}
     columns: list[str] = []
     for row in rows:
-        label = tuple(_cell_value(row[key]) for key in keys)
+        label = label_of(row)
         cells = groups.setdefault(label, {})
-        names = [row["model"]]
+        names = [column_of(row)]
         if row["baseline"]:
-            names.append(f"{row['baseline']} (matched to {row['model']})")
+            names.append(f"{row['baseline']} (matched to {names[0]})")
         for name in names:
             if name not in columns:
                 columns.append(name)
@@ -156,7 +182,7 @@ def markdown(spec: Any, rows: list[dict[str, Any]]) -> str:
         f"{', '.join(str(s) for s in spec.seeds)}; {finished} of {len(rows)} trials finished."
         + (f" Shared settings: {_settings(spec.base)}." if spec.base else ""),
         "",
-        _parameters_line(groups, columns),
+        _parameters_line(groups, columns, column_of),
         "",
         "| " + " | ".join([*(keys or ["trials"]), *columns, "persistence", "ridge"]) + " |",
         "|" + "---|" * (max(len(keys), 1) + len(columns) + 2),
@@ -166,7 +192,7 @@ def markdown(spec: Any, rows: list[dict[str, Any]]) -> str:
         persistence = first["persistence_test_mse"]
         means = {}
         for name in columns:
-            values = [_column_mse(row, name) for row in cells.get(name, [])]
+            values = [_column_mse(row, name, column_of) for row in cells.get(name, [])]
             values = [v for v in values if v is not None]
             if values:
                 means[name] = _mean_std(values)
@@ -183,7 +209,8 @@ def markdown(spec: Any, rows: list[dict[str, Any]]) -> str:
                 text = f"**{text}**"
             if persistence is not None and not mean < persistence:
                 text += f" {_NOT_PERSISTENT}"
-            missing = len(trials) - len([r for r in trials if _column_mse(r, name) is not None])
+            scored = [r for r in trials if _column_mse(r, name, column_of) is not None]
+            missing = len(trials) - len(scored)
             if missing:
                 text += f" ({missing} failed)"
             row_cells.append(text)
@@ -204,20 +231,20 @@ def markdown(spec: Any, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _column_mse(row: dict[str, Any], name: str) -> float | None:
-    return row["test_mse"] if name == row["model"] else row["baseline_test_mse"]
+def _column_mse(row: dict[str, Any], name: str, column_of: Any) -> float | None:
+    return row["test_mse"] if name == column_of(row) else row["baseline_test_mse"]
 
 
 def _settings(base: Any) -> str:
     return ", ".join(f"{key} = {json.dumps(value)}" for key, value in dict(base).items())
 
 
-def _parameters_line(groups: dict, columns: list[str]) -> str:
+def _parameters_line(groups: dict, columns: list[str], column_of: Any) -> str:
     counts: dict[str, list] = {name: [] for name in columns}
     for cells in groups.values():
         for name in columns:
             for row in cells.get(name, []):
-                key = "parameters" if name == row["model"] else "baseline_parameters"
+                key = "parameters" if name == column_of(row) else "baseline_parameters"
                 if row[key] is not None and row[key] not in counts[name]:
                     counts[name].append(row[key])
     parts = [
@@ -242,19 +269,20 @@ def plot(spec: Any, rows: list[dict[str, Any]], path: Path) -> Path:
     bars), persistence as a black line across each group."""
     from matplotlib.figure import Figure
 
-    keys = [key for key in spec.swept_keys if key not in ("model", "seed")]
+    _keys, label_of, column_of = _layout(spec, rows)
     labels: list[str] = []
     models: list[str] = []
     values: dict[tuple[str, str], list[float]] = {}
     persistence: dict[str, float] = {}
     for row in rows:
-        label = ", ".join(str(_cell_value(row[key])) for key in keys) or "all"
+        label = ", ".join(str(v) for v in label_of(row)) or "all"
+        model = column_of(row)
         if label not in labels:
             labels.append(label)
-        if row["model"] not in models:
-            models.append(row["model"])
+        if model not in models:
+            models.append(model)
         if row["test_mse"] is not None:
-            values.setdefault((label, row["model"]), []).append(row["test_mse"])
+            values.setdefault((label, model), []).append(row["test_mse"])
         if row["persistence_test_mse"] is not None:
             persistence[label] = row["persistence_test_mse"]
     figure = Figure(figsize=(max(6.0, 1.2 * len(labels) * max(1, len(models)) ** 0.5), 4.0))
