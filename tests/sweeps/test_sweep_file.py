@@ -120,3 +120,37 @@ def test_without_the_distributed_extra_the_error_gives_the_pip_command(tmp_path,
     with pytest.raises(SweepError, match=r'pip install "qrnn-iontrap\[distributed\]"'):
         sweep(spec, progress=False, echo=None)
     assert not (tmp_path / "m" / "runs").exists()  # nothing trained
+
+
+def test_a_models_own_keys_make_columns_and_the_data_keys_rows():
+    from qrnn.sweeps._table import markdown
+
+    spec = make_sweep(
+        {
+            "name": "t",
+            "seeds": [0, 1],
+            "grid": [
+                {"model": ["lstm"], "hidden_size": [5], "dataset": ["sine", "narma5"]},
+                {"model": ["qrnn"], "qubits": [3, 4], "dataset": ["sine", "narma5"]},
+            ],
+        }
+    )
+    rows = []
+    for trial in spec.trials():
+        c = trial.config
+        mse = {"lstm": 1.0, "qrnn": 2.0 + c.qubits if c.qubits else 0}[c.model] + c.seed
+        persistence = {"sine": 2.5, "narma5": 10.0}[c.dataset]
+        rows.append(
+            {**{k: getattr(c, k) for k in ("model", "hidden_size", "qubits", "dataset")}}
+            | {"seed": c.seed, "test_mse": mse, "parameters": 7, "baseline": None}
+            | {"baseline_test_mse": None, "persistence_test_mse": persistence}
+            | {"ridge_test_mse": 0.5, "status": "finished", "trial": trial.id, "error": None}
+        )
+    table = markdown(spec, rows)
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    assert (
+        lines[0] == "| dataset | lstm | qrnn (qubits=3) | qrnn (qubits=4) | persistence | ridge |"
+    )
+    # sine: lstm mean 1.5 < 2.5; qrnn (3) 5.5 and (4) 6.5 do not beat persistence
+    assert lines[2] == ("| sine | **1.5 ± 0.71** | 5.5 ± 0.71 † | 6.5 ± 0.71 † | 2.5 | 0.5 |")
+    assert lines[3].startswith("| narma5 | **1.5 ± 0.71** | 5.5 ± 0.71 | 6.5 ± 0.71 | 10 |")
