@@ -38,7 +38,9 @@ class SweepResult:
 
     Attributes:
         folder: the sweep folder.
-        rows: one dict per trial, the rows of ``results.csv`` (see ``qrnn.sweeps.gather``).
+        rows: one dict per trial, the rows of ``results.csv``: trial id, status, error, the
+            swept keys, seed, the model's parameters and val/test scores, its baseline's, the
+            persistence and ridge test MSE, ``beats_persistence``, seconds, run directory.
         ran: ids of the trials run (or continued) by this call.
         skipped: ids of the trials found finished and not run again.
         failed: trial id -> ``"Type: message"`` of each trial that failed.
@@ -154,10 +156,10 @@ def _run_all(client, threads, todo, folder, ledger, result, progress, name) -> N
     from distributed import wait
     from tqdm.auto import tqdm
 
+    from qrnn.sweeps._trial import run_trial
+
     submitted = {}
     for trial in todo:
-        from qrnn.sweeps._trial import run_trial
-
         future = client.submit(
             run_trial,
             trial.config.to_dict(),

@@ -95,11 +95,15 @@ def test_a_small_sweep_finishes_and_its_table_is_right(tmp_path, dask_client):
     assert {entry["status"] for entry in ledger["trials"].values()} == {"finished"}
 
 
-def test_a_failing_trial_is_recorded_with_its_error_and_the_others_finish(tmp_path, dask_client):
+def test_a_failing_trial_is_recorded_with_its_error_and_the_others_finish(
+    tmp_path, dask_client, capsys
+):
     grid = {"model": ["lstm"], "dataset_options": [{"length": 40}, {"length": 40, "wobble": 1}]}
     result = sweep(
-        _spec(tmp_path, grid=grid, seeds=[0]), client=dask_client, progress=False, echo=None
+        _spec(tmp_path, grid=grid, seeds=[0]), client=dask_client, progress=True, echo=None
     )
+    bar = capsys.readouterr().err  # one bar, with the counts
+    assert "sweep s: 100%" in bar and "finished 1, failed 1, running 0" in bar
     assert len(result.failed) == 1
     (error,) = result.failed.values()
     assert error.startswith("TypeError:") and "wobble" in error
