@@ -23,7 +23,7 @@ def dask_client():
             processes=False,
             protocol="tcp",
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -40,6 +40,6 @@ def dask_processes():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
     ) as cluster:
         yield cluster

@@ -87,7 +87,7 @@ def connect(
         processes=processes,
         protocol="tcp",
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
         silence_logs=logging.ERROR,  # a nanny's shutdown warnings are not the user's concern
     )
     try:
