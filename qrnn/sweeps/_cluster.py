@@ -55,6 +55,8 @@ def connect(
             raise SweepError("give a client, or a scheduler address / worker count, not both")
         yield client, 1
         return
+    if scheduler is not None and workers is not None:
+        raise SweepError("workers sizes the local cluster; an existing scheduler has its own")
     distributed = import_distributed()
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler:
