@@ -269,13 +269,15 @@ def plot(spec: Any, rows: list[dict[str, Any]], path: Path) -> Path:
     bars), persistence as a black line across each group."""
     from matplotlib.figure import Figure
 
-    _keys, label_of, column_of = _layout(spec, rows)
+    keys, label_of, column_of = _layout(spec, rows)
     labels: list[str] = []
     models: list[str] = []
     values: dict[tuple[str, str], list[float]] = {}
     persistence: dict[str, float] = {}
     for row in rows:
-        label = ", ".join(str(v) for v in label_of(row)) or "all"
+        named = zip(keys, label_of(row), strict=True)
+        label = ", ".join(str(v) if k in ("dataset", "csv") else f"{k}={v}" for k, v in named)
+        label = label or "all"
         model = column_of(row)
         if label not in labels:
             labels.append(label)
@@ -307,7 +309,7 @@ def plot(spec: Any, rows: list[dict[str, Any]], path: Path) -> Path:
     axis.set_ylabel("test MSE (original units)")
     axis.set_title(f"sweep {spec.name} (black: persistence)")
     if models:
-        axis.legend(fontsize="small", ncols=min(4, len(models)))
+        axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.set_layout_engine("constrained")
     return write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
 
