@@ -7,9 +7,9 @@
 
 Subpackages: ``sim`` (the torch engine), ``backends`` (torch, Aer, PennyLane executors),
 ``devices`` (ion-trap device models), ``gradients`` (parameter-shift and SPSA), ``models``,
-``data``, ``interfaces`` (qrnn inside PennyLane: the ``qrnn.torch`` device); ``fit`` trains.
-They are imported on first use, so ``qrnn --help`` does not pay for torch, qiskit and
-PennyLane.
+``data``, ``interfaces`` (qrnn inside PennyLane and Qiskit); ``fit`` trains; ``sweep``
+runs a sweep file's trials on Dask (``qrnn.sweeps``). They are imported on first use, so
+``qrnn --help`` does not pay for torch, qiskit and PennyLane.
 """
 
 from importlib import import_module
@@ -18,6 +18,7 @@ from qrnn._version import __version__
 
 _SUBPACKAGES = {
     "backends",
+    "sweeps",
     "data",
     "devices",
     "gradients",
@@ -37,6 +38,7 @@ _NAMES = {
     "QReservoir": "qrnn.models",
     "QReservoirCell": "qrnn.models",
     "fit": "qrnn.train",
+    "sweep": "qrnn.sweeps",
 }
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "QuantumLayer",
     "__version__",
     "fit",
+    "sweep",
 ]
 __all__ += sorted(_SUBPACKAGES - {"train", "layer", "plots"})
 

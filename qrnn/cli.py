@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from qrnn import _names
+from qrnn._cli_sweep import add_sweep_command
 from qrnn._version import __version__
 
 
@@ -576,6 +577,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "two-qubit gates, estimated fidelity, duration",
     )
     devices.set_defaults(handler=_cmd_devices)
+    add_sweep_command(commands)
     return parser
 
 

@@ -81,7 +81,8 @@ class RunConfig:
     (a path; relative paths in a config file are relative to that file) with ``column`` (a
     header name as a string, a 0-based index as an integer, or a list of them; unset: see
     ``qrnn.data.load_csv``) and ``date_column``; ``window``, ``horizon``, ``split`` (train,
-    val, test fractions).
+    val, test fractions); ``difference`` (model the series' changes, for a trending series;
+    metrics stay those of the level forecast: see ``qrnn.data.prepare``).
 
     Training (see ``qrnn.fit``): ``epochs``, ``batch_size``, ``lr``, ``optimizer``,
     ``grad_clip``, ``patience``, ``loss``, ``seed``.
@@ -108,6 +109,7 @@ class RunConfig:
     window: int = 4
     horizon: int = 1
     split: tuple[float, ...] = (0.6, 0.2, 0.2)
+    difference: bool = False
     epochs: int = 12  # the default QRNN trains in about a minute on 2 CPU cores
     batch_size: int = 16
     lr: float = 0.01
@@ -138,7 +140,7 @@ class RunConfig:
                 except OverflowError:
                     raise ConfigError(f"config key {key!r} is too large: {value}") from None
                 object.__setattr__(self, key, value)
-            if isinstance(value, bool) or not isinstance(value, kinds):
+            if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
                 expected = " or ".join(k.__name__ for k in kinds) + (" or null" if nullable else "")
                 raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
         for key in ("epochs", "batch_size", "window", "horizon", "hidden_size", "qubits", "shots"):
@@ -316,6 +318,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "window": ((int,), False),
     "horizon": ((int,), False),
     "split": ((list, tuple), False),
+    "difference": ((bool,), False),
     "epochs": ((int,), False),
     "batch_size": ((int,), False),
     "lr": ((float,), False),

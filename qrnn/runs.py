@@ -76,7 +76,13 @@ def load_data(config: RunConfig) -> Any:
         series = qdata.load_csv(config.csv, column=column, date_column=config.date_column)
     else:
         series = qdata.load(config.dataset, **config.dataset_options)
-    return qdata.prepare(series, window=config.window, horizon=config.horizon, split=config.split)
+    return qdata.prepare(
+        series,
+        window=config.window,
+        horizon=config.horizon,
+        split=config.split,
+        difference=config.difference,
+    )
 
 
 def _sizes(data: Any) -> tuple[int, int]:

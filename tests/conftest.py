@@ -5,6 +5,41 @@ OpenMP thread mostly waits at barriers (tiny ops then take milliseconds instead 
 microseconds). Benchmarks, not tests, measure speed.
 """
 
+import pytest
 import torch
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A Dask client of two single-threaded workers in this process, over loopback TCP: they
+    start at once. Needs the distributed extra."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp",
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="session")
+def dask_processes():
+    """A LocalCluster of two single-threaded worker processes bound to loopback (everything
+    sent to them is pickled; each imports what its tasks need once)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
+    ) as cluster:
+        yield cluster

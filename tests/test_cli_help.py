@@ -12,7 +12,7 @@ import pytest
 from qrnn import _names
 from qrnn.cli import _build_parser
 
-COMMANDS = ["demo", "train", "evaluate", "run", "devices", "submit", "jobs"]
+COMMANDS = ["demo", "train", "evaluate", "run", "devices", "submit", "jobs", "sweep"]
 # Options whose help need not state a default: nothing is read unless they are given, or
 # they are required (submit's --provider and --backend).
 _NO_DEFAULT = {"--help", "--version", "--config", "--csv", "--column", "--resume"}

@@ -10,6 +10,10 @@ default, SPSA as an option). See ``_base.py``.
 ``resolve`` is the one place that turns what a model or layer was given as its ``backend`` (a
 name or a backend object) into a backend; ``is_engine`` says whether that backend is the exact
 torch engine itself, which models then use directly (compiled programs, autograd).
+
+Large batches spread over workers (a Dask client or any ``concurrent.futures`` executor): the
+Aer backend's ``executor=`` and ``max_job_size=`` options (same seeds, same samples as one
+process), and ``split_expval`` for any backend, e.g. the torch engine's noisy evaluations.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from qrnn.backends._base import MARKER_LABEL, Backend, add_marker, marker_positions
 from qrnn.backends._device import check_shots
 from qrnn.backends._errors import BackendError, GPUUnavailableError
+from qrnn.backends._scatter import split_expval
 from qrnn.sim import ObservableError
 
 TORCH = "torch"
@@ -108,4 +113,5 @@ __all__ = [
     "marker_positions",
     "names",
     "resolve",
+    "split_expval",
 ]

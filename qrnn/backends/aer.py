@@ -13,6 +13,15 @@ error, which Aer ignores for saved expectation values, enters as the observable 
 Shots mode measures: Z-type terms of all observables come from the same counts; the other terms
 are grouped into qubit-wise commuting bases, one circuit per basis (rotations appended before
 the device transpiles, as on hardware). Aer applies the noise model's readout errors to counts.
+
+With ``executor`` (a Dask ``distributed.Client`` or any ``concurrent.futures.Executor``) a run's
+experiments (one per circuit and binding, in Aer's order) are cut into jobs of
+``max_job_size`` and simulated on the executor's workers, then put back in order. Aer's own
+``executor``/``max_job_size`` options are accepted by qiskit-aer 0.18 but ignored (its jobs run
+on its private thread pool), so the split is done here, with Aer's seeding: experiment ``i``
+of a run is seeded ``seed_simulator + i * stride``, and a job starting at experiment ``k`` gets
+``seed_simulator + k * stride``, so every experiment has the seed it has in one process and the
+samples are the same.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import torch
 from qiskit.circuit import QuantumCircuit
 
 from qrnn import gradients
+from qrnn._aer_jobs import run_aer_job
 from qrnn.backends._base import Backend, marker_positions, prefix_circuit, select_columns
 from qrnn.backends._errors import BackendError, GPUUnavailableError
 from qrnn.backends._measurement import (
@@ -71,9 +81,11 @@ class AerBackend(Backend):
         "method": "automatic",
         "gpu": False,
         "precision": None,
+        "executor": None,
+        "max_job_size": None,
     }
 
-    def _configure(self, method, gpu, precision) -> None:
+    def _configure(self, method, gpu, precision, executor, max_job_size) -> None:
         if method not in METHODS:
             raise BackendError(f"method must be one of {list(METHODS)}, got {method!r}")
         if not isinstance(gpu, bool):
@@ -87,9 +99,22 @@ class AerBackend(Backend):
                 "gpu=True but this qiskit-aer cannot use a GPU here (AerSimulator()"
                 f".available_devices() has no 'GPU'); {GPU_INSTALL_HINT}"
             )
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise BackendError(
+                "executor must be a Dask distributed.Client or a concurrent.futures.Executor "
+                f"(an object with submit), got {type(executor).__name__}"
+            )
+        if max_job_size is not None and (
+            isinstance(max_job_size, bool) or not isinstance(max_job_size, int) or max_job_size < 1
+        ):
+            raise BackendError(f"max_job_size must be None or an int >= 1, got {max_job_size!r}")
+        if max_job_size is not None and executor is None:
+            raise BackendError("max_job_size splits runs over an executor; give executor= too")
         self.method = method
         self.gpu = gpu
         self.precision = precision
+        self.executor = executor
+        self.max_job_size = max_job_size
         from qiskit_aer import AerSimulator
 
         options = {"device": "GPU" if gpu else "CPU", "precision": precision}
@@ -99,7 +124,8 @@ class AerBackend(Backend):
         if self.noise_model is not None:
             options["noise_model"] = self.noise_model
         self.simulator = AerSimulator(**options)
-        self.runs = 0  # Aer run calls made (one per batch)
+        self._simulator_options = options
+        self.runs = 0  # Aer runs made (one per batch; split or not)
 
     # -- preparation --------------------------------------------------------------------------
 
@@ -165,13 +191,52 @@ class AerBackend(Backend):
         if self.seed is not None:
             options["seed_simulator"] = int(self._rng.integers(2**31))
         self.runs += 1
-        if any(binds):
+        if self.executor is not None:
+            result = self._split_run(circuits, binds, options)
+        elif any(binds):
             result = self.simulator.run(circuits, parameter_binds=binds, **options).result()
         else:
             result = self.simulator.run(circuits, **options).result()
         if not result.success:
             raise BackendError(f"Aer simulation failed: {result.status}")
         return result
+
+    def _split_run(self, circuits, binds, options):
+        """One run's experiments in jobs of ``max_job_size`` on the executor; the results in
+        Aer's order, each experiment seeded as in one process (see the module doc)."""
+        from qiskit.result import Result
+
+        sizes = [len(next(iter(bind.values()))) if bind else 1 for bind in binds]
+        size = self.max_job_size or sum(sizes)
+        seed = options.get("seed_simulator")
+        stride = _seed_stride() if seed is not None else 0
+        futures, first = [], 0
+        for job in _jobs(circuits, binds, sizes, size):
+            job_options = dict(options)
+            if seed is not None:
+                job_options["seed_simulator"] = seed + first * stride
+            futures.append(
+                self.executor.submit(run_aer_job, self._simulator_options, *job, job_options)
+            )
+            first += sum(len(next(iter(b.values()))) if b else 1 for b in job[1])
+        parts = [future.result() for future in futures]
+        results = [experiment for part in parts for experiment in part.results]
+        if seed is not None and all(part.success for part in parts):
+            seeds = [experiment.seed_simulator for experiment in results]
+            if seeds != [seed + i * stride for i in range(len(results))]:
+                raise BackendError(  # qiskit-aer changed how it seeds the experiments of a run
+                    "Aer's per-experiment seeds differ from one process's; split runs would not "
+                    "reproduce its samples with this qiskit-aer"
+                )
+        failed = [part for part in parts if not part.success]
+        return Result(
+            backend_name=parts[0].backend_name,
+            backend_version=parts[0].backend_version,
+            job_id=parts[0].job_id,
+            success=not failed,
+            results=results,
+            status=failed[0].status if failed else parts[0].status,
+        )
 
     def _expval(self, circuit, values, observables):
         return self._many(circuit, [circuit], values, observables)[:, 0]
@@ -297,7 +362,44 @@ class AerBackend(Backend):
 
     def __repr__(self) -> str:
         device = getattr(self.device, "name", self.device)
+        split = "" if self.executor is None else f", max_job_size={self.max_job_size}"
         return (
             f"AerBackend(shots={self.shots}, device={device!r}, method={self.method!r}, "
-            f"gpu={self.gpu}, precision={self.precision!r})"
+            f"gpu={self.gpu}, precision={self.precision!r}{split})"
         )
+
+
+def _jobs(circuits, binds, sizes, size):
+    """(circuits, binds) of consecutive jobs of at most ``size`` experiments (a circuit's
+    bindings may be cut between two jobs)."""
+    job_circuits, job_binds, room = [], [], size
+    for circuit, bind, count in zip(circuits, binds, sizes, strict=True):
+        start = 0
+        while start < count:
+            take = min(room, count - start)
+            job_circuits.append(circuit)
+            job_binds.append({p: v[start : start + take] for p, v in bind.items()} if bind else {})
+            start += take
+            room -= take
+            if room == 0:
+                yield job_circuits, job_binds
+                job_circuits, job_binds, room = [], [], size
+    if job_circuits:
+        yield job_circuits, job_binds
+
+
+_STRIDE: list[int] = []
+
+
+def _seed_stride() -> int:
+    """How far apart Aer seeds consecutive experiments of one run (asked of Aer once)."""
+    if not _STRIDE:
+        from qiskit_aer import AerSimulator
+
+        probe = QuantumCircuit(1)
+        probe.measure_all()
+        result = AerSimulator().run([probe, probe], shots=1, seed_simulator=0).result()
+        _STRIDE.append(
+            int(result.results[1].seed_simulator) - int(result.results[0].seed_simulator)
+        )
+    return _STRIDE[0]

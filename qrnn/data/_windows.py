@@ -49,6 +49,9 @@ class WindowedData:
         series: the original series (original units).
         boundaries: ``(train_end, val_end)``: the spans are ``[0, train_end)``,
             ``[train_end, val_end)`` and ``[val_end, len(series))``.
+        differenced: made with ``difference=True``: ``series`` is the first differences of
+            the series given to :func:`prepare`, and targets are changes from the window's
+            last value (see :func:`prepare`).
     """
 
     train: Split
@@ -59,6 +62,7 @@ class WindowedData:
     horizon: int
     series: Series
     boundaries: tuple[int, int] | None = None
+    differenced: bool = False
 
     @property
     def n_features(self) -> int:
@@ -87,6 +91,7 @@ def prepare(
     horizon: int = 1,
     split: Sequence[float] = (0.6, 0.2, 0.2),
     feature_range: tuple[float, float] = (-1.0, 1.0),
+    difference: bool = False,
 ) -> WindowedData:
     """Split a series chronologically, scale it, and cut it into sliding windows.
 
@@ -105,6 +110,14 @@ def prepare(
         horizon: steps predicted per sample, >= 1.
         split: ``(train, val, test)`` fractions summing to 1, or ``(train, test)`` (no val).
         feature_range: the scaler's target interval, e.g. the encoding's angle range.
+        difference: model the changes of a trending series instead of its levels. The
+            windows then hold first differences ``d_t = x_t - x_(t-1)`` and the target ``k``
+            steps ahead is the change from the window's last level, ``x_(t+k) - x_(t-1)``,
+            so that the level forecast is ``x_(t-1) + prediction`` and MSE and MAE in
+            original units are exactly those of the level forecast (R^2 is that of the
+            changes). The splits cut the series where the undifferenced ones do: val and test
+            predict the same positions; training loses its first window. ``series`` becomes
+            the differenced series (what plots show).
 
     Returns:
         :class:`WindowedData`; each split has inputs ``(n, window, features)`` and targets
@@ -121,6 +134,8 @@ def prepare(
     window = integer("window", window)
     horizon = integer("horizon", horizon)
     fractions = _check_split(split)
+    if not isinstance(difference, bool):
+        raise TypeError(f"difference must be True or False, got {difference!r}")
     values = series.values if series.values.ndim == 2 else series.values[:, None]
     if not np.isfinite(values).all():
         t, f = (int(i) for i in np.argwhere(~np.isfinite(values))[0])
@@ -131,6 +146,12 @@ def prepare(
     n = len(series)
     train_end = round(n * fractions[0])
     val_end = round(n * (fractions[0] + fractions[1]))
+    if difference:  # position t of the changes is t + 1 of the levels: cut where they are cut
+        if n < 3:
+            raise ValueError(f"difference=True needs a series of 3 or more points, got {n}")
+        series = _differenced(series)
+        values = np.diff(values, axis=0)
+        n, train_end, val_end = n - 1, train_end - 1, val_end - 1
     need = window + horizon
     if train_end < need:
         raise ValueError(
@@ -150,9 +171,8 @@ def prepare(
             )
 
     scaler = Scaler(feature_range).fit(values[:train_end])
-    scaled = scaler.transform(values)
     splits = [
-        _windows(scaled, window, horizon, first, stop)
+        _windows(values, scaler, window, horizon, first, stop, cumulative=difference)
         for first, stop in ((window, train_end), (train_end, val_end), (val_end, n))
     ]
     return WindowedData(
@@ -164,16 +184,39 @@ def prepare(
         horizon=horizon,
         series=series,
         boundaries=(train_end, val_end),
+        differenced=difference,
     )
 
 
-def _windows(scaled: np.ndarray, window: int, horizon: int, first: int, stop: int) -> Split:
-    """Samples whose targets ``t .. t+horizon-1`` lie in ``[first, stop)``, ``t >= window``."""
+def _differenced(series: Series) -> Series:
+    return Series(
+        np.diff(series.values, axis=0),
+        name=f"{series.name} (differenced)",
+        source=f"first differences of {series.source}",
+        licence=series.licence,
+        times=None if series.times is None else series.times[1:],
+    )
+
+
+def _windows(
+    values: np.ndarray,
+    scaler: Scaler,
+    window: int,
+    horizon: int,
+    first: int,
+    stop: int,
+    cumulative: bool = False,
+) -> Split:
+    """Samples whose targets ``t .. t+horizon-1`` lie in ``[first, stop)``, ``t >= window``,
+    scaled by ``scaler``; ``cumulative``: target ``k`` is the sum of values ``t .. t+k``."""
     starts = np.arange(max(first, window), stop - horizon + 1, dtype=np.int64)
-    features = scaled.shape[1]
+    features = values.shape[1]
     # (n, window) and (n, horizon) position grids, gathered in one indexing step each
-    inputs = scaled[starts[:, None] + np.arange(-window, 0)]
-    targets = scaled[starts[:, None] + np.arange(horizon)]
+    inputs = scaler.transform(values[starts[:, None] + np.arange(-window, 0)])
+    targets = values[starts[:, None] + np.arange(horizon)]
+    if cumulative:
+        targets = targets.cumsum(axis=1)
+    targets = scaler.transform(targets)
     return Split(
         inputs=torch.from_numpy(inputs.reshape(-1, window, features).astype(np.float32)),
         targets=torch.from_numpy(targets.reshape(-1, horizon * features).astype(np.float32)),

@@ -11,10 +11,16 @@ readout is trained. ``reset_parameters()`` of ``LSTM`` and ``GRU`` is torch's.
 
 ``match_parameters`` sizes a classical baseline so that its trainable parameter count,
 forecaster head included, is as close as possible to a quantum model's.
+
+``Persistence`` (the last value) and ``RidgeAutoregression`` (a linear map of the window,
+fitted in closed form) are the two references every forecasting study reports: a model that
+cannot beat persistence has learnt nothing about the series' dynamics. Both map windows to
+predictions like a ``Forecaster``; neither is trained by ``qrnn.fit``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -27,7 +33,15 @@ from qrnn.models.forecaster import Forecaster
 LSTM = nn.LSTM
 GRU = nn.GRU
 
-__all__ = ["GRU", "LSTM", "EchoStateNetwork", "count_parameters", "match_parameters"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "EchoStateNetwork",
+    "Persistence",
+    "RidgeAutoregression",
+    "count_parameters",
+    "match_parameters",
+]
 
 
 class EchoStateNetwork(RecurrentBase):
@@ -304,3 +318,118 @@ def match_parameters(
             f"{count_parameters(model)}; options {options} are not supported by matching"
         )
     return model
+
+
+class Persistence(nn.Module):
+    """The persistence forecast: every step ahead equals the window's last value.
+
+    No parameters. (On a series prepared with ``difference=True`` the persistence level
+    forecast is a change of zero; its errors are those of this module on the levels.)
+
+    Args:
+        horizon: steps predicted per window.
+
+    Shapes:
+        ===========  ============================================
+        input        ``(batch, window, features)``
+        output       ``(batch, horizon * features)``, horizon-major
+        ===========  ============================================
+    """
+
+    def __init__(self, horizon: int = 1) -> None:
+        super().__init__()
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        self.horizon = horizon
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        """``(batch, window, features)`` -> ``(batch, horizon * features)``."""
+        return window[:, -1].repeat(1, self.horizon)
+
+    def extra_repr(self) -> str:
+        return f"horizon={self.horizon}"
+
+
+class RidgeAutoregression(nn.Module):
+    """A linear autoregressive forecaster: ``y = W vec(window) + b``, fitted by ridge
+    regression in closed form (the intercept is not penalised).
+
+    :meth:`fit` solves ``min ||X W^T + b - Y||^2 + alpha ||W||^2`` in float64 and stores
+    ``weight`` ``(outputs, window * features)`` and ``bias`` ``(outputs,)`` as buffers.
+    :meth:`fit_validated` picks ``alpha`` from a grid by validation error first.
+
+    Args:
+        alpha: the ridge penalty, >= 0.
+
+    Shapes:
+        ===========  ======================================
+        input        ``(batch, window, features)``
+        output       ``(batch, outputs)`` (as fitted)
+        ===========  ======================================
+    """
+
+    ALPHAS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+
+    def __init__(self, alpha: float = 1e-3) -> None:
+        super().__init__()
+        if not (isinstance(alpha, int | float) and not isinstance(alpha, bool) and alpha >= 0):
+            raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+        self.alpha = float(alpha)
+        self.register_buffer("weight", None)
+        self.register_buffer("bias", None)
+
+    def fit(self, inputs: torch.Tensor, targets: torch.Tensor) -> RidgeAutoregression:
+        """Fit on ``inputs (n, window, features)`` and ``targets (n, outputs)``; returns self."""
+        if inputs.dim() != 3 or targets.dim() != 2 or len(inputs) != len(targets):
+            raise ValueError(
+                "fit expects inputs (n, window, features) and targets (n, outputs) with the "
+                f"same n, got {tuple(inputs.shape)} and {tuple(targets.shape)}"
+            )
+        if len(inputs) == 0:
+            raise ValueError("fit needs at least one window")
+        x = inputs.reshape(len(inputs), -1).double()
+        y = targets.double()
+        x_mean, y_mean = x.mean(0), y.mean(0)
+        xc, yc = x - x_mean, y - y_mean
+        gram = xc.T @ xc + self.alpha * torch.eye(x.shape[1], dtype=x.dtype)
+        # lstsq rather than solve: alpha = 0 with collinear lags is still answered
+        weight = torch.linalg.lstsq(gram, xc.T @ yc).solution.T
+        dtype = inputs.dtype if inputs.is_floating_point() else torch.get_default_dtype()
+        self.weight = weight.to(dtype)
+        self.bias = (y_mean - weight @ x_mean).to(dtype)
+        return self
+
+    @classmethod
+    def fit_validated(
+        cls,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor] | None = None,
+        alphas: tuple[float, ...] = ALPHAS,
+    ) -> RidgeAutoregression:
+        """Fit with each of ``alphas`` on ``train`` (inputs, targets) and keep the one with the
+        least MSE on ``val``; without validation windows ``alpha`` is 1e-3."""
+        if val is None or len(val[0]) == 0:
+            return cls().fit(*train)
+        best, best_error = None, math.inf
+        for alpha in alphas:
+            model = cls(alpha).fit(*train)
+            with torch.no_grad():
+                error = float(((model(val[0]) - val[1]) ** 2).mean())
+            if error < best_error:
+                best, best_error = model, error
+        return best
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        """``(batch, window, features)`` -> ``(batch, outputs)``."""
+        if self.weight is None:
+            raise RuntimeError("RidgeAutoregression is not fitted; call fit(inputs, targets)")
+        flat = window.reshape(len(window), -1)
+        if flat.shape[1] != self.weight.shape[1]:
+            raise ValueError(
+                f"fitted on windows of {self.weight.shape[1]} values (window * features), got "
+                f"{tuple(window.shape)}"
+            )
+        return flat.to(self.weight.dtype) @ self.weight.T + self.bias
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
