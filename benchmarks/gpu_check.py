@@ -8,6 +8,8 @@ on the CPU (float64 there), for:
 - every row of the speed suite (``suite.py``): the training step of the recurrent shell as a
   user writes it (``layer(angles)`` at every time step), float32 and float64, at batch 32
   (the suite's) and larger batches;
+- W1 on the ``iontrap-10q`` device, exact noisy engine (``bench_noise.py``'s workload):
+  expectation values forward and forward + backward, samples per second;
 - W2 (``w2.py``, the quantum-memory QRNN, 4 data + 6 hidden qubits): training steps (a
   10-qubit density matrix is 16 MiB per sample in complex128, so its batches stay small).
 
@@ -160,12 +162,47 @@ def w2_training(device, batches, repeats):
     return rows
 
 
+def noisy_forward(device, batches, repeats):
+    """W1 on ``iontrap-10q`` (native gates, the device's noise: the exact noisy engine),
+    weights bound once, forward and forward + backward, against the CPU in float64."""
+    from bench_noise import Workload
+
+    rows = []
+    for batch in batches:
+        work = Workload(10, batch)
+        weights = work.values[0, work.weight_columns]
+        inputs = work.values[:, work.input_columns]
+        with torch.no_grad():
+            reference = work.program.bind(weights).expval(inputs)
+        for dtype in (torch.float32, torch.float64):
+            weight = weights.to(device, dtype).requires_grad_()
+            values = inputs.to(device, dtype)
+
+            def forward(weight=weight, values=values, program=work.program):
+                with torch.no_grad():
+                    return program.bind(weight).expval(values)
+
+            def forward_backward(weight=weight, values=values, program=work.program):
+                out = program.bind(weight).expval(values)
+                out.sum().backward()
+                return out.detach()
+
+            name = str(dtype).split(".")[1]
+            for label, function in (("noisy fwd", forward), ("noisy fwd+bwd", forward_backward)):
+                seconds, result = _median_seconds(function, repeats, device)
+                error = (result.double().cpu() - reference).abs().max().item()
+                rows.append((f"W1 {label}", name, batch, batch / seconds, error))
+                print(*rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu for a dry run")
     parser.add_argument("--batches", default="32,1024,8192", help="W1 expval batch sizes")
     parser.add_argument("--train-batches", default="32,1024", help="training batch sizes")
     parser.add_argument("--w2-batches", default="32,64", help="W2 training batch sizes")
+    parser.add_argument("--noisy-batches", default="32,256", help="noisy W1 batch sizes")
     parser.add_argument("--rows", nargs="*", default=None, help="suite rows (default: all)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
@@ -181,12 +218,14 @@ def main(argv=None) -> int:
     batches = [int(b) for b in args.batches.split(",")]
     train_batches = [int(b) for b in args.train_batches.split(",")]
     w2_batches = [int(b) for b in args.w2_batches.split(",")]
+    noisy_batches = [int(b) for b in args.noisy_batches.split(",")]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"gpu_check on {name}; torch {torch.__version__}", flush=True)
     sections = [
         ("gemm", lambda: gemm_rates(device)),
         ("w1 forward", lambda: w1_forward(device, batches, args.repeats)),
         ("w2", lambda: w2_training(device, w2_batches, args.repeats)),
+        ("noisy", lambda: noisy_forward(device, noisy_batches, args.repeats)),
         ("suite", lambda: suite_rows(device, train_batches, args.repeats, args.rows)),
     ]
     rows, failed = [], []
