@@ -69,11 +69,36 @@ class TorchBackend(Backend):
 
     def _exact(self, runnable, values, observables):
         """Exact (batch, n_obs) of an executable circuit, by a program compiled once."""
+        if self.noise_model is not None and values.shape[0] > 1 and not values.requires_grad:
+            # a model's weights arrive expanded over the batch: columns equal in every sample
+            # are bound once, so the noisy engine does their work once per call, not per sample
+            # (not under autograd: each row of a column would then need its own gradient)
+            same = (values == values[:1]).all(0).tolist()
+            if any(same) and not all(same):
+                return self._exact_bound(runnable, values, observables, tuple(same))
         key = ("program", _observables_key(observables))
         program = self._cache.get(
             runnable, key, lambda: sim.compile(runnable, observables, noise_model=self.noise_model)
         )
         return program.expval(values)
+
+    def _exact_bound(self, runnable, values, observables, same):
+        """``_exact`` with the columns marked in ``same`` bound once (``Program.bind``)."""
+        parameters = list(runnable.parameters)
+        shared = [k for k, flag in enumerate(same) if flag]
+        varying = [k for k, flag in enumerate(same) if not flag]
+
+        def build():
+            return sim.compile(
+                runnable,
+                observables,
+                noise_model=self.noise_model,
+                weight_params=[parameters[k] for k in shared],
+                input_params=[parameters[k] for k in varying],
+            )
+
+        program = self._cache.get(runnable, ("bound", _observables_key(observables), same), build)
+        return program.bind(values[0, shared]).expval(values[:, varying])
 
     def _expval_markers(self, circuit, values, observables):
         """(batch, n_markers, n_obs): the executable circuit is made once and cut at its

@@ -93,3 +93,36 @@ def test_lightning_uses_parameter_shift():
     reference = values.detach().clone().requires_grad_()
     backends.get("torch").expval(circuit, reference, ["ZZ"]).sum().backward()
     torch.testing.assert_close(values.grad, reference.grad, atol=1e-9, rtol=0)
+
+
+def test_noisy_torch_backend_binds_shared_columns_once_with_the_same_values_and_gradients():
+    """Columns equal in every sample (a model's weights) are bound once under no_grad; the
+    values equal those of one sample at a time, and under autograd each row keeps its own
+    gradient (compared with rows run one by one)."""
+    from qiskit.circuit import ParameterVector, QuantumCircuit
+
+    weights, inputs = ParameterVector("w", 3), ParameterVector("x", 2)
+    circuit = QuantumCircuit(2)
+    circuit.ry(inputs[0], 0)
+    circuit.ry(inputs[1], 1)
+    circuit.rx(weights[0], 0)
+    circuit.cx(0, 1)
+    circuit.rz(weights[1], 1)
+    circuit.ry(weights[2], 0)
+    backend = backends.get("torch", device="iontrap-10q")
+    generator = torch.Generator().manual_seed(3)
+    shared = torch.rand(3, generator=generator, dtype=torch.float64) * 6
+    angles = torch.rand(5, 2, generator=generator, dtype=torch.float64) * 3
+    values = torch.cat([shared.expand(5, -1), angles], dim=1)  # circuit order: w..., x...
+    observables = ["IZ", "ZI", "XX"]
+    with torch.no_grad():
+        together = backend.expval(circuit, values, observables)
+    one_by_one = torch.cat([backend.expval(circuit, row[None], observables) for row in values])
+    torch.testing.assert_close(together, one_by_one, rtol=0, atol=1e-12)
+
+    rows = values.clone().requires_grad_()
+    backend.expval(circuit, rows, observables).sum().backward()
+    for k in range(5):
+        row = values[k : k + 1].clone().requires_grad_()
+        backend.expval(circuit, row, observables).sum().backward()
+        torch.testing.assert_close(rows.grad[k], row.grad[0], rtol=0, atol=1e-10)
