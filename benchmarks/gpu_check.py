@@ -112,6 +112,21 @@ def _first_loss(build, inputs, targets, where, dtype):
     return step().double().item()
 
 
+def _training_rows(workload, build, inputs, targets, reference, device, repeats):
+    """Steps/s of ``build()``'s training step on ``device`` in float32 and float64, and the
+    first loss's distance from ``reference`` (the CPU's float64 first loss, or NaN)."""
+    rows = []
+    for dtype in (torch.float32, torch.float64):
+        model = build().to(device=device, dtype=dtype)
+        step = _training_step(model, inputs.to(device, dtype), targets.to(device, dtype))
+        first = step().double().item()
+        seconds, _ = _median_seconds(step, repeats, device)
+        name = str(dtype).split(".")[1]
+        rows.append((workload, name, len(inputs), 1 / seconds, abs(first - reference)))
+        print(*rows[-1], flush=True)
+    return rows
+
+
 def suite_rows(device, batches, repeats, names):
     rows = []
     for shape in suite.shapes(names):
@@ -130,14 +145,7 @@ def suite_rows(device, batches, repeats, names):
             reference = float("nan")
             if batch <= suite.BATCH:
                 reference = _first_loss(build, inputs, targets, CPU, torch.float64)
-            for dtype in (torch.float32, torch.float64):
-                model = build().to(device=device, dtype=dtype)
-                step = _training_step(model, inputs.to(device, dtype), targets.to(device, dtype))
-                first = step().double().item()
-                seconds, _ = _median_seconds(step, repeats, device)
-                name = str(dtype).split(".")[1]
-                rows.append((shape.name, name, batch, 1 / seconds, abs(first - reference)))
-                print(*rows[-1], flush=True)
+            rows += _training_rows(shape.name, build, inputs, targets, reference, device, repeats)
     return rows
 
 
@@ -151,14 +159,7 @@ def w2_training(device, batches, repeats):
             return w2.W2Model(dtype=torch.float64)
 
         reference = _first_loss(build, inputs, targets, CPU, torch.float64)
-        for dtype in (torch.float32, torch.float64):
-            model = build().to(device=device, dtype=dtype)
-            step = _training_step(model, inputs.to(device, dtype), targets.to(device, dtype))
-            first = step().double().item()
-            seconds, _ = _median_seconds(step, repeats, device)
-            name = str(dtype).split(".")[1]
-            rows.append(("W2 train step", name, batch, 1 / seconds, abs(first - reference)))
-            print(*rows[-1], flush=True)
+        rows += _training_rows("W2 train step", build, inputs, targets, reference, device, repeats)
     return rows
 
 
