@@ -490,7 +490,7 @@ def prepare(
     if isinstance(circuit, QuantumCircuit):
         if qubits is not None or reps is not None:
             raise RunInputError("qubits and reps apply to templates only")
-        source = f"circuit {circuit.name}"
+        source = f"QuantumCircuit {circuit.name!r}"
     else:
         circuit, source = load_circuit(circuit, qubits=qubits, reps=reps)
     width = circuit.num_qubits

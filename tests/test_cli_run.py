@@ -277,6 +277,14 @@ def test_the_same_seed_gives_the_same_report(capsys):
     assert first == second
 
 
+def test_a_circuit_given_in_python_is_named_once_in_the_report():
+    circuit = QuantumCircuit(1, name="bell")
+    circuit.h(0)
+    result = run(circuit, device="ideal", shots=10)
+    assert result.to_dict()["circuit"]["source"] == "QuantumCircuit 'bell'"
+    assert format_result(result).splitlines()[0] == "circuit: QuantumCircuit 'bell', 0 parameters"
+
+
 def test_parsers_accept_the_documented_forms():
     circuit = QuantumCircuit(3)
     circuit.rx(Parameter("a"), 0)
