@@ -10,7 +10,9 @@ client id goes to the task as the tag ``qrnn-client-id``.
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
 import threading
 from typing import Any
 
@@ -44,6 +46,28 @@ _LOCAL_TASKS: dict[str, tuple[str, Any]] = {}
 _LOCK = threading.Lock()
 
 
+def _import_braket_tasks() -> None:
+    """Import ``braket.tasks`` (``braket.devices`` and ``braket.aws`` import it) so that it
+    also works where IPython is loaded, as in every Jupyter kernel.
+
+    amazon-braket-sdk before 1.126.1 looks up ``vars(IPython)["get_ipython"]`` when
+    ``braket.tasks`` is imported (to apply nest_asyncio inside Jupyter), but IPython 9.17 and
+    later define that name lazily through a module ``__getattr__``, so the import raised
+    ``KeyError: 'get_ipython'`` (amazon-braket-sdk-python issue 1345). The name is put where
+    braket looks for it for the length of the import only.
+    """
+    ipython = sys.modules.get("IPython")
+    if "braket.tasks" in sys.modules or ipython is None or "get_ipython" in vars(ipython):
+        importlib.import_module("braket.tasks")
+        return
+    namespace = vars(ipython)
+    namespace["get_ipython"] = ipython.get_ipython
+    try:
+        importlib.import_module("braket.tasks")
+    finally:
+        namespace.pop("get_ipython", None)
+
+
 class BraketProvider(Provider):
     name = "braket"
     extra = "braket"
@@ -52,6 +76,7 @@ class BraketProvider(Provider):
 
     def _sdk_check(self) -> None:
         self._require("braket.circuits")
+        _import_braket_tasks()
 
     def backends(self) -> list[str]:
         return [LOCAL, *_QPUS]

@@ -103,7 +103,11 @@ def _bind(circuits: list, parameter_values: Any) -> tuple[list, list | None]:
                 f"{len(numbers)} values {numbers[:6]} (finite numbers in circuit.parameters "
                 "order)"
             )
-        bound.append(circuit.assign_parameters(numbers) if numbers else circuit)
+        if numbers:
+            copy = circuit.assign_parameters(numbers)
+            copy.name = circuit.name  # Qiskit names the copy "<name>-<n>"; messages use this one
+            circuit = copy
+        bound.append(circuit)
         given.append(numbers)
     return bound, given
 

@@ -4,6 +4,9 @@ qiskit.quantum_info, sampled results within their statistical bound, bad input, 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +138,27 @@ def test_a_circuit_with_a_reset_is_refused_before_it_is_recorded():
     from qrnn.cloud.jobs import default_path
 
     assert not default_path().exists()
+
+
+def test_the_local_simulator_runs_where_ipython_is_loaded_as_in_jupyter():
+    # IPython >= 9.17 defines get_ipython lazily; amazon-braket-sdk < 1.126.1 read it from
+    # IPython's module dict when braket.tasks was imported: a KeyError in every notebook.
+    script = (
+        "import IPython\n"
+        "import qrnn.cloud as cloud\n"
+        "from qiskit import QuantumCircuit\n"
+        "circuit = QuantumCircuit(1)\n"
+        "circuit.x(0)\n"
+        "handle = cloud.submit(circuit, provider='braket', backend='local', shots=10)\n"
+        "print(handle.result(timeout=60)['counts'], 'get_ipython' in vars(IPython))\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr
+    # every shot reads 1, and IPython's module is left as it was
+    assert process.stdout.split() == ["[{'1':", "10}]", "False"]

@@ -125,6 +125,14 @@ def test_bad_input_is_refused_before_anything_is_written():
     assert not default_path().exists()
 
 
+def test_a_circuit_with_parameters_is_named_as_given_in_messages():
+    theta = Parameter("theta")
+    wide = QuantumCircuit(6, name="wide")
+    wide.rx(theta, range(6))
+    with pytest.raises(cloud.SubmitInputError, match="circuit 'wide' uses 6 qubits but ibm"):
+        cloud.submit(wide, provider="ibm", backend=BACKEND, shots=10, parameter_values=[0.3])
+
+
 def test_a_real_machine_without_an_account_says_which_variable_to_set(tmp_path, monkeypatch):
     from qiskit_ibm_runtime.accounts import management
 
