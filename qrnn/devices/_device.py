@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping
@@ -279,15 +280,7 @@ class IonTrapDevice:
         """
         if num_qubits not in (1, 2):
             raise ValueError(f"num_qubits must be 1 or 2, got {num_qubits!r}")
-        strength = self.depolarizing_1q if num_qubits == 1 else self.depolarizing_2q
-        seconds = self.duration_1q if num_qubits == 1 else self.duration_2q
-        error = depolarizing_error(strength, num_qubits) if strength > 0 else None
-        if seconds > 0 and (math.isfinite(self.t1) or math.isfinite(self.t2)):
-            relax = thermal_relaxation_error(self.t1, self.t2, seconds)
-            if num_qubits == 2:
-                relax = relax.tensor(relax)
-            error = relax if error is None else error.compose(relax)
-        return error
+        return _gate_error(self, num_qubits)
 
     def noise_model(self) -> NoiseModel:
         """This device's noise as a ``qiskit_aer.noise.NoiseModel``.
@@ -469,3 +462,18 @@ def _check_real(name: str, value: object) -> float:
     if math.isnan(value):
         raise ValueError(f"{name} must not be NaN")
     return float(value)
+
+
+# The same error object for equal devices, so that the Kraus form the simulators derive from it
+# (cached by the error's id) is computed once, however many noise models and backends use it.
+@functools.lru_cache(maxsize=64)
+def _gate_error(device: IonTrapDevice, num_qubits: int) -> QuantumError | None:
+    strength = device.depolarizing_1q if num_qubits == 1 else device.depolarizing_2q
+    seconds = device.duration_1q if num_qubits == 1 else device.duration_2q
+    error = depolarizing_error(strength, num_qubits) if strength > 0 else None
+    if seconds > 0 and (math.isfinite(device.t1) or math.isfinite(device.t2)):
+        relax = thermal_relaxation_error(device.t1, device.t2, seconds)
+        if num_qubits == 2:
+            relax = relax.tensor(relax)
+        error = relax if error is None else error.compose(relax)
+    return error

@@ -12,6 +12,7 @@ from qiskit.circuit import ParameterVector
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import DensityMatrix, Operator, SparsePauliOp, Statevector, SuperOp
 from qiskit_aer import AerSimulator
+from qiskit_aer.noise import depolarizing_error, thermal_relaxation_error
 
 import qrnn.devices as devices
 from circuits import ansatz, cells
@@ -288,3 +289,17 @@ def test_initialize_expanding_into_a_mid_circuit_reset_is_caught():
         devices.get("ionq-aria-1").transpile(circuit)
     native = devices.get("iontrap-10q").transpile(circuit)
     assert native.count_ops()["reset"] == 1
+
+
+def test_gate_errors_are_shared_by_equal_devices_and_follow_every_change():
+    """Equal devices hand out one error object (its Kraus form is then converted once for all
+    their noise models); a changed figure gives the error Aer's factories build from it."""
+    device = devices.get("iontrap-10q")
+    assert device.gate_error(2) is devices.get("iontrap-10q").gate_error(2)
+    models = [device.noise_model(), device.noise_model()]
+    assert models[0] is not models[1]  # each call is a fresh NoiseModel to add errors to
+    changed = dataclasses.replace(device, depolarizing_2q=0.06)
+    relax = thermal_relaxation_error(device.t1, device.t2, device.duration_2q)
+    expected = depolarizing_error(0.06, 2).compose(relax.tensor(relax))
+    assert SuperOp(changed.gate_error(2)) == SuperOp(expected)
+    assert SuperOp(device.gate_error(2)) != SuperOp(expected)

@@ -546,3 +546,30 @@ def test_custom_gates_are_expanded_as_aer_expands_them_before_noise_applies():
         runnable.save_density_matrix()
         expected.append(simulator.run(runnable).result().data(0)["density_matrix"])
     assert_close(rho, np.array(expected))
+
+
+def test_an_errors_kraus_form_is_converted_once_for_every_reader(monkeypatch):
+    """Each compiled program reads its noise model afresh; the Kraus form of an error is
+    computed once (by the error's id) and equals qiskit's."""
+    import qiskit.quantum_info
+
+    error = depolarizing_error(0.02, 2).compose(
+        amplitude_damping_error(0.01).tensor(amplitude_damping_error(0.01))
+    )
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(error, ["rxx"])
+    calls = []
+
+    class CountingKraus(Kraus):
+        def __init__(self, *args, **kwargs):
+            calls.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(qiskit.quantum_info, "Kraus", CountingKraus)
+    gate = QuantumCircuit(2)
+    gate.rxx(0.3, 0, 1)
+    operation = gate.data[0].operation
+    first = sim.NoiseReader(model).kraus(operation, (0, 1))
+    second = sim.NoiseReader(model).kraus(operation, (1, 0))
+    assert len(calls) == 1
+    assert Kraus(first) == Kraus(error) and second is first
