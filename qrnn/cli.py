@@ -107,9 +107,9 @@ _TRAIN_FLAGS = {
     "gradient": (
         "--gradient",
         str,
-        "how a run on a device or with shots differentiates the quantum part; backprop is "
-        "autograd through the exact density matrix (default: backprop without --shots on the "
-        "torch backend, else parameter-shift)",
+        "how a run on a device, with shots or on a backend without autograd (aer) "
+        "differentiates the quantum part; backprop is autograd through the exact simulation "
+        "(default: backprop without --shots on the torch backend, else parameter-shift)",
     ),
     "hidden_size": ("--hidden-size", int, "hidden size of the model"),
     "baseline": ("--baseline", str, "classical baseline matched to the model's size"),

@@ -74,8 +74,11 @@ class RunConfig:
     the device's limits; default none, exact expectation values) and ``gradient`` (how the
     quantum part is differentiated: ``"backprop"``, autograd through the exact density-matrix
     simulation, the default without shots on the torch backend; ``"parameter-shift"``, the
-    default with shots, or ``"spsa"`` on sampled values, ``2 n_params`` or 2 circuit runs of
-    ``shots`` each per sample). The matched baseline is classical and trains noise-free.
+    default with shots or on a backend without autograd (``aer``), or ``"spsa"`` on sampled
+    values, ``2 n_params`` or 2 circuit runs of ``shots`` each per sample; every shifted
+    circuit of a layer call goes to the executor in one call). A gradient the executor
+    cannot do (``backprop`` with shots or on ``aer``) is an error before any work. The
+    matched baseline is classical and trains noise-free.
 
     Data: ``dataset`` (a name for ``qrnn.data.load``) with ``dataset_options``, or ``csv``
     (a path; relative paths in a config file are relative to that file) with ``column`` (a
@@ -226,17 +229,20 @@ class RunConfig:
                 f"--{given[0]} / config key {given[0]!r} does not apply to the classical model "
                 f"{self.model!r}; it applies to {', '.join(quantum)}"
             )
-        if self.gradient is not None and self.device is None and self.shots is None:
+        engine = self.backend in (None, "torch")
+        if self.gradient is not None and self.device is None and self.shots is None and engine:
             raise ConfigError(
-                "config key 'gradient' applies to a run on a device or with shots (set "
-                "'device' or 'shots'); noise-free exact runs use autograd"
+                "config key 'gradient' applies to a run on a device, with shots or on a backend "
+                "other than torch (set 'device', 'shots' or 'backend'); noise-free exact runs on "
+                "the torch engine use autograd"
             )
 
     def execution(self) -> dict[str, Any] | None:
-        """``qrnn.models.to_backend`` arguments of a run on a device or with shots
-        (``{"backend", "device", "shots", "seed", "gradient"}``), or None for a noise-free
-        exact run. The backend is ``backend`` or ``"torch"``; the seed is the run's."""
-        if self.device is None and self.shots is None:
+        """``qrnn.models.to_backend`` arguments of a run on a device, with shots or with a
+        ``gradient`` (``{"backend", "device", "shots", "seed", "gradient"}``), or None for a
+        noise-free exact run with the backend's default gradient (the model is built on
+        ``backend`` then). The backend is ``backend`` or ``"torch"``; the seed is the run's."""
+        if self.device is None and self.shots is None and self.gradient is None:
             return None
         execution = {
             "backend": self.backend or "torch",

@@ -109,8 +109,8 @@ def test_device_keys_are_checked_before_any_work(runs, capsys, tmp_path):
         (["--device", "aqt-ibex-q1", "--shots", "5000"], "shots=5000 is outside the limits of "
          "device 'aqt-ibex-q1': 1 to 2000"),
         (["--device", "ionq-nope"], "unknown device 'ionq-nope'"),
-        (["--gradient", "spsa"], "config key 'gradient' applies to a run on a device or with "
-         "shots"),
+        (["--gradient", "spsa"], "config key 'gradient' applies to a run on a device, with "
+         "shots or on a backend other than torch"),
         (["--device", DEVICE, "--gradient", "adjoint"], "config key 'gradient' must be one of "
          "['backprop', 'parameter-shift', 'spsa']"),
         (["--shots", "0"], "config key 'shots' must be >= 1, got 0"),

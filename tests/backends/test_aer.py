@@ -35,7 +35,7 @@ def aer_runs(monkeypatch):
     def spy(self, circuits, parameter_binds=None, **options):
         listed = circuits if isinstance(circuits, list) else [circuits]
         n_binds = [len(next(iter(b.values()))) if b else 1 for b in (parameter_binds or [{}])]
-        calls.append({"circuits": len(listed), "experiments": sum(n_binds)})
+        calls.append({"circuits": len(listed), "experiments": sum(n_binds), "options": options})
         return original(self, circuits, parameter_binds=parameter_binds, **options)
 
     monkeypatch.setattr(AerSimulator, "run", spy)
@@ -62,6 +62,19 @@ def test_one_run_per_batch_forward_backward_and_markers(aer_runs, shots):
     assert backend.expval_at_markers(marked, values.detach(), observables).shape == (7, 2, 4)
     assert len(aer_runs) == 3
     assert backend.runs == 3
+
+
+def test_aer_uses_as_many_threads_as_torch(aer_runs):
+    """Aer's default (every core) stalls on a machine where another program holds a core."""
+    circuit, threads = layered(), torch.get_num_threads()
+    backend = backends.get("aer")
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            backend.expval(circuit, torch.rand(2, circuit.num_parameters), ["ZII"])
+            assert aer_runs[-1]["options"]["max_parallel_threads"] == n
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_exact_noise_needs_density_matrix():
