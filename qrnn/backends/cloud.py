@@ -9,9 +9,15 @@ returns counts only (IonQ), one per measurement basis, estimated as every sampli
 estimates expectation values. There is no
 ``device=`` or ``noise_model=``: the machine is the device. Expectation values of weighted
 Pauli sums are combined here from the vendor's estimates of each Pauli string.
+
+With ``evaluation=`` (a round of ``qrnn.cloud.submit_run``), calls do not wait: each row's
+result comes from the job that already holds it, or the row is submitted (tagged with the call
+and row it belongs to) and a placeholder stands in until a later round fetches it.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import torch
@@ -26,11 +32,12 @@ class CloudBackend(Backend):
     """``"cloud:<provider>:<backend>"`` (see the module docstring).
 
     Options (besides the base ones): ``timeout`` (seconds to wait for each job; default no
-    limit) and ``store`` (the job store's path; default ``$QRNN_HOME/jobs.sqlite``).
+    limit), ``store`` (the job store's path; default ``$QRNN_HOME/jobs.sqlite``) and
+    ``evaluation`` (a round of ``qrnn.cloud.submit_run``: do not wait, see the module).
     """
 
     supports_autograd = False
-    options = {**Backend.options, "timeout": None, "store": None}  # noqa: RUF012
+    options = {**Backend.options, "timeout": None, "store": None, "evaluation": None}  # noqa: RUF012
 
     def __init__(self, target: str, *, device=None, shots=None, **options):
         provider, _, backend = target.partition(":")
@@ -47,14 +54,14 @@ class CloudBackend(Backend):
         self.provider, self.backend = provider, backend
         super().__init__(device=None, shots=shots, **options)
 
-    def _configure(self, timeout=None, store=None) -> None:
+    def _configure(self, timeout=None, store=None, evaluation=None) -> None:
         if self._noise is not None:
             raise BackendError("a cloud machine has its own noise: no noise_model=")
-        self.timeout, self.store = timeout, store
+        self.timeout, self.store, self.evaluation = timeout, store, evaluation
         from qrnn import cloud
 
         vendor = cloud.provider(self.provider)  # unknown provider or missing extra: here
-        self._per_job = vendor.max_circuits
+        self.circuits_per_job = vendor.max_circuits  # None: no limit
         self._estimates = vendor.expectation_values
         # whether circuits may reset qubits (models that need it check this before running)
         self.mid_circuit_reset = vendor.mid_circuit
@@ -80,27 +87,45 @@ class CloudBackend(Backend):
     def _jobs(self, circuit, rows: np.ndarray, **options) -> list[dict]:
         """Submit ``circuit`` once per row of parameter values, in as few jobs as the vendor
         allows; the per-circuit results in row order."""
+        if self.evaluation is not None:
+            return self.evaluation.results(self, circuit, rows, options)
+        results = []
+        for handle in self.submit_rows(circuit, rows, f"qrnn.backends {self.name}", options):
+            result = handle.result(timeout=self.timeout)
+            results.extend(_per_circuit(result))
+        return results
+
+    def submit_rows(self, circuit, rows: np.ndarray, source: str, options: dict) -> list:
+        """Submit ``circuit`` once per row of ``rows`` (parameter values), in as few jobs as
+        the vendor allows; the job handles, each for consecutive rows."""
         from qrnn import cloud
 
-        size = self._per_job or len(rows)
-        results = []
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            handle = cloud.submit(
-                [circuit] * len(chunk),
+        size = self.circuits_per_job or len(rows)
+        return [
+            cloud.submit(
+                [circuit] * len(rows[start : start + size]),
                 provider=self.provider,
                 backend=self.backend,
                 shots=self.shots,
-                parameter_values=chunk.tolist() if circuit.num_parameters else None,
-                source=f"qrnn.backends {self.name}",
+                parameter_values=(
+                    rows[start : start + size].tolist() if circuit.num_parameters else None
+                ),
+                source=source,
                 store=self.store,
                 **options,
             )
-            result = handle.result(timeout=self.timeout)
-            results.extend({key: result[key][k] for key in result} for k in range(len(chunk)))
-        return results
+            for start in range(0, len(rows), size)
+        ]
+
+    def _call(self):
+        """One ``expval``/``counts`` call: a unit of an evaluation's rounds."""
+        return contextlib.nullcontext() if self.evaluation is None else self.evaluation.call()
 
     def _expval(self, circuit, values, observables) -> torch.Tensor:
+        with self._call():
+            return self._expval_rows(circuit, values, observables)
+
+    def _expval_rows(self, circuit, values, observables) -> torch.Tensor:
         rows = values.detach().cpu().numpy().astype(np.float64).reshape(len(values), -1)
         if not self._estimates:
             return self._output(self._expval_from_counts(circuit, rows, observables), values)
@@ -121,5 +146,13 @@ class CloudBackend(Backend):
         if shots != self.shots:
             raise BackendError(f"backend {self.name!r} samples {self.shots} shots per circuit")
         rows = values.detach().cpu().numpy().astype(np.float64).reshape(len(values), -1)
-        counts = [result["counts"] for result in self._jobs(circuit, rows)]
+        with self._call():
+            counts = [result["counts"] for result in self._jobs(circuit, rows)]
         return [dict(sorted(c.items(), key=lambda item: -item[1])) for c in counts]
+
+
+def _per_circuit(result: dict) -> list[dict]:
+    """A job's result (``{"counts": [...]}`` or ``{"expvals": [...], "stds": [...]}``) as one
+    such dict per circuit."""
+    size = len(next(iter(result.values())))
+    return [{key: result[key][k] for key in result} for k in range(size)]

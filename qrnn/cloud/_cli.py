@@ -101,8 +101,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         print(f"submitted job {job.id} ({job.provider} {job.backend}, vendor id {job.vendor_id})")
         print(_cost_line(job.cost))
         print(f"recorded in {handle.store_path}")
-        if handle.local:
-            # a local simulator's job ends with this process: wait for it here
+        if handle.local or args.wait:
+            # (a local simulator's job ends with this process: wait for it here)
             result = handle.result()
             print("result:")
             print("\n".join(_result_lines(result)))
@@ -117,11 +117,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _submit_run_dir(args: argparse.Namespace) -> int:
-    """A trained run's quantum model scored on the cloud backend: every circuit call of its
-    val and test windows is a job in the store (``qrnn.backends.cloud``), read out by the
-    same classical layers as on a simulator. A recurrent model needs each step's results
-    before the next step's circuits exist, so this waits for every job."""
-    from qrnn.runs import evaluate_run, format_comparison
+    """A trained run's quantum model scored on the cloud backend (``qrnn.cloud.submit_run``):
+    returns once the first round of jobs is submitted, unless --wait (or a local simulator,
+    whose jobs end with this process)."""
+    from qrnn.cloud import submit_run
 
     if args.dry_run:
         return _error(
@@ -134,13 +133,14 @@ def _submit_run_dir(args: argparse.Namespace) -> int:
     given = [flag for flag in ("observables", "values", "qubits", "reps") if getattr(args, flag)]
     if given:
         return _error("submit", ValueError(f"--{given[0]} applies to circuits, not RUN_DIR"))
-    backend = f"cloud:{args.provider}:{args.backend}"
     try:
-        result = evaluate_run(
+        progress = submit_run(
             args.circuit,
-            backend=backend,
+            provider=args.provider,
+            backend=args.backend,
             shots=args.shots,
             seed=args.seed,
+            wait=args.wait,
             echo=lambda line: print(line, flush=True),
         )
     except KeyboardInterrupt:
@@ -148,11 +148,31 @@ def _submit_run_dir(args: argparse.Namespace) -> int:
         return 130
     except _user_errors() as error:
         return _error("submit", error)
-    for split in ("val", "test"):
-        if split in result.metrics["model"]["metrics"]:
-            print(format_comparison(result.metrics, split=split))
-    print("every job is recorded in the job store: qrnn jobs list")
+    _print_progress(progress)
     return 0
+
+
+def _print_progress(progress) -> None:
+    """One evaluation's state: the metrics once done, else what was sent and what to do."""
+    from qrnn.runs import format_comparison
+
+    evaluation = progress.evaluation
+    where = f"{evaluation.provider} {evaluation.backend}, {evaluation.shots} shots"
+    if progress.submitted:
+        usd = "price unverified" if progress.cost is None else f"${progress.cost:.2f}"
+        print(f"submitted {len(progress.submitted)} jobs (estimated cost {usd})")
+    if progress.done:
+        print(f"evaluation {evaluation.id} ({where}): done after {evaluation.rounds} rounds, "
+              f"{evaluation.jobs} jobs")  # fmt: skip
+        for split in ("val", "test"):
+            if split in evaluation.metrics["model"]["metrics"]:
+                print(format_comparison(evaluation.metrics, split=split))
+        print("every job is recorded in the job store: qrnn jobs list")
+        return
+    print(f"evaluation {evaluation.id} ({where}): round {evaluation.rounds}, waiting for "
+          f"{len(progress.waiting)} jobs")  # fmt: skip
+    print(f"next: qrnn jobs fetch {evaluation.id}  (fetches the finished jobs and submits the "
+          "next time step's circuits; --wait goes on to the metrics)")  # fmt: skip
 
 
 def _print_dry_run(plan, source: str) -> int:
@@ -207,6 +227,12 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
             elif action == "status":
                 job = _submit.refresh(store, args.job_id)
                 print(f"{job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
+            elif action == "fetch" and _evaluation(args.job_id, store):
+                from qrnn.cloud import fetch_run
+
+                _print_progress(
+                    fetch_run(args.job_id, wait=args.wait, timeout=args.timeout, store=store.path)
+                )
             elif action == "fetch":
                 result = _submit.fetch(store, args.job_id, timeout=args.timeout)
                 job = store.get(args.job_id)
@@ -230,6 +256,12 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     except _user_errors() as error:
         return _error(f"jobs {action}", error)
     return 0
+
+
+def _evaluation(job_id: str, store) -> bool:
+    from qrnn.cloud._evaluation import find_evaluation
+
+    return find_evaluation(job_id, store.path) is not None
 
 
 def _print_job(job, as_json: bool) -> None:
@@ -277,8 +309,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="CIRCUIT",
         help="an OpenQASM 3 file (.qasm), a QPY file (.qpy), a template name (as qrnn run), "
         "or a run directory of qrnn train: its model's val and test windows are scored on "
-        "the backend (one job per circuit call; waits for each) and compared with its "
-        "classical baseline",
+        "the backend and compared with its classical baseline, in rounds (one per time "
+        "step): this submits the first and prints an evaluation id for qrnn jobs fetch",
     )
     submit.add_argument(
         "--provider", required=True, choices=_provider.names(), help=f"cloud: {providers}"
@@ -315,6 +347,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "and machine time and the result simulated for the same machine; submit nothing, "
         "write nothing, need no credentials",
     )
+    submit.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the results here (a RUN_DIR: every round until the metrics are in); "
+        "local simulators are always waited for",
+    )
     submit.set_defaults(handler=_cmd_submit)
 
     jobs = commands.add_parser(
@@ -334,10 +372,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print the record as JSON")
     status = actions.add_parser("status", help="ask the vendor for a job's status")
     status.add_argument("job_id", metavar="ID")
-    fetch = actions.add_parser("fetch", help="wait for a job, fetch and record its result")
+    fetch = actions.add_parser(
+        "fetch",
+        help="wait for a job, fetch and record its result; for an evaluation id (qrnn submit "
+        "RUN_DIR), fetch its finished jobs and submit the next round",
+    )
     fetch.add_argument("job_id", metavar="ID")
     fetch.add_argument(
-        "--timeout", type=float, help="seconds to wait for the job (default: no limit)"
+        "--timeout", type=float, help="seconds to wait for each job (default: no limit)"
+    )
+    fetch.add_argument(
+        "--wait",
+        action="store_true",
+        help="an evaluation: go on round by round until its metrics are in",
     )
     cancel = actions.add_parser("cancel", help="ask the vendor to cancel a job")
     cancel.add_argument("job_id", metavar="ID")
