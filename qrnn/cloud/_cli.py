@@ -121,19 +121,24 @@ def _submit_run_dir(args: argparse.Namespace) -> int:
     returns once the first round of jobs is submitted, unless --wait (or a local simulator,
     whose jobs end with this process)."""
     from qrnn.cloud import submit_run
+    from qrnn.cloud._evaluation_dry import dry_run_run
 
-    if args.dry_run:
-        return _error(
-            "submit",
-            ValueError(
-                "a dry run of a run directory is not supported: `qrnn evaluate RUN_DIR "
-                "--device PRESET --shots N` scores it on a simulated machine"
-            ),
-        )
     given = [flag for flag in ("observables", "values", "qubits", "reps") if getattr(args, flag)]
     if given:
         return _error("submit", ValueError(f"--{given[0]} applies to circuits, not RUN_DIR"))
     try:
+        if args.dry_run:
+            return _print_run_dry_run(
+                dry_run_run(
+                    args.circuit,
+                    provider=args.provider,
+                    backend=args.backend,
+                    shots=args.shots,
+                    seed=args.seed,
+                ),
+                args.circuit,
+                args.shots,
+            )
         progress = submit_run(
             args.circuit,
             provider=args.provider,
@@ -173,6 +178,35 @@ def _print_progress(progress) -> None:
           f"{len(progress.waiting)} jobs")  # fmt: skip
     print(f"next: qrnn jobs fetch {evaluation.id}  (fetches the finished jobs and submits the "
           "next time step's circuits; --wait goes on to the metrics)")  # fmt: skip
+
+
+def _print_run_dry_run(plan, run_dir: str, shots: int) -> int:
+    from qrnn.runs import format_comparison
+
+    where = f"{plan.provider} {plan.backend}"
+    print(f"dry run: {run_dir} scored on {where}: {plan.executions} circuits of {shots} "
+          f"shots ({len(plan.circuits)} distinct); nothing submitted")  # fmt: skip
+    for item in plan.circuits:
+        stats = item["plan"].stats[0]
+        gates = ", ".join(f"{name}: {n}" for name, n in sorted(stats["gates"].items()))
+        print(f"{item['name']}: run {item['executions']} times; {stats['two_qubit_gates']} "
+              f"two-qubit gates, depth {stats['depth']} ({gates})")  # fmt: skip
+    cost = plan.circuits[0]["plan"].cost
+    usd = "price unverified" if plan.usd is None else f"${plan.usd:.2f}"
+    seconds = plan.machine_seconds
+    time_text = "" if seconds is None else f", machine time about {seconds:.3g} s"
+    print(f"cost: {usd}{time_text} for {plan.executions} circuits, each priced as a job "
+          f"({cost['basis']}; source: {cost['source']}, {cost['date']})")  # fmt: skip
+    if cost.get("note"):
+        print(f"  note: {cost['note']}")
+    print(f"expected metrics on {plan.expected['simulator']}:")
+    for split in ("val", "test"):
+        if split in plan.expected["metrics"]["model"]["metrics"]:
+            print(format_comparison(plan.expected["metrics"], split=split))
+    for item in plan.circuits:
+        print(f"--- OpenQASM 3 of {item['name']} (inputs at a generic angle) ---")
+        print(item["plan"].qasm3[0].rstrip())
+    return 0
 
 
 def _print_dry_run(plan, source: str) -> int:
@@ -344,8 +378,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--dry-run",
         action="store_true",
         help="show the transpiled circuit's statistics, its OpenQASM 3, the estimated cost "
-        "and machine time and the result simulated for the same machine; submit nothing, "
-        "write nothing, need no credentials",
+        "and machine time and the result simulated for the same machine (a RUN_DIR: for "
+        "every circuit of its model, and the metrics); submit nothing, write nothing, need "
+        "no credentials",
     )
     submit.add_argument(
         "--wait",

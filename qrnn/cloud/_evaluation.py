@@ -12,12 +12,14 @@ classical readout, and are kept in the record.
 
 Replaying the evaluation is what makes this work for any model without a second code path:
 the calls a model makes are the same every time (the windows, in chunks, step by step), so a
-circuit is identified by the call it belongs to, its measurement group and its row (the
-window in the chunk); the job's ``source`` records that key, so the store, written before the
-vendor is called, is the ledger, and nothing is sent twice. A row whose result is still
-missing is *tainted* for the rest of its chunk's forward pass: the later steps of that window
-get a placeholder instead of a circuit, and are submitted in a later round. The parameter
-values of every replayed row are checked against those recorded with its job.
+circuit is identified by the call it belongs to, its measurement group and its row; the job's
+``source`` records that key, so the store, written before the vendor is called, is the
+ledger, and nothing is sent twice. A missing result is replaced by a placeholder. Which
+circuits depend on a placeholder is found by scoring twice with different placeholders: a
+circuit whose parameter values differ between the two passes waits for a later round, one
+whose values agree is submitted (this holds for any classical readout, whatever mixes the
+rows or the steps). The parameter values of every replayed circuit are checked against those
+recorded with its job.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ __all__ = ["Evaluation", "EvaluationProgress", "fetch_run", "find_evaluation", "
 
 _SOURCE = re.compile(r"evaluation (\S+) call (\d+) group (\d+) rows (\[[\d, ]*\])$")
 _ID = re.compile(r"[0-9a-f-]{4,36}")
+# The expectation value that stands in for a missing result in the probe pass and in the pass
+# that submits: any two different values in (-1, 1) do.
+_PLACEHOLDERS = (0.3141, -0.5772)
 
 
 @dataclass
@@ -244,15 +249,20 @@ def _round(
     from qrnn.runs import evaluate_run
 
     ledger = _Ledger(evaluation, store, check_only)
-    with _passes(ledger.new_pass), contextlib.suppress(_Stop):
-        result = evaluate_run(
-            evaluation.run_dir,
-            backend=f"cloud:{evaluation.provider}:{evaluation.backend}",
-            shots=evaluation.shots,
-            seed=evaluation.seed,
-            backend_options={"evaluation": ledger, "store": store},
-            echo=echo,
-        )
+    for placeholder in _PLACEHOLDERS:  # a probe pass, then the pass that submits
+        ledger.start_pass(placeholder)
+        with contextlib.suppress(_Stop):
+            result = evaluate_run(
+                evaluation.run_dir,
+                backend=f"cloud:{evaluation.provider}:{evaluation.backend}",
+                shots=evaluation.shots,
+                seed=evaluation.seed,
+                backend_options={"evaluation": ledger, "store": store},
+                echo=echo,
+            )
+        if check_only:
+            break
+        echo = None
     if check_only:
         return EvaluationProgress(evaluation)
     evaluation.rounds += 1
@@ -262,33 +272,6 @@ def _round(
         evaluation.metrics = result.metrics
     _save(evaluation, store)
     return EvaluationProgress(evaluation, ledger.submitted, sorted(ledger.waiting), ledger.cost())
-
-
-@contextlib.contextmanager
-def _passes(new_pass: Callable[[], None]) -> Iterator[None]:
-    """Call ``new_pass`` at the start of every outermost module forward (one chunk of
-    windows): a row's taint lasts for its own forward pass only."""
-    from torch.nn.modules import module
-
-    depth = [0]
-
-    def enter(*_):
-        if depth[0] == 0:
-            new_pass()
-        depth[0] += 1
-
-    def leave(*_):
-        depth[0] -= 1
-
-    hooks = [
-        module.register_module_forward_pre_hook(enter),
-        module.register_module_forward_hook(leave, always_call=True),
-    ]
-    try:
-        yield
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 class _Stop(Exception):
@@ -307,9 +290,9 @@ class _Ledger:
         self.waiting: set[str] = set()
         self._call = -1
         self._group = 0
-        self._rows = 0
-        self._tainted: set[int] = set()
-        self._new_taint: set[int] = set()
+        self._placeholder = 0.0
+        self._probe: dict[tuple[int, int, int], np.ndarray] | None = None
+        self._values: dict[tuple[int, int, int], np.ndarray] = {}
         self._jobs: dict = {}  # job id -> Job, read once a round
         self._ledger = self._read()
 
@@ -331,8 +314,12 @@ class _Ledger:
                     ledger[call, group, row] = (job.id, index)
         return ledger
 
-    def new_pass(self) -> None:
-        self._tainted, self._new_taint, self._rows = set(), set(), 0
+    def start_pass(self, placeholder: float) -> None:
+        """Score again with ``placeholder`` for missing results; the first pass is a probe
+        (it submits nothing), the second compares its values with the probe's."""
+        if self._values:
+            self._probe, self._values = self._values, {}
+        self._placeholder, self._call = placeholder, -1
 
     @contextlib.contextmanager
     def call(self) -> Iterator[None]:
@@ -341,30 +328,24 @@ class _Ledger:
         self._call += 1
         self._group = 0
         yield
-        self._tainted |= self._new_taint
-        self._new_taint = set()
 
     def results(self, backend, circuit, rows: np.ndarray, options: dict) -> list[dict]:
         """Per row: its result, or a placeholder while it is pending (see the module)."""
         group = self._group
         self._group += 1
-        if not self._rows:
-            self._rows = len(rows)
-        tainted = self._tainted if len(rows) == self._rows else (
-            set(range(len(rows))) if self._tainted else set()
-        )  # fmt: skip
         found: list[dict | None] = [None] * len(rows)
         new = []
         with JobStore(self.store) if self._ledger else contextlib.nullcontext() as jobs:
             for row in range(len(rows)):
                 key = (self._call, group, row)
-                if row in tainted:
-                    continue
-                if key not in self._ledger:
+                self._values[key] = rows[row]
+                if self._probe is not None and not np.array_equal(self._probe.get(key), rows[row]):
+                    continue  # its values depend on a missing result: a later round
+                if key in self._ledger:
+                    job_id, index = self._ledger[key]
+                    found[row] = self._result(jobs, job_id, index, rows[row])
+                elif self._probe is not None:
                     new.append(row)
-                    continue
-                job_id, index = self._ledger[key]
-                found[row] = self._result(jobs, job_id, index, rows[row])
         size = backend.circuits_per_job or len(new)
         for start in range(0, len(new), size):
             chunk = new[start : start + size]  # one job each: its source names its rows
@@ -372,9 +353,7 @@ class _Ledger:
             (handle,) = backend.submit_rows(circuit, rows[chunk], source, options)
             self.submitted.append(handle.id)
             self.waiting.add(handle.id)
-        pending = [row for row in range(len(rows)) if found[row] is None]
-        self._new_taint |= set(pending)
-        placeholder = _placeholder(circuit, options, backend.shots)
+        placeholder = _placeholder(circuit, options, backend.shots, self._placeholder)
         return [placeholder if result is None else result for result in found]
 
     def _result(self, jobs: JobStore, job_id: str, index: int, values: np.ndarray):
@@ -429,9 +408,13 @@ class _Ledger:
         return total
 
 
-def _placeholder(circuit, options: dict, shots: int) -> dict:
-    """What stands in for a pending row's result (its later steps are not submitted)."""
+def _placeholder(circuit, options: dict, shots: int, value: float) -> dict:
+    """What stands in for a missing result: expectation values ``value``, or counts whose
+    every qubit reads ``<Z> = value`` (up to the rounding of the shots)."""
     labels = options.get("observables")
     if labels is not None:
-        return {"expvals": [0.0] * len(labels), "stds": [0.0] * len(labels)}
-    return {"counts": {"0" * circuit.num_clbits: shots}}
+        return {"expvals": [value] * len(labels), "stds": [0.0] * len(labels)}
+    zeros = round(shots * (1 + value) / 2)
+    width = circuit.num_clbits
+    counts = {"0" * width: zeros, "1" * width: shots - zeros}
+    return {"counts": {key: n for key, n in counts.items() if n}}

@@ -136,9 +136,25 @@ def test_a_run_directory_on_a_local_simulator_is_scored_to_the_end(capsys, tiny_
     with JobStore(default_path()) as store:
         jobs = store.list()
     assert jobs and all(job.status == "done" and job.provider == "braket" for job in jobs)
-    code, _, err = _run(capsys, "submit", tiny_run, "--provider", "braket", "--backend", "local",
-                        "--dry-run")  # fmt: skip
-    assert code == 2 and "qrnn evaluate RUN_DIR --device" in err
+
+
+def test_a_dry_run_of_a_run_directory_prices_every_circuit_and_sends_nothing(capsys, tiny_run):
+    from qrnn.runs import load_data, read_run_config
+
+    forte = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+    code, out, err = _run(capsys, "submit", tiny_run, "--provider", "braket", "--backend", forte,
+                          "--shots", "100", "--dry-run")  # fmt: skip
+    assert code == 0, err
+    data = load_data(read_run_config(tiny_run))
+    windows = len(data.val.inputs) + len(data.test.inputs)
+    executions = windows * 2 * 4  # every window's 2 steps through the QLSTM's 4 gate circuits
+    assert f"{executions} circuits of 100 shots (4 distinct); nothing submitted" in out
+    assert len(re.findall(rf"run {windows * 2} times; 1 two-qubit gates, depth \d+", out)) == 4
+    assert f"cost: ${executions * (0.30 + 100 * 0.08):.2f}, machine time about" in out
+    assert "expected metrics on qrnn device preset ionq-forte-1" in out
+    assert re.search(r"test metrics .*\n.*\nqlstm +\d+ +[\d.]+", out)
+    assert out.count("OPENQASM 3.0;") == 4
+    assert not default_path().parent.exists()  # no store, no record
 
 
 @pytest.mark.parametrize(
