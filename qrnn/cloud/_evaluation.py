@@ -346,7 +346,7 @@ class _Ledger:
                     found[row] = self._result(jobs, job_id, index, rows[row])
                 elif self._probe is not None:
                     new.append(row)
-        size = backend.circuits_per_job or len(new)
+        size = backend.circuits_per_job or max(len(new), 1)
         for start in range(0, len(new), size):
             chunk = new[start : start + size]  # one job each: its source names its rows
             source = f"evaluation {self.evaluation.id} call {self._call} group {group} rows {chunk}"

@@ -58,6 +58,10 @@ class FakeIonQ:
         job_id = str(uuid.uuid4())
         self.states[job_id] = ["submitted", "completed"]
         self.posts[-1]["id"] = job_id
+        if "circuits" in self.posts[-1]["input"]:  # a multi-circuit job: a child per circuit
+            self.posts[-1]["children"] = [
+                str(uuid.uuid4()) for _ in self.posts[-1]["input"]["circuits"]
+            ]
         return 200, {}, json.dumps({"id": job_id, "status": "submitted"})
 
     def _job(self, request):
@@ -71,6 +75,8 @@ class FakeIonQ:
         if state == "completed":
             url = f"/v0.4/jobs/{job_id}/results/probabilities"
             body["results"] = {"probabilities": {"url": url}}
+            if "children" in posted:
+                body["child_job_ids"] = posted["children"]
         if state == "failed":
             body["failure"] = {"error": "ion chain lost", "code": "ExecutionError"}
         return 200, {}, json.dumps(body)
@@ -80,8 +86,15 @@ class FakeIonQ:
             return failed
         job_id = request.url.split("/jobs/")[1].split("/")[0]
         posted = next(p for p in self.posts if p.get("id") == job_id)
-        if posted["input"].get("gateset") == "native":
-            return 200, {}, json.dumps(_run_native(posted["input"]))
+        program = posted["input"]
+        if "children" in posted:  # probabilities keyed by child job, in circuit order
+            answers = {
+                child: _run_native({"qubits": program["qubits"], "circuit": c["circuit"]})
+                for child, c in zip(posted["children"], program["circuits"], strict=True)
+            }
+            return 200, {}, json.dumps(answers)
+        if program.get("gateset") == "native":
+            return 200, {}, json.dumps(_run_native(program))
         return 200, {}, json.dumps(self.probabilities)
 
     def _cancel(self, request):
@@ -297,7 +310,9 @@ def test_expectation_values_through_ionq_come_from_counts_in_each_basis(ionq):
     labels = ["ZZ", "XX", "IZ"]
     values = torch.tensor([[0.4], [1.9]], dtype=torch.float64)
     result = backend.expval(circuit, values, labels)
-    assert len(ionq.posts) == 4  # the Z basis and the X basis, one job per row each
+    # the Z basis and the X basis: one multi-circuit job each, a circuit per row
+    assert [post["type"] for post in ionq.posts] == ["ionq.multi-circuit.v1"] * 2
+    assert [len(post["input"]["circuits"]) for post in ionq.posts] == [2, 2]
     for row, angle in enumerate([0.4, 1.9]):
         state = Statevector(circuit.assign_parameters([angle]))
         for column, label in enumerate(labels):
@@ -320,6 +335,8 @@ def test_a_run_directory_is_submitted_and_fetched_round_by_round(ionq, capsys, t
     first = len(ionq.posts)
     assert first == int(evaluation.group(2)) > 0 and "next: qrnn jobs fetch" in out
     assert {post["input"]["gateset"] for post in ionq.posts} == {"native"}
+    # step 1 of 3 val + 3 test windows through 4 gate circuits: a job per gate and split
+    assert first == 8 and sum(len(post["input"]["circuits"]) for post in ionq.posts) == 24
     eid = evaluation.group(1)
     assert main(["jobs", "fetch", eid[:8]]) == 0  # IonQ still says "submitted"
     out = capsys.readouterr().out
