@@ -63,6 +63,7 @@ class CloudBackend(Backend):
         vendor = cloud.provider(self.provider)  # unknown provider or missing extra: here
         self.circuits_per_job = vendor.max_circuits  # None: no limit
         self._estimates = vendor.expectation_values
+        self._one_basis = vendor.one_basis_per_job
         # whether circuits may reset qubits (models that need it check this before running)
         self.mid_circuit_reset = vendor.mid_circuit
 
@@ -132,9 +133,10 @@ class CloudBackend(Backend):
         terms = [op.to_list() for op in observables]
         labels = sorted({label for term in terms for label, _ in term if set(label) != {"I"}})
         estimates = {label: np.ones(len(rows)) for term in terms for label, _ in term}
-        if labels:
-            for row, result in enumerate(self._jobs(circuit, rows, observables=labels)):
-                for label, value in zip(labels, result["expvals"], strict=True):
+        groups = _one_basis_groups(labels) if self._one_basis else [labels] if labels else []
+        for group in groups:
+            for row, result in enumerate(self._jobs(circuit, rows, observables=group)):
+                for label, value in zip(group, result["expvals"], strict=True):
                     estimates[label][row] = value
         out = np.stack(
             [sum(coeff.real * estimates[label] for label, coeff in term) for term in terms],
@@ -156,3 +158,19 @@ def _per_circuit(result: dict) -> list[dict]:
     such dict per circuit."""
     size = len(next(iter(result.values())))
     return [{key: result[key][k] for key in result} for k in range(size)]
+
+
+def _one_basis_groups(labels: list[str]) -> list[list[str]]:
+    """``labels`` in groups that measure each qubit in one basis (qubit-wise commuting),
+    greedily in order: one job each, for vendors that estimate a job's observables from the
+    same shots."""
+    groups: list[tuple[list[str], list[str]]] = []  # (labels, the basis letter per position)
+    for label in labels:
+        for members, basis in groups:
+            if all(a == "I" or b == "I" or a == b for a, b in zip(label, basis, strict=True)):
+                members.append(label)
+                basis[:] = [b if a == "I" else a for a, b in zip(label, basis, strict=True)]
+                break
+        else:
+            groups.append(([label], list(label)))
+    return [members for members, _ in groups]

@@ -54,6 +54,7 @@ class BraketProvider(Provider):
     extra = "braket"
     max_circuits = 1  # one circuit per Braket task
     mid_circuit = False  # as qrnn submits to it: final measurements only
+    one_basis_per_job = True  # a task's result types are estimated from the same shots
 
     def _sdk_check(self) -> None:
         self._require("braket.circuits")
