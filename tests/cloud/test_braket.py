@@ -160,7 +160,7 @@ def test_a_task_left_pending_is_found_by_its_tag_with_braket_search(monkeypatch)
                 kind="counts",
                 circuits=[QuantumCircuit(1)],
                 shots=10,
-            )  # fmt: skip
+            )
             for _ in range(2)
         )
     now = datetime.datetime.now(tz=datetime.UTC)
@@ -177,11 +177,11 @@ def test_a_task_left_pending_is_found_by_its_tag_with_braket_search(monkeypatch)
     with Stubber(client) as stub:  # newest row first: `other`, then `ours` and its status
         stub.add_response("search_quantum_tasks", {"quantumTasks": listed}, search)
         stub.add_response("search_quantum_tasks", {"quantumTasks": listed}, search)
-        stub.add_response("get_quantum_task", {
-            "quantumTaskArn": arn.format("b"), "status": "RUNNING", "deviceArn": FORTE,
-            "deviceParameters": "{}", "shots": 10, "outputS3Bucket": "b",
-            "outputS3Directory": "d", "createdAt": now}, {"quantumTaskArn": arn.format("b"),
-                                                          "additionalAttributeNames": ANY})  # fmt: skip
+        status = {"quantumTaskArn": arn.format("b"), "status": "RUNNING", "deviceArn": FORTE,
+                  "deviceParameters": "{}", "shots": 10, "outputS3Bucket": "b",
+                  "outputS3Directory": "d", "createdAt": now}  # fmt: skip
+        expected = {"quantumTaskArn": arn.format("b"), "additionalAttributeNames": ANY}
+        stub.add_response("get_quantum_task", status, expected)
         with JobStore(default_path()) as store:
             changed = {job.id: job for job in cloud.recover(store)}
         stub.assert_no_pending_responses()
