@@ -20,6 +20,7 @@ from qrnn.cloud._errors import (
     UnknownJobError,
     UnknownProviderError,
 )
+from qrnn.cloud._evaluation import Evaluation, EvaluationProgress, fetch_run, submit_run
 from qrnn.cloud._provider import BackendInfo, Provider, Task
 from qrnn.cloud._provider import get as provider
 from qrnn.cloud._provider import names as providers
@@ -31,6 +32,8 @@ __all__ = [
     "CloudError",
     "CredentialsError",
     "DryRun",
+    "Evaluation",
+    "EvaluationProgress",
     "Job",
     "JobFailedError",
     "JobHandle",
@@ -49,8 +52,10 @@ __all__ = [
     "UnknownJobError",
     "UnknownProviderError",
     "dry_run",
+    "fetch_run",
     "provider",
     "providers",
     "recover",
     "submit",
+    "submit_run",
 ]

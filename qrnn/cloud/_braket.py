@@ -5,7 +5,8 @@ Circuits are transpiled to gates Braket's circuits have one-to-one and rebuilt a
 ``braket.circuits.Circuit``s; expectation values are Braket result types
 (``Circuit.expectation``), estimated by Braket from the shots. Credentials are boto3's own
 (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or ``AWS_PROFILE`` and ``~/.aws``), and the
-client id goes to the task as the tag ``qrnn-client-id``.
+client id goes to the task as the tag ``qrnn-client-id``: ``recover`` finds a task by it with
+Braket's ``SearchQuantumTasks`` (whose summaries carry the tags).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import threading
 from typing import Any
 
-from qrnn.cloud._errors import CredentialsError, SubmitInputError, UnknownJobError
+from qrnn.cloud._errors import CloudError, CredentialsError, SubmitInputError, UnknownJobError
 from qrnn.cloud._provider import BackendInfo, Provider, Task, price
 
 __all__ = ["BraketProvider"]
@@ -43,6 +44,10 @@ _STATES = {
     "CANCELLED": "cancelled",
 }
 _LOCAL_TASKS: dict[str, tuple[str, Any]] = {}
+TAG = "qrnn-client-id"  # the task tag that carries the client id
+# At most this many of the device's tasks are looked through for a tag (the search's filters
+# on the creation time take a format Braket does not document, so the window is checked here)
+_SEARCH_LIMIT = 1000
 _LOCK = threading.Lock()
 
 
@@ -73,6 +78,7 @@ class BraketProvider(Provider):
     extra = "braket"
     max_circuits = 1  # one circuit per Braket task
     mid_circuit = False  # as qrnn submits to it: final measurements only
+    one_basis_per_job = True  # a task's result types are estimated from the same shots
 
     def _sdk_check(self) -> None:
         self._require("braket.circuits")
@@ -106,9 +112,11 @@ class BraketProvider(Provider):
             max_shots = int(device.properties.service.shotsRange[1])
         return BackendInfo(name, qubits, max_shots, simulator=False, local=False, preset=preset)
 
-    def _device(self, arn: str):
+    def _session(self, arn: str):
+        """Braket's ``AwsSession`` in the device's region (the ARN's fourth field), after
+        checking that boto3 finds credentials."""
         import boto3
-        from braket.aws import AwsDevice
+        from braket.aws import AwsSession
 
         if boto3.Session().get_credentials() is None:
             raise CredentialsError(
@@ -116,7 +124,18 @@ class BraketProvider(Provider):
                 "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE with ~/.aws/credentials) and "
                 "AWS_DEFAULT_REGION=us-east-1; the local backend needs none"
             )
-        return AwsDevice(arn)
+        return AwsSession(braket_client=self._client(arn))
+
+    @staticmethod
+    def _client(arn: str):
+        import boto3
+
+        return boto3.client("braket", region_name=arn.split(":")[3])
+
+    def _device(self, arn: str):
+        from braket.aws import AwsDevice
+
+        return AwsDevice(arn, aws_session=self._session(arn))
 
     def prepare(self, backend: str, circuits: list, observables: list | None, *, offline=False):
         from qiskit import transpile
@@ -167,7 +186,7 @@ class BraketProvider(Provider):
                 _LOCAL_TASKS[run.id] = (tag, run)
             return run.id
         device = self._device(backend)
-        return device.run(program, shots=task.shots, tags={"qrnn-client-id": tag}).id
+        return device.run(program, shots=task.shots, tags={TAG: tag}).id
 
     def _task(self, backend: str, vendor_id: str):
         if backend == LOCAL:
@@ -181,7 +200,7 @@ class BraketProvider(Provider):
             return entry[1]
         from braket.aws import AwsQuantumTask
 
-        return AwsQuantumTask(vendor_id)
+        return AwsQuantumTask(vendor_id, aws_session=self._session(backend))
 
     def status(self, backend: str, vendor_id: str) -> tuple[str, str | None]:
         run = self._task(backend, vendor_id)
@@ -211,7 +230,21 @@ class BraketProvider(Provider):
             with _LOCK:
                 found = [vid for vid, (t, _) in _LOCAL_TASKS.items() if t == tag]
             return found[0] if found else None
-        raise NotImplementedError  # not wired to Braket's task search yet
+        client = self._session(backend).braket_client
+        pages = client.get_paginator("search_quantum_tasks").paginate(
+            filters=[{"name": "deviceArn", "operator": "EQUAL", "values": [backend]}],
+            PaginationConfig={"MaxItems": _SEARCH_LIMIT},
+        )
+        found = [
+            task["quantumTaskArn"]
+            for page in pages
+            for task in page.get("quantumTasks", [])
+            if (task.get("tags") or {}).get(TAG) == tag
+            and since <= task["createdAt"].timestamp() <= until
+        ]
+        if len(found) > 1:
+            raise CloudError(f"Braket lists {len(found)} tasks tagged {tag}: check the console")
+        return found[0] if found else None
 
     def estimate(self, backend: str, task: Task, *, offline: bool = False) -> dict:
         key = "braket_local" if backend == LOCAL else _QPUS[backend][2]

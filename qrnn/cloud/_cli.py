@@ -101,8 +101,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         print(f"submitted job {job.id} ({job.provider} {job.backend}, vendor id {job.vendor_id})")
         print(_cost_line(job.cost))
         print(f"recorded in {handle.store_path}")
-        if handle.local:
-            # a local simulator's job ends with this process: wait for it here
+        if handle.local or args.wait:
+            # (a local simulator's job ends with this process: wait for it here)
             result = handle.result()
             print("result:")
             print("\n".join(_result_lines(result)))
@@ -117,30 +117,35 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _submit_run_dir(args: argparse.Namespace) -> int:
-    """A trained run's quantum model scored on the cloud backend: every circuit call of its
-    val and test windows is a job in the store (``qrnn.backends.cloud``), read out by the
-    same classical layers as on a simulator. A recurrent model needs each step's results
-    before the next step's circuits exist, so this waits for every job."""
-    from qrnn.runs import evaluate_run, format_comparison
+    """A trained run's quantum model scored on the cloud backend (``qrnn.cloud.submit_run``):
+    returns once the first round of jobs is submitted, unless --wait (or a local simulator,
+    whose jobs end with this process)."""
+    from qrnn.cloud import submit_run
+    from qrnn.cloud._evaluation_dry import dry_run_run
 
-    if args.dry_run:
-        return _error(
-            "submit",
-            ValueError(
-                "a dry run of a run directory is not supported: `qrnn evaluate RUN_DIR "
-                "--device PRESET --shots N` scores it on a simulated machine"
-            ),
-        )
     given = [flag for flag in ("observables", "values", "qubits", "reps") if getattr(args, flag)]
     if given:
         return _error("submit", ValueError(f"--{given[0]} applies to circuits, not RUN_DIR"))
-    backend = f"cloud:{args.provider}:{args.backend}"
     try:
-        result = evaluate_run(
+        if args.dry_run:
+            return _print_run_dry_run(
+                dry_run_run(
+                    args.circuit,
+                    provider=args.provider,
+                    backend=args.backend,
+                    shots=args.shots,
+                    seed=args.seed,
+                ),
+                args.circuit,
+                args.shots,
+            )
+        progress = submit_run(
             args.circuit,
-            backend=backend,
+            provider=args.provider,
+            backend=args.backend,
             shots=args.shots,
             seed=args.seed,
+            wait=args.wait,
             echo=lambda line: print(line, flush=True),
         )
     except KeyboardInterrupt:
@@ -148,10 +153,59 @@ def _submit_run_dir(args: argparse.Namespace) -> int:
         return 130
     except _user_errors() as error:
         return _error("submit", error)
+    _print_progress(progress)
+    return 0
+
+
+def _print_progress(progress) -> None:
+    """One evaluation's state: the metrics once done, else what was sent and what to do."""
+    from qrnn.runs import format_comparison
+
+    evaluation = progress.evaluation
+    where = f"{evaluation.provider} {evaluation.backend}, {evaluation.shots} shots"
+    if progress.submitted:
+        usd = "price unverified" if progress.cost is None else f"${progress.cost:.2f}"
+        print(f"submitted {len(progress.submitted)} jobs (estimated cost {usd})")
+    if progress.done:
+        print(f"evaluation {evaluation.id} ({where}): done after {evaluation.rounds} rounds, "
+              f"{evaluation.jobs} jobs")  # fmt: skip
+        for split in ("val", "test"):
+            if split in evaluation.metrics["model"]["metrics"]:
+                print(format_comparison(evaluation.metrics, split=split))
+        print("every job is recorded in the job store: qrnn jobs list")
+        return
+    print(f"evaluation {evaluation.id} ({where}): round {evaluation.rounds}, waiting for "
+          f"{len(progress.waiting)} jobs")  # fmt: skip
+    print(f"next: qrnn jobs fetch {evaluation.id}  (fetches the finished jobs and submits the "
+          "next time step's circuits; --wait goes on to the metrics)")  # fmt: skip
+
+
+def _print_run_dry_run(plan, run_dir: str, shots: int) -> int:
+    from qrnn.runs import format_comparison
+
+    where = f"{plan.provider} {plan.backend}"
+    print(f"dry run: {run_dir} scored on {where}: {plan.executions} circuits of {shots} "
+          f"shots ({len(plan.circuits)} distinct); nothing submitted")  # fmt: skip
+    for item in plan.circuits:
+        stats = item["plan"].stats[0]
+        gates = ", ".join(f"{name}: {n}" for name, n in sorted(stats["gates"].items()))
+        print(f"{item['name']}: run {item['executions']} times; {stats['two_qubit_gates']} "
+              f"two-qubit gates, depth {stats['depth']} ({gates})")  # fmt: skip
+    cost = plan.circuits[0]["plan"].cost
+    usd = "price unverified" if plan.usd is None else f"${plan.usd:.2f}"
+    seconds = plan.machine_seconds
+    time_text = "" if seconds is None else f", machine time about {seconds:.3g} s"
+    print(f"cost: {usd}{time_text} for {plan.executions} circuits, each priced as a job "
+          f"({cost['basis']}; source: {cost['source']}, {cost['date']})")  # fmt: skip
+    if cost.get("note"):
+        print(f"  note: {cost['note']}")
+    print(f"expected metrics on {plan.expected['simulator']}:")
     for split in ("val", "test"):
-        if split in result.metrics["model"]["metrics"]:
-            print(format_comparison(result.metrics, split=split))
-    print("every job is recorded in the job store: qrnn jobs list")
+        if split in plan.expected["metrics"]["model"]["metrics"]:
+            print(format_comparison(plan.expected["metrics"], split=split))
+    for item in plan.circuits:
+        print(f"--- OpenQASM 3 of {item['name']} (inputs at a generic angle) ---")
+        print(item["plan"].qasm3[0].rstrip())
     return 0
 
 
@@ -207,6 +261,12 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
             elif action == "status":
                 job = _submit.refresh(store, args.job_id)
                 print(f"{job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
+            elif action == "fetch" and _evaluation(args.job_id, store):
+                from qrnn.cloud import fetch_run
+
+                _print_progress(
+                    fetch_run(args.job_id, wait=args.wait, timeout=args.timeout, store=store.path)
+                )
             elif action == "fetch":
                 result = _submit.fetch(store, args.job_id, timeout=args.timeout)
                 job = store.get(args.job_id)
@@ -230,6 +290,12 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     except _user_errors() as error:
         return _error(f"jobs {action}", error)
     return 0
+
+
+def _evaluation(job_id: str, store) -> bool:
+    from qrnn.cloud._evaluation import find_evaluation
+
+    return find_evaluation(job_id, store.path) is not None
 
 
 def _print_job(job, as_json: bool) -> None:
@@ -277,8 +343,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="CIRCUIT",
         help="an OpenQASM 3 file (.qasm), a QPY file (.qpy), a template name (as qrnn run), "
         "or a run directory of qrnn train: its model's val and test windows are scored on "
-        "the backend (one job per circuit call; waits for each) and compared with its "
-        "classical baseline",
+        "the backend and compared with its classical baseline, in rounds (one per time "
+        "step): this submits the first and prints an evaluation id for qrnn jobs fetch",
     )
     submit.add_argument(
         "--provider", required=True, choices=_provider.names(), help=f"cloud: {providers}"
@@ -312,8 +378,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--dry-run",
         action="store_true",
         help="show the transpiled circuit's statistics, its OpenQASM 3, the estimated cost "
-        "and machine time and the result simulated for the same machine; submit nothing, "
-        "write nothing, need no credentials",
+        "and machine time and the result simulated for the same machine (a RUN_DIR: for "
+        "every circuit of its model, and the metrics); submit nothing, write nothing, need "
+        "no credentials",
+    )
+    submit.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the results here (a RUN_DIR: every round until the metrics are in); "
+        "local simulators are always waited for",
     )
     submit.set_defaults(handler=_cmd_submit)
 
@@ -334,10 +407,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print the record as JSON")
     status = actions.add_parser("status", help="ask the vendor for a job's status")
     status.add_argument("job_id", metavar="ID")
-    fetch = actions.add_parser("fetch", help="wait for a job, fetch and record its result")
+    fetch = actions.add_parser(
+        "fetch",
+        help="wait for a job, fetch and record its result; for an evaluation id (qrnn submit "
+        "RUN_DIR), fetch its finished jobs and submit the next round",
+    )
     fetch.add_argument("job_id", metavar="ID")
     fetch.add_argument(
-        "--timeout", type=float, help="seconds to wait for the job (default: no limit)"
+        "--timeout", type=float, help="seconds to wait for each job (default: no limit)"
+    )
+    fetch.add_argument(
+        "--wait",
+        action="store_true",
+        help="an evaluation: go on round by round until its metrics are in",
     )
     cancel = actions.add_parser("cancel", help="ask the vendor to cancel a job")
     cancel.add_argument("job_id", metavar="ID")

@@ -126,7 +126,9 @@ class IonQProvider(Provider):
     extra = "ionq"
     mid_circuit = False  # as qrnn submits to it: final measurements only
     expectation_values = False  # IonQ returns counts (qrnn.backends.cloud estimates from them)
-    max_circuits = 1  # qrnn sends single-circuit jobs (multi-circuit results are not read yet)
+    # several circuits go in one multi-circuit job (ionq.multi-circuit.v1: IonQ runs each as a
+    # child job and returns their probabilities keyed by child); qiskit-ionq sets no limit
+    max_circuits = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -228,8 +230,8 @@ class IonQProvider(Provider):
             return job.result()
 
         outcome = _vendor_call(fetch)
-        counts = outcome.get_counts()
-        return {"counts": [{str(k): int(v) for k, v in counts.items()}]}
+        counts = [outcome.get_counts(index) for index in range(len(task.circuits))]
+        return {"counts": [{str(k): int(v) for k, v in c.items()} for c in counts]}
 
     def cancel(self, backend: str, vendor_id: str) -> None:
         client = self._backend(backend).client

@@ -83,6 +83,7 @@ class Provider(ABC):
     max_circuits: int | None = None  # circuits one job may hold (None: no limit)
     mid_circuit: bool = True  # whether its backends take resets and mid-circuit measurements
     expectation_values: bool = True  # whether it estimates observables itself (else: counts)
+    one_basis_per_job: bool = False  # whether a job's observables must share a measurement basis
 
     def __init__(self) -> None:
         self._sdk_check()

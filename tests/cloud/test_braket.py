@@ -162,3 +162,57 @@ def test_the_local_simulator_runs_where_ipython_is_loaded_as_in_jupyter():
     assert process.returncode == 0, process.stderr
     # every shot reads 1, and IPython's module is left as it was
     assert process.stdout.split() == ["[{'1':", "10}]", "False"]
+
+
+def test_a_task_left_pending_is_found_by_its_tag_with_braket_search(monkeypatch):
+    """`recover` through boto3's own Braket client, its HTTP answered by botocore's Stubber:
+    the task tagged with the client id, created in the window, is found; others are not."""
+    import datetime
+
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from qrnn.cloud import JobStore
+    from qrnn.cloud.jobs import default_path
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-not-real")
+    client = boto3.client("braket", region_name="us-east-1")
+    monkeypatch.setattr(BraketProvider, "_client", staticmethod(lambda arn: client))
+    with JobStore(default_path(), create=True) as store:
+        ours, other = (
+            store.create(
+                provider="braket",
+                backend=FORTE,
+                kind="counts",
+                circuits=[QuantumCircuit(1)],
+                shots=10,
+            )
+            for _ in range(2)
+        )
+    now = datetime.datetime.now(tz=datetime.UTC)
+    arn = "arn:aws:braket:us-east-1:123456789012:quantum-task/{}"
+
+    def task(name: str, tag: str, age_s: float) -> dict:
+        return {"quantumTaskArn": arn.format(name), "status": "QUEUED", "deviceArn": FORTE,
+                "shots": 10, "outputS3Bucket": "b", "outputS3Directory": "d",
+                "createdAt": now - datetime.timedelta(seconds=age_s),
+                "tags": {"qrnn-client-id": tag}}  # fmt: skip
+
+    search = {"filters": [{"name": "deviceArn", "operator": "EQUAL", "values": [FORTE]}]}
+    listed = [task("a", "someone-else", 5), task("b", ours.id, 5), task("c", other.id, 86400)]
+    with Stubber(client) as stub:  # newest row first: `other`, then `ours` and its status
+        stub.add_response("search_quantum_tasks", {"quantumTasks": listed}, search)
+        stub.add_response("search_quantum_tasks", {"quantumTasks": listed}, search)
+        status = {"quantumTaskArn": arn.format("b"), "status": "RUNNING", "deviceArn": FORTE,
+                  "deviceParameters": "{}", "shots": 10, "outputS3Bucket": "b",
+                  "outputS3Directory": "d", "createdAt": now}  # fmt: skip
+        expected = {"quantumTaskArn": arn.format("b"), "additionalAttributeNames": ANY}
+        stub.add_response("get_quantum_task", status, expected)
+        with JobStore(default_path()) as store:
+            changed = {job.id: job for job in cloud.recover(store)}
+        stub.assert_no_pending_responses()
+    assert changed[ours.id].vendor_id == arn.format("b") and changed[ours.id].status == "running"
+    # "c" carries the other tag but was created a day before its row: not taken for it
+    assert changed[other.id].status == "unknown" and changed[other.id].vendor_id is None
+    assert "the vendor has no job with this tag" in changed[other.id].error

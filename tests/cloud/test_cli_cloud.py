@@ -116,34 +116,70 @@ def test_no_token_reaches_the_store_the_logs_or_the_output(capsys, caplog, monke
     (job_id,) = re.findall(r"^([0-9a-f-]{36}) ", outputs[4], re.MULTILINE)
     outputs.extend(_run(capsys, "jobs", "show", job_id, "--json")[1:])
     stored = b"".join(
-        path.read_bytes() for path in default_path().parent.iterdir() if path.is_file()
+        path.read_bytes() for path in default_path().parent.rglob("*") if path.is_file()
     )
     for value in TOKENS.values():
         assert value not in "".join(outputs) and value not in caplog.text
         assert value.encode() not in stored
 
 
-def test_a_run_directory_is_scored_on_the_cloud_backend_job_by_job(capsys, tmp_path):
-    import json
-
+def test_a_run_directory_on_a_local_simulator_is_scored_to_the_end(capsys, tiny_run):
     from qrnn.cloud import JobStore
 
-    config = tmp_path / "tiny.json"
-    tiny = {"dataset": "sine", "dataset_options": {"length": 16}, "window": 2, "epochs": 1}
-    tiny |= {"model": "qlstm", "qubits": 2, "reps": 1, "name": "tiny", "batch_size": 32}
-    config.write_text(json.dumps(tiny))
-    assert main(["train", "--config", str(config), "--quiet", "--output-dir", str(tmp_path)]) == 0
-    capsys.readouterr()
-    run_dir = tmp_path / "tiny"
     code, out, err = _run(
-        capsys, "submit", run_dir, "--provider", "braket", "--backend", "local", "--shots", "200"
+        capsys, "submit", tiny_run, "--provider", "braket", "--backend", "local", "--shots", "200"
     )
     assert code == 0, err
     assert "qlstm scored without a device (noise-free) with 200 shots (cloud:braket:local" in out
+    assert re.search(r"evaluation [0-9a-f-]{36} \(braket local, 200 shots\): done after \d+ ", out)
     assert re.search(r"test metrics .*\n.*\nqlstm +\d+ +[\d.]+", out)
     with JobStore(default_path()) as store:
         jobs = store.list()
     assert jobs and all(job.status == "done" and job.provider == "braket" for job in jobs)
-    code, _, err = _run(capsys, "submit", run_dir, "--provider", "braket", "--backend", "local",
-                        "--dry-run")  # fmt: skip
-    assert code == 2 and "qrnn evaluate RUN_DIR --device" in err
+
+
+def test_a_dry_run_of_a_run_directory_prices_every_circuit_and_sends_nothing(capsys, tiny_run):
+    from qrnn.runs import load_data, read_run_config
+
+    forte = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+    code, out, err = _run(capsys, "submit", tiny_run, "--provider", "braket", "--backend", forte,
+                          "--shots", "100", "--dry-run")  # fmt: skip
+    assert code == 0, err
+    data = load_data(read_run_config(tiny_run))
+    windows = len(data.val.inputs) + len(data.test.inputs)
+    executions = windows * 2 * 4  # every window's 2 steps through the QLSTM's 4 gate circuits
+    assert f"{executions} circuits of 100 shots (4 distinct); nothing submitted" in out
+    assert len(re.findall(rf"run {windows * 2} times; 1 two-qubit gates, depth \d+", out)) == 4
+    assert f"cost: ${executions * (0.30 + 100 * 0.08):.2f}, machine time about" in out
+    assert "expected metrics on qrnn device preset ionq-forte-1" in out
+    assert re.search(r"test metrics .*\n.*\nqlstm +\d+ +[\d.]+", out)
+    assert out.count("OPENQASM 3.0;") == 4
+    assert not default_path().parent.exists()  # no store, no record
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--shots", "0"], r"shots must be a whole number >= 1, got 0"),
+        (["--backend", "nowhere"], r"unknown braket backend 'nowhere'; known: local"),
+        (["--values", "1,2"], r"--values applies to circuits, not RUN_DIR"),
+    ],
+)
+def test_a_run_directory_with_bad_options_is_refused_before_anything(
+    capsys, tiny_run, argv, message
+):
+    options = {"--backend": "local", "--shots": "10"}
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        options[flag] = value
+    flat = [item for pair in options.items() for item in pair]
+    code, _, err = _run(capsys, "submit", tiny_run, "--provider", "braket", *flat)
+    assert code == 2 and re.search(message, err), err
+    assert not default_path().parent.exists()  # no store, no evaluation record
+
+
+def test_fetching_an_unknown_evaluation_or_a_folder_that_is_no_run(capsys, tmp_path, bell_file):
+    code, _, err = _run(capsys, "submit", tmp_path, "--provider", "braket", "--backend", "local")
+    assert code == 2 and "is not a run directory: no config.json" in err
+    _run(capsys, "submit", bell_file, "--provider", "braket", "--backend", "local", "--shots", "5")
+    code, _, err = _run(capsys, "jobs", "fetch", "0000dead")
+    assert code == 2 and "no job '0000dead'" in err

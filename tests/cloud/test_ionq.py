@@ -58,6 +58,10 @@ class FakeIonQ:
         job_id = str(uuid.uuid4())
         self.states[job_id] = ["submitted", "completed"]
         self.posts[-1]["id"] = job_id
+        if "circuits" in self.posts[-1]["input"]:  # a multi-circuit job: a child per circuit
+            self.posts[-1]["children"] = [
+                str(uuid.uuid4()) for _ in self.posts[-1]["input"]["circuits"]
+            ]
         return 200, {}, json.dumps({"id": job_id, "status": "submitted"})
 
     def _job(self, request):
@@ -71,6 +75,8 @@ class FakeIonQ:
         if state == "completed":
             url = f"/v0.4/jobs/{job_id}/results/probabilities"
             body["results"] = {"probabilities": {"url": url}}
+            if "children" in posted:
+                body["child_job_ids"] = posted["children"]
         if state == "failed":
             body["failure"] = {"error": "ion chain lost", "code": "ExecutionError"}
         return 200, {}, json.dumps(body)
@@ -80,8 +86,15 @@ class FakeIonQ:
             return failed
         job_id = request.url.split("/jobs/")[1].split("/")[0]
         posted = next(p for p in self.posts if p.get("id") == job_id)
-        if posted["input"].get("gateset") == "native":
-            return 200, {}, json.dumps(_run_native(posted["input"]))
+        program = posted["input"]
+        if "children" in posted:  # probabilities keyed by child job, in circuit order
+            answers = {
+                child: _run_native({"qubits": program["qubits"], "circuit": c["circuit"]})
+                for child, c in zip(posted["children"], program["circuits"], strict=True)
+            }
+            return 200, {}, json.dumps(answers)
+        if program.get("gateset") == "native":
+            return 200, {}, json.dumps(_run_native(program))
         return 200, {}, json.dumps(self.probabilities)
 
     def _cancel(self, request):
@@ -227,7 +240,7 @@ def test_the_token_reaches_only_the_vendor(ionq, capsys, caplog):
     assert main(["jobs", "show", ionq.posts[0]["metadata"]["qrnn_client_id"], "--json"]) == 0
     out, err = capsys.readouterr()
     assert "done" in out
-    stored = b"".join(p.read_bytes() for p in default_path().parent.iterdir() if p.is_file())
+    stored = b"".join(p.read_bytes() for p in default_path().parent.rglob("*") if p.is_file())
     assert TOKEN not in out + err + caplog.text and TOKEN.encode() not in stored
     assert ionq.headers[0]["Authorization"].endswith(TOKEN)  # it did go to the vendor
 
@@ -297,10 +310,66 @@ def test_expectation_values_through_ionq_come_from_counts_in_each_basis(ionq):
     labels = ["ZZ", "XX", "IZ"]
     values = torch.tensor([[0.4], [1.9]], dtype=torch.float64)
     result = backend.expval(circuit, values, labels)
-    assert len(ionq.posts) == 4  # the Z basis and the X basis, one job per row each
+    # the Z basis and the X basis: one multi-circuit job each, a circuit per row
+    assert [post["type"] for post in ionq.posts] == ["ionq.multi-circuit.v1"] * 2
+    assert [len(post["input"]["circuits"]) for post in ionq.posts] == [2, 2]
     for row, angle in enumerate([0.4, 1.9]):
         state = Statevector(circuit.assign_parameters([angle]))
         for column, label in enumerate(labels):
             exact = state.expectation_value(SparsePauliOp(label)).real
             bound = 5 * math.sqrt(max(1 - exact**2, 1e-4) / 4000) + 1e-9
             assert abs(result[row, column].item() - exact) <= bound, (label, angle)
+
+
+def test_a_run_directory_is_submitted_and_fetched_round_by_round(ionq, capsys, tiny_run):
+    """`qrnn submit RUN_DIR` returns once the first time step's circuits are sent; each
+    `qrnn jobs fetch EVAL` fetches what finished and sends the next step; the metrics are
+    those of the exact model, up to the shots (the QPU path counts shots x probabilities)."""
+    from qrnn.cli import main
+    from qrnn.runs import evaluate_run
+
+    argv = ["submit", str(tiny_run), "--provider", "ionq", "--backend", "qpu.aria-1"]
+    assert main([*argv, "--shots", "10000"]) == 0
+    out = capsys.readouterr().out
+    evaluation = re.search(r"evaluation ([0-9a-f-]{36}) .*: round 1, waiting for (\d+)", out)
+    first = len(ionq.posts)
+    assert first == int(evaluation.group(2)) > 0 and "next: qrnn jobs fetch" in out
+    assert {post["input"]["gateset"] for post in ionq.posts} == {"native"}
+    # step 1 of 3 val + 3 test windows through 4 gate circuits: a job per gate and split
+    assert first == 8 and sum(len(post["input"]["circuits"]) for post in ionq.posts) == 24
+    eid = evaluation.group(1)
+    assert main(["jobs", "fetch", eid[:8]]) == 0  # IonQ still says "submitted"
+    out = capsys.readouterr().out
+    assert f"evaluation {eid} " in out and f"round 2, waiting for {first} jobs" in out
+    assert len(ionq.posts) == first
+    rounds = 2
+    while "done after" not in out:  # one round per step of the circuits' dependencies
+        overnight(ionq)
+        sent = len(ionq.posts)
+        assert main(["jobs", "fetch", eid]) == 0
+        out = capsys.readouterr().out
+        rounds += 1
+        assert (len(ionq.posts) > sent) != ("done after" in out) and rounds < 12
+    # one round per time step (the 4 gates of a step go together), and one to collect
+    assert rounds == 4 and f"done after {rounds} rounds" in out
+    assert "test metrics (original units)" in out
+    with JobStore(default_path()) as store:
+        sources = [job.source for job in store.list()]
+    assert len(sources) == len(set(sources)) == len(ionq.posts)  # nothing sent twice
+    home = default_path().parent  # the store and the evaluation's record: no token
+    assert list(home.glob(f"evaluations/{eid}.json"))
+    assert not any(TOKEN.encode() in p.read_bytes() for p in home.rglob("*") if p.is_file())
+    metrics = cloud.fetch_run(eid).evaluation.metrics["model"]["metrics"]
+    exact = evaluate_run(tiny_run).metrics["model"]["metrics"]
+    for split in ("val", "test"):
+        assert math.isclose(metrics[split]["mse"], exact[split]["mse"], rel_tol=0.02, abs_tol=1e-6)
+    posts = len(ionq.posts)
+    assert main(["jobs", "fetch", eid]) == 0  # a finished evaluation: from its record
+    assert f"done after {rounds} rounds" in capsys.readouterr().out
+    assert len(ionq.posts) == posts
+
+
+def overnight(ionq: FakeIonQ) -> None:
+    """Every job IonQ holds has finished."""
+    for job_id in ionq.states:
+        ionq.states[job_id] = ["completed"]
