@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qrnn.cloud import _provider
 from qrnn.cloud._errors import SubmitInputError
+from qrnn.cloud._evaluation import TRAINED_ON_A_SIMULATOR
 
 __all__ = ["RunDryRun", "dry_run_run"]
 
@@ -79,6 +80,7 @@ def dry_run_run(
             options = {**options, "store": str(Path(scratch) / "jobs.sqlite")}
         result = evaluate_run(
             run_dir,
+            overrides=TRAINED_ON_A_SIMULATOR,
             backend=simulator["backend"],
             device=simulator["device"],
             shots=shots,

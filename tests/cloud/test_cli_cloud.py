@@ -183,3 +183,28 @@ def test_fetching_an_unknown_evaluation_or_a_folder_that_is_no_run(capsys, tmp_p
     _run(capsys, "submit", bell_file, "--provider", "braket", "--backend", "local", "--shots", "5")
     code, _, err = _run(capsys, "jobs", "fetch", "0000dead")
     assert code == 2 and "no job '0000dead'" in err
+
+
+def test_a_run_trained_under_device_noise_is_scored_on_the_cloud_machine_instead(capsys, tmp_path):
+    """A run trained on a simulated device is rebuilt noise-free and sent to the cloud
+    backend, whose machine stands in for the simulated one (dry run and real submission)."""
+    import json
+
+    from qrnn.cli import main
+
+    config = tmp_path / "noisy.json"
+    noisy = {"dataset": "sine", "dataset_options": {"length": 12}, "window": 2, "epochs": 1}
+    noisy |= {"model": "qlstm", "qubits": 2, "reps": 1, "name": "noisy", "batch_size": 32}
+    noisy |= {"device": "iontrap-10q"}
+    config.write_text(json.dumps(noisy))
+    assert main(["train", "--config", str(config), "--quiet", "--output-dir", str(tmp_path)]) == 0
+    run = tmp_path / "noisy"
+    code, out, err = _run(capsys, "submit", run, "--provider", "braket", "--backend", "local",
+                          "--shots", "100")  # fmt: skip
+    assert code == 0, err
+    assert "qlstm scored without a device (noise-free) with 100 shots (cloud:braket:local" in out
+    forte = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+    code, out, err = _run(capsys, "submit", run, "--provider", "braket", "--backend", forte,
+                          "--shots", "100", "--dry-run")  # fmt: skip
+    assert code == 0, err
+    assert "ionq-forte-1" in out
