@@ -23,10 +23,16 @@ the observables (``R^T`` in reverse order: ``n_obs`` vectors instead of ``batch`
 and a run only meets them at the cut: one matrix product, or, when the state at the cut is a
 product state, a contraction of the two halves of the register that never builds the state.
 Which way runs is chosen by counting multiply-adds (``NoisyPlan.heisenberg_cost``).
+
+With **stops** (instruction indices, e.g. a quantum-memory sequence's markers) each stretch
+between stops is fused on its own and ``expval_at_stops`` reads the observables from the
+states as they pass each stop: one pass for every readout of a sequence, where prefix
+circuits would repeat each step once per later readout.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import torch
@@ -110,20 +116,31 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
 class NoisyPlan:
     """A circuit's noisy schedule: product prefix per qubit, blocks, the Heisenberg cut."""
 
-    def __init__(self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS):
+    def __init__(self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS, stops=()):
         self.n_qubits = n = lowered.n_qubits
         self.angles = angles
-        blocks = fuse(list(lowered.ops), angles.is_dynamic, max_qubits)
-        # the product prefix: per qubit its one-qubit blocks before any wider block
+        # each stretch between stops is fused on its own, so that no block spans a readout
+        ops = list(lowered.ops)
+        bounds = [0, *(lowered.ends[s - 1] if s else 0 for s in stops), len(ops)]
+        stretches = [
+            fuse(ops[start:end], angles.is_dynamic, max_qubits)
+            for start, end in itertools.pairwise(bounds)
+        ]
+        # the product prefix: per qubit its one-qubit blocks before any wider block (and
+        # before the first stop)
         entangled: set[int] = set()
         self.prefix: dict[int, list[Block]] = {q: [] for q in range(n)}
         rest = []
-        for block in blocks:
+        for block in stretches[0]:
             if len(block.qubits) == 1 and block.qubits[0] not in entangled:
                 self.prefix[block.qubits[0]].append(block)
             else:
                 entangled |= set(block.qubits)
                 rest.append(block)
+        self.marks = []  # per stop: the blocks before it
+        for stretch in stretches[1:]:
+            self.marks.append(len(rest))
+            rest += stretch
         self.blocks = rest
         channels: dict = {}  # one PTM per distinct error
         for block in rest + [b for bs in self.prefix.values() for b in bs]:
@@ -179,6 +196,7 @@ class NoisyBound:
         self._angle_map = angles
         self._tensors = angles.tensors(self.device, self.dtype)
         self._grad_mode = None
+        self._readouts: dict[tuple, tuple] = {}  # axis order -> readout index tables
 
     def _sync_grad_mode(self):
         """What was hoisted under ``torch.no_grad()`` has no graph: rebuild on a change."""
@@ -278,6 +296,13 @@ class NoisyBound:
 
     def states(self, inputs, stop=None):
         """``(states (batch, 4**n), order)`` after ``blocks[:stop]``."""
+        state, order, _ = self._run(inputs, stop)
+        return state, order
+
+    def _run(self, inputs, stop=None, marks=(), keep_state=True):
+        """``(state (batch, 4**n) after blocks[:stop] or None, its order, reads (batch,
+        len(marks), n_obs) or None)``: the observables are read before ``blocks[mark]`` for
+        each of ``marks`` (all <= stop), as the states pass."""
         angles = self._angles(inputs)
         batch = angles.shape[0]
         vectors = self._qubit_vectors(angles)
@@ -295,11 +320,20 @@ class NoisyBound:
 
             def run(*tensors, size=size):
                 k = len(vectors)
-                state, final_order[:] = _grow(list(tensors[:k]), tensors[k:], qubits, size)
-                return state
+                state, final_order[:], reads = _grow(
+                    list(tensors[:k]), tensors[k:], qubits, size, marks, self._read
+                )
+                return (state if keep_state else None), (torch.stack(reads, 1) if marks else None)
 
             outputs.append(_checkpointed(run, (*pieces, *mats)))
-        return torch.cat(outputs) if len(outputs) > 1 else outputs[0], final_order
+        states, reads = ([o[j] for o in outputs] for j in (0, 1))
+        return _cat(states), final_order, _cat(reads)
+
+    def _read(self, state, order) -> torch.Tensor:
+        """``(b, n_obs)`` expectation values of ``state (b, 4**n)`` in axis ``order``."""
+        index, coefficients, columns = self._readout(order)
+        values = state[:, index] * coefficients
+        return values.new_zeros(state.shape[0], self.plan.n_obs).index_add(1, columns, values)
 
     def _chunk(self) -> int:
         item = 4 if self.dtype == torch.float32 else 8
@@ -329,10 +363,7 @@ class NoisyBound:
         self._check(batch, plan.n_obs if heisenberg else 0, grad)
         if not heisenberg:
             state, order = self.states(inputs)
-            index, coefficients, columns = self._readout(order)
-            values = state[:, index] * coefficients
-            out = values.new_zeros(batch, plan.n_obs)
-            return out.index_add(1, columns, values)
+            return self._read(state, order)
         observables = self._evolved_observables()
         standard = list(range(plan.n_qubits - 1, -1, -1))
         if plan.cut == 0:  # a product state meets the observables
@@ -340,7 +371,42 @@ class NoisyBound:
         state, state_order = self.states(inputs, plan.cut)
         return state @ _reorder(observables, standard, state_order).T
 
+    def expval_at_stops(self, inputs=None, final_qubits=None):
+        """Expectation values at the program's stops (``sim.compile(..., stops=...)``), and
+        with ``final_qubits`` the final state reduced to them, in one pass of the states.
+
+        Args:
+            inputs: ``(batch, n_inputs)``.
+            final_qubits: qubits to keep of the state after the whole circuit (bit j of the
+                result's indices is ``final_qubits[j]``), or None.
+
+        Returns:
+            ``(batch, n_stops, n_obs)`` real: the observables in the state after the
+            instructions before each stop; with ``final_qubits`` a pair of that and the
+            ``(batch, 2**k, 2**k)`` complex reduced final state.
+        """
+        inputs = self._inputs(inputs)
+        plan = self.plan
+        if plan.terms is None:
+            raise ValueError("this program was compiled without observables")
+        if not plan.marks:
+            raise ValueError("this program was compiled without stops")
+        keep = final_qubits is not None
+        grad = _grad(self.static_angles, inputs)
+        self._check(self._batch(inputs), 0, grad, density=keep)
+        state, order, reads = self._run(inputs, None if keep else plan.marks[-1], plan.marks, keep)
+        if not keep:
+            return reads
+        reduced, local = _partial_trace(state, order, list(final_qubits))
+        return reads, to_density_matrix(reduced, local, len(local))
+
     def _readout(self, order):
+        key = tuple(order)
+        if key not in self._readouts:
+            self._readouts[key] = self._readout_tables(order)
+        return self._readouts[key]
+
+    def _readout_tables(self, order):
         index, coefficients, columns = [], [], []
         for digits, coefficient, column in self.plan.terms:
             index.append(pauli_index(digits, order))
@@ -424,12 +490,33 @@ def _product(vectors, batch) -> torch.Tensor:
     return state
 
 
-def _grow(vectors, matrices, qubits, batch):
-    """``(state (batch, 4**n), order)``: the product of the per-qubit ``vectors`` (qubit n-1
-    first) through the blocks, with the state held on the qubits the blocks have joined so
-    far only (the others are still a product): a qubit is tensored in when a block first
-    needs it, so the first layer of entanglers costs about one pass over the full state."""
+def _cat(tensors):
+    if tensors[0] is None:
+        return None
+    return torch.cat(tensors) if len(tensors) > 1 else tensors[0]
+
+
+def _partial_trace(state, order, keep):
+    """``(reduced (b, 4**k), local order)``: the Pauli coefficients of ``state (b, 4**n)``
+    (axis ``order``) with the identity on every qubit not in ``keep``; qubit ``keep[j]`` is
+    local qubit j."""
+    n = len(order)
+    tensor = state.view(-1, *([4] * n))[
+        (slice(None), *(slice(None) if q in keep else 0 for q in order))
+    ]
+    local = [keep.index(q) for q in order if q in keep]
+    return tensor.reshape(state.shape[0], -1), local
+
+
+def _grow(vectors, matrices, qubits, batch, marks=(), read=None):
+    """``(state (batch, 4**n), order, reads)``: the product of the per-qubit ``vectors``
+    (qubit n-1 first) through the blocks, with the state held on the qubits the blocks have
+    joined so far only (the others are still a product): a qubit is tensored in when a block
+    first needs it, so the first layer of entanglers costs about one pass over the full
+    state. ``reads``: ``read(state, order)`` before block ``mark`` for each of ``marks``
+    (every qubit joined from the first)."""
     n = len(vectors)
+    reads = []
     state = vectors[0].new_ones(batch, 1)
     order: list[int] = []
 
@@ -445,10 +532,19 @@ def _grow(vectors, matrices, qubits, batch):
             at += 1
         return state, order
 
-    for matrix, block in zip(matrices, qubits, strict=True):
+    def read_at(i, state, order):
+        while len(reads) < len(marks) and marks[len(reads)] == i:
+            state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+            reads.append(read(state, order))
+        return state, order
+
+    for i, (matrix, block) in enumerate(zip(matrices, qubits, strict=True)):
+        state, order = read_at(i, state, order)
         state, order = join(state, order, [q for q in block if q not in order], block)
         state, order = _run_chain(state, [matrix], [block], order)
-    return join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+    state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+    state, order = read_at(len(matrices), state, order)
+    return state, order, reads
 
 
 def _layout(order, block):

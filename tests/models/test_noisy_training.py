@@ -117,3 +117,23 @@ def test_a_density_matrix_that_cannot_fit_is_refused_before_anything_runs(monkey
     with pytest.raises(sim.SimulationMemoryError, match=r"density matrix of its 14-qubit"):
         to_backend(layer, "torch", device=device)
     assert layer.backend == "torch" and backends.is_engine(layer._backend)  # unchanged
+
+
+def test_a_batch_of_sequences_binds_the_weights_once_and_equals_rows_one_by_one():
+    # under no_grad the weights, equal in every row, are bound once per weight state
+    model = to_backend(tiny_qrnn(), "torch", device=DEVICE)
+    x = windows(batch=5)
+
+    def run_both():
+        with torch.no_grad():
+            together = model(x)
+            rows = [model(x[k : k + 1]) for k in range(5)]  # one row: nothing is bound
+        for part, batch_dim in ((0, 0), (1, 1)):  # output (N, L, 2), h_n (1, N, R, R)
+            expected = torch.cat([row[part] for row in rows], dim=batch_dim)
+            torch.testing.assert_close(together[part], expected, rtol=0, atol=1e-10)
+        return together[0]
+
+    first = run_both()
+    with torch.no_grad():
+        model.cell_l0.weight.add_(0.1)  # the bind is redone for the new weights
+    assert not torch.allclose(run_both(), first)
