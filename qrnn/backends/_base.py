@@ -355,6 +355,16 @@ class Backend:
         """(batch, 2**k, 2**k) reduced final state for validated input."""
         raise NotImplementedError
 
+    def bind(self, circuit, observables, weight_params, input_params, weights):
+        """A map ``inputs (batch, len(input_params)) -> (batch, n_obs)`` with ``weights``
+        (``(len(weight_params),)``, a model's trainable angles) bound once, or None where the
+        executor has none (then call ``expval`` with the weights in every row of the values).
+
+        Where it exists it equals ``expval`` on ``cat(weights.expand(batch, -1), inputs)``
+        (columns put in ``circuit.parameters`` order), and gradients reach ``weights`` once,
+        summed over the batch, instead of through one copy per sample."""
+        return None
+
     def _markers_and_state(self, circuit, values, observables, qubits):
         """``(values at the markers, reduced final state)`` from one simulation, or None where
         the executor has no such path (then they are computed apart)."""

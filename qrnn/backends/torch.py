@@ -23,6 +23,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qrnn import sim
 from qrnn.backends._base import (
     Backend,
+    check_circuit,
     final_measurements,
     marker_positions,
     prefix_circuit,
@@ -40,6 +41,7 @@ from qrnn.backends._measurement import (
     rotate_into,
     sample,
 )
+from qrnn.sim import check_values, parse_observables
 
 
 class TorchBackend(Backend):
@@ -81,6 +83,39 @@ class TorchBackend(Backend):
             runnable, key, lambda: sim.compile(runnable, observables, noise_model=self.noise_model)
         )
         return program.expval(values)
+
+    def bind(self, circuit, observables, weight_params, input_params, weights):
+        """With noise and exact values (``shots=None``, backprop): the executable circuit
+        compiled with ``weight_params`` as weights (``sim.compile(..., weight_params=)``) and
+        bound to ``weights``, so the noisy engine builds the weight-only blocks once per call
+        and, under autograd, differentiates them once for the whole batch. Else None."""
+        if self.noise_model is None or self.shots is not None or self.gradient != "backprop":
+            return None
+        circuit = check_circuit(circuit)
+        observables = parse_observables(observables, circuit.num_qubits)
+        runnable = self.executable(circuit)
+        present = set(runnable.parameters)
+        kept = [k for k, p in enumerate(weight_params) if p in present]
+        kept_inputs = [k for k, p in enumerate(input_params) if p in present]
+        key = ("layer", _observables_key(observables), tuple(weight_params), tuple(input_params))
+
+        def build():
+            return sim.compile(
+                runnable,
+                pad_to_layout(observables, runnable),
+                noise_model=self.noise_model,
+                weight_params=[weight_params[k] for k in kept],
+                input_params=[input_params[k] for k in kept_inputs],
+            )
+
+        bound = self._cache.get(runnable, key, build).bind(weights[kept])
+        n_inputs = len(input_params)
+
+        def run(inputs: torch.Tensor) -> torch.Tensor:
+            inputs = check_values(inputs, n_inputs, "inputs")
+            return bound.expval(inputs[:, kept_inputs])
+
+        return run
 
     def _bound(self, runnable, values, observables, stops=()):
         """``(bound program, inputs)`` when a model's weights arrive expanded over the batch

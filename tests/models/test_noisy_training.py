@@ -137,3 +137,48 @@ def test_a_batch_of_sequences_binds_the_weights_once_and_equals_rows_one_by_one(
     with torch.no_grad():
         model.cell_l0.weight.add_(0.1)  # the bind is redone for the new weights
     assert not torch.allclose(run_both(), first)
+
+
+def test_a_quantum_layer_on_a_noisy_device_binds_its_weights_with_the_same_gradients():
+    # the torch engine binds the weights once (Backend.bind); values and gradients equal
+    # those of the full value rows through backend.expval (a copy of the weights per sample)
+    from qiskit.circuit import ParameterVector, QuantumCircuit
+
+    weights, angles = ParameterVector("w", 5), ParameterVector("x", 2)
+    circuit = QuantumCircuit(3)
+    circuit.ry(angles[0], 0)
+    circuit.ry(angles[1], 2)
+    circuit.rxx(weights[0], 0, 1)
+    circuit.r(weights[1], weights[2], 1)
+    circuit.rxx(weights[3], 1, 2)
+    circuit.ry(weights[4] + angles[0], 0)
+    backend = backends.get("torch", device=DEVICE)
+    torch.manual_seed(4)
+    layer = QuantumLayer(circuit, angles, weights, ["ZII", "IIZ", "XXI"], backend=backend)
+    layer.double()
+    x = torch.rand(6, 2, generator=torch.Generator().manual_seed(5), dtype=F64) * 3
+    x.requires_grad_()
+    out = layer(x)
+    (out * torch.arange(1.0, 4.0, dtype=F64)).sum().backward()
+
+    weight = layer.weight.detach().clone().requires_grad_()
+    rows = x.detach().clone().requires_grad_()
+    values = torch.cat([weight.expand(6, -1), rows], dim=1)  # circuit order: w..., x...
+    expected = backend.expval(circuit, values, layer.observables)
+    (expected * torch.arange(1.0, 4.0, dtype=F64)).sum().backward()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer.weight.grad, weight.grad, rtol=0, atol=1e-10)
+    torch.testing.assert_close(x.grad, rows.grad, rtol=0, atol=1e-10)
+
+    bound = backend.bind(circuit, layer.observables, list(weights), list(angles), weight)
+    assert torch.autograd.gradcheck(
+        lambda w, a: backend.bind(circuit, layer.observables, list(weights), list(angles), w)(a),
+        (weight, rows[:2]),
+    )
+    assert bound is not None
+    assert (
+        backends.get("torch", device=DEVICE, shots=100).bind(
+            circuit, layer.observables, list(weights), list(angles), weight
+        )
+        is None
+    )  # sampled values: the layer passes full value rows
