@@ -27,7 +27,10 @@ Which way runs is chosen by counting multiply-adds (``NoisyPlan.heisenberg_cost`
 With **stops** (instruction indices, e.g. a quantum-memory sequence's markers) each stretch
 between stops is fused on its own and ``expval_at_stops`` reads the observables from the
 states as they pass each stop: one pass for every readout of a sequence, where prefix
-circuits would repeat each step once per later readout.
+circuits would repeat each step once per later readout. Operations at the end of a stretch
+that act outside the observables' qubits are deferred past the stop and the resets after it
+(``_defer``), and a reset takes its qubit out of the held state (``_grow``): a quantum-memory
+step's last gates among hidden qubits then run on the hidden register alone.
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch.utils.checkpoint import checkpoint
 
 from qrnn.sim._errors import UnboundParameterError
 from qrnn.sim._footprint import check_memory
-from qrnn.sim._lowering import Op
+from qrnn.sim._lowering import Channel, Op
 from qrnn.sim._pauli import (
     ZERO_STATE,
     BlockBuilder,
+    kraus_ptm,
     observable_terms,
     pauli_index,
     to_density_matrix,
@@ -61,9 +66,42 @@ class Block:
     ops: list[Op] = field(default_factory=list)
     dynamic: bool = False
     builder: BlockBuilder | None = None
+    releases: bool = False  # a one-qubit block whose output does not depend on its input
 
     def cost(self) -> int:
         return _PASS + 4 ** len(self.qubits)
+
+
+def _defer(before: list[Op], after: list[Op], support: set[int]):
+    """Move the operations at the end of ``before`` that act outside the readout's
+    ``support`` (and outside every later operation kept in ``before``) past the stop, into
+    ``after`` after its leading one-qubit operations on other qubits (the resets that follow
+    a quantum-memory step's readout). Exact: operations on disjoint qubits commute, and a
+    channel outside the support does not change the readout. The run then applies them where
+    the reset qubits are released (``_grow``), on a smaller state."""
+    kept, moved, blocked = [], [], set(support)
+    for op in reversed(before):
+        if blocked.intersection(op.wires):
+            blocked.update(op.wires)
+            kept.append(op)
+        else:
+            moved.append(op)
+    if not moved:
+        return before, after
+    wires = {w for op in moved for w in op.wires}
+    at = 0
+    while at < len(after) and len(after[at].wires) == 1 and not wires.intersection(after[at].wires):
+        at += 1
+    return kept[::-1], [*after[:at], *moved[::-1], *after[at:]]
+
+
+def _releases(block: Block) -> bool:
+    """Whether a one-qubit block starts with a channel that forgets its input (a reset):
+    the state after it is a product with the block's qubit."""
+    if len(block.qubits) != 1 or not isinstance(block.ops[0], Channel):
+        return False
+    ptm = kraus_ptm(block.ops[0].kraus)
+    return bool(np.all(np.abs(ptm[:, 1:]) < 1e-14))
 
 
 def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
@@ -116,16 +154,21 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
 class NoisyPlan:
     """A circuit's noisy schedule: product prefix per qubit, blocks, the Heisenberg cut."""
 
-    def __init__(self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS, stops=()):
+    def __init__(
+        self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS, stops=(), support=None
+    ):
         self.n_qubits = n = lowered.n_qubits
         self.angles = angles
         # each stretch between stops is fused on its own, so that no block spans a readout
         ops = list(lowered.ops)
         bounds = [0, *(lowered.ends[s - 1] if s else 0 for s in stops), len(ops)]
-        stretches = [
-            fuse(ops[start:end], angles.is_dynamic, max_qubits)
-            for start, end in itertools.pairwise(bounds)
-        ]
+        pieces = [ops[start:end] for start, end in itertools.pairwise(bounds)]
+        support = set(range(n)) if support is None else set(support)
+        for k in range(len(pieces) - 1):
+            pieces[k], pieces[k + 1] = _defer(pieces[k], pieces[k + 1], support)
+        stretches = [fuse(piece, angles.is_dynamic, max_qubits) for piece in pieces]
+        for block in (b for stretch in stretches[1:] for b in stretch):
+            block.releases = _releases(block)
         # the product prefix: per qubit its one-qubit blocks before any wider block (and
         # before the first stop)
         entangled: set[int] = set()
@@ -309,6 +352,7 @@ class NoisyBound:
         blocks = self.plan.blocks[:stop]
         matrices = [self._block(b, angles) for b in blocks]
         qubits = [b.qubits for b in blocks]
+        releases = [b.releases for b in blocks]
         chunk = self._chunk()
         outputs = []
         final_order: list[int] = []
@@ -321,7 +365,7 @@ class NoisyBound:
             def run(*tensors, size=size):
                 k = len(vectors)
                 state, final_order[:], reads = _grow(
-                    list(tensors[:k]), tensors[k:], qubits, size, marks, self._read
+                    list(tensors[:k]), tensors[k:], qubits, size, marks, self._read, releases
                 )
                 return (state if keep_state else None), (torch.stack(reads, 1) if marks else None)
 
@@ -508,13 +552,15 @@ def _partial_trace(state, order, keep):
     return tensor.reshape(state.shape[0], -1), local
 
 
-def _grow(vectors, matrices, qubits, batch, marks=(), read=None):
+def _grow(vectors, matrices, qubits, batch, marks=(), read=None, releases=()):
     """``(state (batch, 4**n), order, reads)``: the product of the per-qubit ``vectors``
     (qubit n-1 first) through the blocks, with the state held on the qubits the blocks have
     joined so far only (the others are still a product): a qubit is tensored in when a block
     first needs it, so the first layer of entanglers costs about one pass over the full
-    state. ``reads``: ``read(state, order)`` before block ``mark`` for each of ``marks``
-    (every qubit joined from the first)."""
+    state. A one-qubit block on a qubit held apart acts on its vector; one that
+    ``releases`` (a reset) takes its qubit out of the held state again. ``reads``:
+    ``read(state, order)`` before block ``mark`` for each of ``marks`` (every qubit joined
+    from the first)."""
     n = len(vectors)
     reads = []
     state = vectors[0].new_ones(batch, 1)
@@ -540,6 +586,16 @@ def _grow(vectors, matrices, qubits, batch, marks=(), read=None):
 
     for i, (matrix, block) in enumerate(zip(matrices, qubits, strict=True)):
         state, order = read_at(i, state, order)
+        q = block[0]
+        if len(block) == 1 and q not in order:  # a qubit held apart: its vector alone
+            vectors[n - 1 - q] = (matrix @ vectors[n - 1 - q][..., None])[..., 0]
+            continue
+        if releases and releases[i]:  # a reset: the rest's state, times the block's output
+            axis = order.index(q)
+            state = state.view(batch, 4**axis, 4, -1)[:, :, 0].reshape(batch, -1)
+            order = [p for p in order if p != q]
+            vectors[n - 1 - q] = matrix[:, :, 0]
+            continue
         state, order = join(state, order, [q for q in block if q not in order], block)
         state, order = _run_chain(state, [matrix], [block], order)
     state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])

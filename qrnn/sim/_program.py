@@ -111,9 +111,13 @@ class Program:
         self.angles = AngleMap(self._lowered.table, self.input_index, self.weight_index)
         self._noisy = None
         if density:  # mixed states run on the Pauli-basis engine (``_noisy``)
-            self._noisy = NoisyPlan(self._lowered, self.angles, stops=self.stops)
+            read = None
             if self.observables is not None:
-                self._noisy.set_observables(apply_readout(self.observables, self._lowered.readout))
+                read = apply_readout(self.observables, self._lowered.readout)
+            support = None if read is None else _support(read)
+            self._noisy = NoisyPlan(self._lowered, self.angles, stops=self.stops, support=support)
+            if read is not None:
+                self._noisy.set_observables(read)
         self.global_phase_rows = list(self._lowered.global_phase_rows)  # angle rows, summed
         self._plans: dict[str, CompiledPlan] = {}
 
@@ -303,3 +307,14 @@ def _check_stops(stops, n_instructions: int) -> tuple[int, ...]:
             f"got {list(stops)}"
         )
     return stops
+
+
+def _support(observables) -> set[int]:
+    """The qubits on which some term of ``observables`` (``SparsePauliOp``s) acts."""
+    return {
+        q
+        for observable in observables
+        for z, x in zip(observable.paulis.z, observable.paulis.x, strict=True)
+        for q in range(observable.num_qubits)
+        if z[q] or x[q]
+    }

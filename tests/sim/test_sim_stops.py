@@ -123,3 +123,24 @@ def test_a_program_without_stops_says_so():
         sim.compile(circuit, OBSERVABLES, noise_model=noise).expval_at_stops(
             values_for(circuit, 1, seed=0)
         )
+
+
+def test_gates_outside_the_readout_run_after_the_reset_that_follows_it():
+    # the readout is on the data register only: the step's last gates among hidden qubits
+    # commute with it and with the data register's resets, so they run after those, on the
+    # hidden register's state alone (the reset qubits released); the values are unchanged
+    circuit, stops, noise, _ = sequence()
+    data_only = ["IIIIZ", "IIIZI", "IIIZZ"]
+    values = values_for(circuit, 2, seed=3)
+    program = sim.compile(circuit, data_only, noise_model=noise, stops=stops)
+    assert any(block.releases for block in program._noisy.blocks)  # the path under test
+    out, rho = program.expval_at_stops(values, final_qubits=[2, 3, 4])
+    for m, stop in enumerate(stops):
+        head = prefix(circuit, stop)
+        columns = [list(circuit.parameters).index(p) for p in head.parameters]
+        engine = sim.compile(head, data_only, noise_model=noise).expval(values[:, columns])
+        np.testing.assert_allclose(out[:, m].numpy(), engine.numpy(), atol=1e-10)
+    for b in range(2):
+        state = density_matrix(circuit.assign_parameters(values[b].numpy()), noise)
+        expected = partial_trace(state, [0, 1]).data  # bit j = qubit 2 + j
+        np.testing.assert_allclose(rho[b].numpy(), expected, atol=1e-8)
