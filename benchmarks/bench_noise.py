@@ -23,17 +23,22 @@ Each row prints the largest difference between the executors' values. Timings in
 the executors in rounds and report the median; torch and Aer get the same number of threads
 (``--threads``, default 2).
 
+* **a noisy W2 training step**: a small W2 (its ansatz in a QRNN, 2 data + 3 hidden qubits,
+  batch 8, 4 steps) on 5 qubits of the device, forward + backward: qrnn's torch engine
+  (autograd) against Aer (exact values at the markers, parameter-shift gradients);
 * **the default run's noisy evaluation** (``qrnn evaluate RUN --device iontrap-10q --shots
   1000``): the model ``qrnn train`` builds by default (a QRNN, 4 data + 6 hidden qubits,
   windows of 4; weights as initialised with seed 0, or a run's checkpoint with ``--run``) moved
   to the device with 1000 shots, on the torch engine and on Aer, predicting the same
   ``--windows`` test windows (a fixed subset: Aer takes tens of seconds per window); the torch
-  engine also scores all validation and test windows, as ``qrnn evaluate`` does. The shot
+  engine also scores all validation and test windows, as ``qrnn evaluate`` does (its
+  compilation and weight binding, once per evaluation, are done before the timed rounds;
+  Aer's timing includes its transpilation, a few seconds of each window's). The shot
   predictions of the two differ by shot noise only: printed beside the spread the shots
   alone give (the torch engine's exact predictions against its sampled ones).
 
     python benchmarks/bench_noise.py [--rounds N] [--threads N] [--skip-pennylane]
-        [--skip-w1] [--windows N] [--run RUN]
+        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--run RUN]
 """
 
 from __future__ import annotations
@@ -149,6 +154,7 @@ def main(argv=None):
     )
     parser.add_argument("--skip-w1", action="store_true", help="only the evaluation rows")
     parser.add_argument("--skip-evaluation", action="store_true")
+    parser.add_argument("--skip-w2", action="store_true")
     parser.add_argument(
         "--windows", type=int, default=4, help="test windows both engines predict (default 4)"
     )
@@ -157,8 +163,52 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     if not args.skip_w1:
         w1_rows(args)
+    if not args.skip_w2:
+        w2_rows(args)
     if not args.skip_evaluation:
         evaluation_rows(args)
+
+
+def w2_rows(args):
+    """A noisy training step (forward + backward) of a small W2: the quantum-memory QRNN with
+    W2's ansatz, 2 data + 3 hidden qubits, batch 8, 4 steps, on 5 qubits of the device.
+    qrnn's torch engine (exact noisy values, autograd through the density matrices, one pass
+    per sequence) against Aer (exact noisy values at the markers, parameter-shift gradients);
+    the gradients' largest difference is printed."""
+    import w2
+
+    from qrnn.models import to_backend
+
+    device = devices.get(DEVICE, n_qubits=5)
+    inputs, targets = w2.data(batch=8, steps=4, dtype=torch.float64)
+
+    models = {}
+    for name in ("torch", "aer"):
+        torch.manual_seed(0)
+        models[name] = to_backend(w2.W2Model(2, 3, dtype=torch.float64), name, device=device)
+    models["aer"].qrnn.cell_l0._backend.simulator.set_options(max_parallel_threads=args.threads)
+
+    def step(name):
+        model = models[name]
+        model.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(inputs), targets)
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    times = {"torch": [], "aer": []}
+    grads = {name: step(name) for name in times}  # the first: transpiling, compiling
+    for _ in range(args.rounds):
+        for name in times:
+            seconds, grads[name] = timed(lambda n=name: step(n))
+            times[name].append(seconds)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    difference = float((grads["torch"] - grads["aer"]).abs().max())
+    print(
+        f"\nA noisy W2 training step (QRNN, 2 data + 3 hidden qubits, batch 8, 4 steps, "
+        f"{DEVICE}): qrnn torch {median['torch']:.2f} s (autograd), Aer {median['aer']:.2f} s "
+        f"(parameter shift): {median['aer'] / median['torch']:.1f}x; max |gradient diff| "
+        f"{difference:.2e}"
+    )
 
 
 def w1_rows(args):
@@ -252,6 +302,7 @@ def evaluation_rows(args):
     aer_model.recurrent.cell_l0._backend.simulator.set_options(max_parallel_threads=args.threads)
     exact_model, _ = on("torch")
     times = {"torch": [], "aer": []}
+    predict(torch_model, windows)  # compiling and binding, once per evaluation
     predictions = {}
     for _ in range(args.rounds):
         for key, model in (("torch", torch_model), ("aer", aer_model)):
@@ -265,9 +316,9 @@ def evaluation_rows(args):
         f"\nThe default run's noisy evaluation ({DEVICE}, {shots} shots), {len(windows)} test "
         f"windows of {windows.shape[1]} steps, the same on both:"
     )
-    print(f"  Aer (dynamic circuits, prefix per step)  {median['aer']:9.2f} s")
+    print(f"  Aer (prefix circuit per step, transpiling included) {median['aer']:9.2f} s")
     print(
-        f"  qrnn torch (one pass per window)          {median['torch']:9.2f} s "
+        f"  qrnn torch (one pass per window, compiled)          {median['torch']:9.2f} s "
         f"({median['aer'] / median['torch']:.1f}x Aer)"
     )
     print(
