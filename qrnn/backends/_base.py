@@ -355,14 +355,25 @@ class Backend:
         """(batch, 2**k, 2**k) reduced final state for validated input."""
         raise NotImplementedError
 
-    def bind(self, circuit, observables, weight_params, input_params, weights):
+    def bind(
+        self,
+        circuit,
+        observables,
+        weight_params,
+        input_params,
+        weights,
+        *,
+        at_markers=False,
+        state_qubits=None,
+    ):
         """A map ``inputs (batch, len(input_params)) -> (batch, n_obs)`` with ``weights``
         (``(len(weight_params),)``, a model's trainable angles) bound once, or None where the
         executor has none (then call ``expval`` with the weights in every row of the values).
 
         Where it exists it equals ``expval`` on ``cat(weights.expand(batch, -1), inputs)``
         (columns put in ``circuit.parameters`` order), and gradients reach ``weights`` once,
-        summed over the batch, instead of through one copy per sample."""
+        summed over the batch, instead of through one copy per sample. With ``at_markers``
+        (and ``state_qubits``) it is ``expval_at_markers`` instead."""
         return None
 
     def _markers_and_state(self, circuit, values, observables, qubits):

@@ -84,20 +84,39 @@ class TorchBackend(Backend):
         )
         return program.expval(values)
 
-    def bind(self, circuit, observables, weight_params, input_params, weights):
+    def bind(
+        self,
+        circuit,
+        observables,
+        weight_params,
+        input_params,
+        weights,
+        *,
+        at_markers=False,
+        state_qubits=None,
+    ):
         """With noise and exact values (``shots=None``, backprop): the executable circuit
-        compiled with ``weight_params`` as weights (``sim.compile(..., weight_params=)``) and
-        bound to ``weights``, so the noisy engine builds the weight-only blocks once per call
-        and, under autograd, differentiates them once for the whole batch. Else None."""
+        compiled with ``weight_params`` as weights (``sim.compile(..., weight_params=)``, with
+        the markers as stops ``at_markers``, when ``_at_stops`` would run them) and bound to
+        ``weights``, so the noisy engine builds the weight-only blocks once per call and,
+        under autograd, differentiates them once for the whole batch. Else None."""
         if self.noise_model is None or self.shots is not None or self.gradient != "backprop":
             return None
         circuit = check_circuit(circuit)
         observables = parse_observables(observables, circuit.num_qubits)
         runnable = self.executable(circuit)
+        stops = ()
+        if at_markers:
+            stops = tuple(marker_positions(runnable))
+            z_only = not any(np.any(o.paulis.x) for o in observables)
+            if not z_only or len(stops) != len(marker_positions(circuit)) or not stops:
+                return None
+        physical = physical_qubits(runnable, circuit.num_qubits)
+        final = None if state_qubits is None else [physical[q] for q in state_qubits]
         present = set(runnable.parameters)
         kept = [k for k, p in enumerate(weight_params) if p in present]
         kept_inputs = [k for k, p in enumerate(input_params) if p in present]
-        key = ("layer", _observables_key(observables), tuple(weight_params), tuple(input_params))
+        key = ("bind", _observables_key(observables), tuple(weight_params), tuple(input_params))
 
         def build():
             return sim.compile(
@@ -106,14 +125,17 @@ class TorchBackend(Backend):
                 noise_model=self.noise_model,
                 weight_params=[weight_params[k] for k in kept],
                 input_params=[input_params[k] for k in kept_inputs],
+                stops=stops,
             )
 
-        bound = self._cache.get(runnable, key, build).bind(weights[kept])
+        bound = self._cache.get(runnable, (*key, stops), build).bind(weights[kept])
         n_inputs = len(input_params)
 
         def run(inputs: torch.Tensor) -> torch.Tensor:
-            inputs = check_values(inputs, n_inputs, "inputs")
-            return bound.expval(inputs[:, kept_inputs])
+            inputs = check_values(inputs, n_inputs, "inputs")[:, kept_inputs]
+            if at_markers:
+                return bound.expval_at_stops(inputs, final_qubits=final)
+            return bound.expval(inputs)
 
         return run
 

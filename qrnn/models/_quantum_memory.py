@@ -193,10 +193,27 @@ class MemoryCell(StepCell):
             )
         length, batch, _ = sequence.shape
         angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
-        circuit, values = self._unrolled_values(angles)
         lengths = torch.full((batch,), length) if valid is None else valid.sum(0).cpu()
         hidden = list(range(self.n_data, self.n_qubits))
-        if bool((lengths == length).all()):  # outputs and final states from one simulation
+        full = bool((lengths == length).all())
+        circuit, weight_columns, input_columns = self._unrolled_circuit(length)
+        parameters = list(circuit.parameters)
+        bound = self._backend.bind(  # a backend that binds the weights once (torch, noisy)
+            circuit,
+            self.observables,
+            [parameters[c] for c in weight_columns],
+            [parameters[c] for c in input_columns.reshape(-1)],
+            self.weight_values().to(angles.dtype),
+            at_markers=True,
+            state_qubits=hidden if full else None,
+        )
+        inputs = angles.permute(1, 0, 2).reshape(batch, -1)
+        circuit, values = self._unrolled_values(angles)
+        if bound is not None and full:
+            out, final = bound(inputs)
+        elif bound is not None:
+            out, final = bound(inputs), self._final_states(angles, lengths, hidden)
+        elif full:  # outputs and final states from one simulation
             out, final = self._backend.expval_at_markers(
                 circuit, values, self.observables, state_qubits=hidden
             )

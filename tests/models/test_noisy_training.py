@@ -182,3 +182,33 @@ def test_a_quantum_layer_on_a_noisy_device_binds_its_weights_with_the_same_gradi
         )
         is None
     )  # sampled values: the layer passes full value rows
+
+
+def test_a_memory_model_on_a_noisy_device_binds_its_weights_with_the_same_gradients():
+    # the QRNN's sequence with its weights bound once (Backend.bind at the markers), against
+    # the value rows through expval_at_markers (a copy of the weights per sample)
+    model = to_backend(tiny_qrnn(), "torch", device=DEVICE)
+    cell = model.cell_l0
+    x = windows()
+    populations = torch.arange(1.0, 3.0, dtype=F64)  # any weighting of the hidden state's
+
+    def loss(out, rho):
+        return out.sum() + (torch.diagonal(rho, dim1=-2, dim2=-1).real @ populations).sum()
+
+    out, h_n = model(x)
+    loss(out, h_n[0]).backward()
+
+    weight = cell.weight.detach().clone().requires_grad_()
+    with torch.no_grad():
+        angles = cell.angles(x.transpose(0, 1).reshape(-1, 1)).view(3, 4, -1)
+    circuit, weight_columns, input_columns = cell._unrolled_circuit(3)
+    values = torch.zeros(4, circuit.num_parameters, dtype=F64)
+    values[:, input_columns.reshape(-1)] = angles.permute(1, 0, 2).reshape(4, -1)
+    values = values.index_copy(1, torch.tensor(weight_columns), weight.expand(4, -1))
+    expected, rho = cell._backend.expval_at_markers(
+        circuit, values, cell.observables, state_qubits=[2]
+    )
+    loss(expected, rho).backward()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(h_n[0], rho, rtol=0, atol=1e-12)
+    torch.testing.assert_close(cell.weight.grad, weight.grad, rtol=0, atol=1e-10)
