@@ -11,7 +11,10 @@ values), batch 32, float64/complex128 everywhere:
   against Aer's density-matrix method through ``qrnn.backends.get("aer", device=...)``
   (32 bound circuits in one Aer call);
 * **forward + backward**: qrnn's torch engine, gradients to the weights and the inputs by
-  autograd (Aer has none: parameter shift would cost 2 x 70 more forwards);
+  autograd (Aer has none: parameter shift would cost 2 x 70 more forwards); and a
+  ``QuantumLayer``'s training step on the device backend: the weights bound once
+  (``Backend.bind``) against a copy of them in every row of the values (the layer's path
+  before, where every sample's weight blocks were built and differentiated apart);
 * **PennyLane** ``default.mixed`` (``qrnn.backends.get("pennylane:default.mixed",
   device=...)``, backprop) at a size it holds in reasonable time: the same cell on 6 qubits of
   the same device, batch 8, against qrnn on that size.
@@ -20,7 +23,22 @@ Each row prints the largest difference between the executors' values. Timings in
 the executors in rounds and report the median; torch and Aer get the same number of threads
 (``--threads``, default 2).
 
+* **a noisy W2 training step**: a small W2 (its ansatz in a QRNN, 2 data + 3 hidden qubits,
+  batch 8, 4 steps) on 5 qubits of the device, forward + backward: qrnn's torch engine
+  (autograd) against Aer (exact values at the markers, parameter-shift gradients);
+* **the default run's noisy evaluation** (``qrnn evaluate RUN --device iontrap-10q --shots
+  1000``): the model ``qrnn train`` builds by default (a QRNN, 4 data + 6 hidden qubits,
+  windows of 4; weights as initialised with seed 0, or a run's checkpoint with ``--run``) moved
+  to the device with 1000 shots, on the torch engine and on Aer, predicting the same
+  ``--windows`` test windows (a fixed subset: Aer takes tens of seconds per window); the torch
+  engine also scores all validation and test windows, as ``qrnn evaluate`` does (its
+  compilation and weight binding, once per evaluation, are done before the timed rounds;
+  Aer's timing includes its transpilation, a few seconds of each window's). The shot
+  predictions of the two differ by shot noise only: printed beside the spread the shots
+  alone give (the torch engine's exact predictions against its sampled ones).
+
     python benchmarks/bench_noise.py [--rounds N] [--threads N] [--skip-pennylane]
+        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--run RUN]
 """
 
 from __future__ import annotations
@@ -54,8 +72,10 @@ class Workload:
     def __init__(self, n_qubits: int, batch: int, seed: int = 0):
         self.device = devices.get(DEVICE, n_qubits=n_qubits)
         self.circuit, angles, weights = w1.circuit(n_qubits)
+        self.angle_params, self.weight_param_list = list(angles), list(weights)
         self.observables = w1.observables(n_qubits)
         torch_backend = backends.get("torch", device=self.device)
+        self.torch_backend = torch_backend
         self.runnable = torch_backend.executable(self.circuit)
         self.noise_model = self.device.noise_model()
         generator = torch.Generator().manual_seed(seed)
@@ -101,6 +121,22 @@ class Workload:
         out.sum().backward()
         return out.detach()
 
+    def layer_step(self, rows: bool = False):
+        """A ``QuantumLayer``'s forward + backward on the device through the torch backend:
+        the weights bound once (``Backend.bind``, what the layer does now) or, with ``rows``,
+        a copy of them in every row of the values (``Backend.expval``, what it did before)."""
+        weights = self.weights.clone().requires_grad_()
+        inputs = self.inputs.clone().requires_grad_()
+        backend = self.torch_backend
+        if rows:
+            values = torch.cat([weights.expand(len(inputs), -1), inputs], dim=1)
+            out = backend.expval(self.circuit, values, self.observables)
+        else:
+            params = (self.weight_param_list, self.angle_params)
+            out = backend.bind(self.circuit, self.observables, *params, weights)(inputs)
+        out.sum().backward()
+        return out.detach()
+
     def backend(self, name):
         return backends.get(name, device=self.device)
 
@@ -116,9 +152,66 @@ def main(argv=None):
         help="torch and Aer threads (default 2; use 1 on a "
         "machine shared with other work, where 2 threads wait on each other)",
     )
+    parser.add_argument("--skip-w1", action="store_true", help="only the evaluation rows")
+    parser.add_argument("--skip-evaluation", action="store_true")
+    parser.add_argument("--skip-w2", action="store_true")
+    parser.add_argument(
+        "--windows", type=int, default=4, help="test windows both engines predict (default 4)"
+    )
+    parser.add_argument("--run", help="a run directory of the default model (default: seed 0)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if not args.skip_w1:
+        w1_rows(args)
+    if not args.skip_w2:
+        w2_rows(args)
+    if not args.skip_evaluation:
+        evaluation_rows(args)
 
+
+def w2_rows(args):
+    """A noisy training step (forward + backward) of a small W2: the quantum-memory QRNN with
+    W2's ansatz, 2 data + 3 hidden qubits, batch 8, 4 steps, on 5 qubits of the device.
+    qrnn's torch engine (exact noisy values, autograd through the density matrices, one pass
+    per sequence) against Aer (exact noisy values at the markers, parameter-shift gradients);
+    the gradients' largest difference is printed."""
+    import w2
+
+    from qrnn.models import to_backend
+
+    device = devices.get(DEVICE, n_qubits=5)
+    inputs, targets = w2.data(batch=8, steps=4, dtype=torch.float64)
+
+    models = {}
+    for name in ("torch", "aer"):
+        torch.manual_seed(0)
+        models[name] = to_backend(w2.W2Model(2, 3, dtype=torch.float64), name, device=device)
+    models["aer"].qrnn.cell_l0._backend.simulator.set_options(max_parallel_threads=args.threads)
+
+    def step(name):
+        model = models[name]
+        model.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(inputs), targets)
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    times = {"torch": [], "aer": []}
+    grads = {name: step(name) for name in times}  # the first: transpiling, compiling
+    for _ in range(args.rounds):
+        for name in times:
+            seconds, grads[name] = timed(lambda n=name: step(n))
+            times[name].append(seconds)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    difference = float((grads["torch"] - grads["aer"]).abs().max())
+    print(
+        f"\nA noisy W2 training step (QRNN, 2 data + 3 hidden qubits, batch 8, 4 steps, "
+        f"{DEVICE}): qrnn torch {median['torch']:.2f} s (autograd), Aer {median['aer']:.2f} s "
+        f"(parameter shift): {median['aer'] / median['torch']:.1f}x; max |gradient diff| "
+        f"{difference:.2e}"
+    )
+
+
+def w1_rows(args):
     work = Workload(w1.N_QUBITS, w1.BATCH)
     aer = work.backend("aer")
     aer.simulator.set_options(max_parallel_threads=args.threads)
@@ -129,13 +222,15 @@ def main(argv=None):
         f"blocks of {sorted({len(b.qubits) for b in plan.blocks})} qubits, "
         f"{'a product state meets the observables evolved back' if plan.cut == 0 else ''}"
     )
-    times = {key: [] for key in ("torch", "one-shot", "fwd+bwd", "aer")}
+    times = {key: [] for key in ("torch", "one-shot", "fwd+bwd", "layer", "rows", "aer")}
     outputs = {}
     for _ in range(args.rounds):
         for key, run in (
             ("torch", work.qrnn_forward),
             ("one-shot", work.qrnn_one_shot),
             ("fwd+bwd", work.qrnn_forward_backward),
+            ("layer", work.layer_step),
+            ("rows", lambda: work.layer_step(rows=True)),
             ("aer", lambda: aer.expval(work.circuit, work.values, work.observables)),
         ):
             seconds, outputs[key] = timed(run)
@@ -147,6 +242,8 @@ def main(argv=None):
         ("qrnn torch forward (bind + expval)", "torch"),
         ("qrnn torch forward, one-shot sim.expval", "one-shot"),
         ("qrnn torch forward + backward", "fwd+bwd"),
+        ("training step: QuantumLayer, weights bound", "layer"),
+        ("training step: weights in every row (before)", "rows"),
         ("Aer density_matrix forward", "aer"),
     ]
     for label, key in rows:
@@ -172,8 +269,68 @@ def main(argv=None):
             f"torch {qr:.4f} s ({pl / qr:.0f}x); max |diff| {difference:.2e}"
         )
 
-    # Rows of the default run's noisy evaluation (torch vs Aer) and of a noisy W2 training
-    # step belong here (issue 13); they are added with those features.
+
+def default_model(run=None):
+    """The model and data of ``qrnn train``'s defaults: a run's checkpoint, or seed 0."""
+    from qrnn.config import RunConfig
+    from qrnn.runs import build_model, load_data, read_run_config
+    from qrnn.train import load_weights
+
+    config = RunConfig() if run is None else read_run_config(run)
+    data = load_data(config)
+    torch.manual_seed(0)
+    model = build_model(config, data)
+    if run is not None:
+        load_weights(model, run)
+    return model, data
+
+
+def evaluation_rows(args):
+    """The default run's noisy evaluation, torch engine vs Aer, on the same windows."""
+    from qrnn.models import to_backend
+    from qrnn.train import evaluate, predict
+
+    shots = 1000
+    windows = default_model(args.run)[1].test.inputs[: args.windows]
+
+    def on(backend, **options):
+        model, data = default_model(args.run)
+        return to_backend(model, backend, device=DEVICE, **options), data
+
+    torch_model, data = on("torch", shots=shots, seed=0)
+    aer_model, _ = on("aer", shots=shots, seed=1)
+    aer_model.recurrent.cell_l0._backend.simulator.set_options(max_parallel_threads=args.threads)
+    exact_model, _ = on("torch")
+    times = {"torch": [], "aer": []}
+    predict(torch_model, windows)  # compiling and binding, once per evaluation
+    predictions = {}
+    for _ in range(args.rounds):
+        for key, model in (("torch", torch_model), ("aer", aer_model)):
+            seconds, predictions[key] = timed(lambda m=model: predict(m, windows))
+            times[key].append(seconds)
+    exact = predict(exact_model, windows)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    shot_noise = float((predictions["torch"] - exact).abs().max())
+    difference = float((predictions["torch"] - predictions["aer"]).abs().max())
+    print(
+        f"\nThe default run's noisy evaluation ({DEVICE}, {shots} shots), {len(windows)} test "
+        f"windows of {windows.shape[1]} steps, the same on both:"
+    )
+    print(f"  Aer (prefix circuit per step, transpiling included) {median['aer']:9.2f} s")
+    print(
+        f"  qrnn torch (one pass per window, compiled)          {median['torch']:9.2f} s "
+        f"({median['aer'] / median['torch']:.1f}x Aer)"
+    )
+    print(
+        f"  max |torch - Aer| prediction {difference:.3g} (shots alone: max |sampled - exact| "
+        f"{shot_noise:.3g} on torch)"
+    )
+    seconds, scores = timed(lambda: evaluate(torch_model, data, ("val", "test"), batch_size=16))
+    total = len(data.val.inputs) + len(data.test.inputs)
+    print(
+        f"  qrnn torch, all {total} validation and test windows (qrnn evaluate's scoring): "
+        f"{seconds:.1f} s; test MSE {scores['test']['mse']:.4g}"
+    )
 
 
 if __name__ == "__main__":

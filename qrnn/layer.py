@@ -21,7 +21,9 @@ Backends (``qrnn.backends.resolve``): the exact torch engine (``"torch"``, the d
 ``qrnn.sim``'s compiled program directly (exact, autograd). Any other backend gets the full
 ``(batch, n_params)`` value tensor in ``circuit.parameters`` order through
 ``backend.expval(circuit, values, observables)``; gradients then come from that backend
-(autograd, parameter-shift or SPSA).
+(autograd, parameter-shift or SPSA). A backend that can bind the weights itself
+(``Backend.bind``: the torch engine with device noise, exact) gets them once per weight state
+instead, and their gradient once for the batch.
 """
 
 from __future__ import annotations
@@ -232,6 +234,19 @@ class QuantumLayer(nn.Module):
             return run
 
         backend, weight = self._backend, self.weight
+        bound = self._bound.get(
+            (weight,),
+            lambda weights: backend.bind(
+                self.circuit, self.observables, self.weight_params, self.input_params, *weights
+            ),
+        )
+        if bound is not None:  # the backend binds the weights once (the noisy torch engine)
+
+            def run_bound(inputs: torch.Tensor) -> torch.Tensor:
+                out = bound(sim.check_values(inputs, self.n_inputs, "inputs").to(weight.dtype))
+                return out[0] if _unbatched(inputs) else out
+
+            return run_bound
 
         def run_backend(inputs: torch.Tensor) -> torch.Tensor:
             unbatched = _unbatched(inputs)

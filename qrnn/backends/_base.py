@@ -223,11 +223,15 @@ class Backend:
         values = check_values(values, circuit.num_parameters, "values", circuit.parameters)
         return self._run(circuit, values, observables, markers=False)
 
-    def expval_at_markers(self, circuit, values, observables) -> torch.Tensor:
+    def expval_at_markers(self, circuit, values, observables, state_qubits=None):
         """Expectation values at every marker (``add_marker``), (batch, n_markers, n_obs).
 
         The value at a marker is that of the state after every instruction before it, measured
         as at the end of a circuit (readout error included); later resets do not disturb it.
+        With ``state_qubits`` (a list of qubits, as ``density_matrix`` takes them) the result
+        is the pair ``(values, density_matrix(circuit, values, state_qubits))``: a
+        quantum-memory model's outputs and final hidden state, which an executor may take
+        from one simulation (the torch engine does).
         """
         circuit = check_circuit(circuit)
         observables = parse_observables(observables, circuit.num_qubits)
@@ -236,7 +240,17 @@ class Backend:
             raise BackendError(
                 "the circuit has no markers; add them with qrnn.backends.add_marker(circuit)"
             )
-        return self._run(circuit, values, observables, markers=True)
+        if state_qubits is None:
+            return self._run(circuit, values, observables, markers=True)
+        qubits = self._check_qubits(circuit, state_qubits)
+        if self.gradient == "backprop" or not (values.requires_grad and torch.is_grad_enabled()):
+            joint = self._markers_and_state(circuit, values, observables, qubits)
+            if joint is not None:
+                return joint
+        return (
+            self._run(circuit, values, observables, markers=True),
+            self.density_matrix(circuit, values, qubits),
+        )
 
     def counts(self, circuit, values=None, shots: int | None = None) -> list[dict[str, int]]:
         """Measurement outcomes of ``circuit``, sampled as the device would give them.
@@ -281,14 +295,7 @@ class Backend:
         """
         circuit = check_circuit(circuit)
         values = check_values(values, circuit.num_parameters, "values", circuit.parameters)
-        if qubits is None:
-            qubits = list(range(circuit.num_qubits))
-        qubits = [int(q) for q in qubits]
-        if len(set(qubits)) != len(qubits) or not all(0 <= q < circuit.num_qubits for q in qubits):
-            raise BackendError(
-                f"qubits must be distinct qubits of the circuit (0 to {circuit.num_qubits - 1}), "
-                f"got {qubits}"
-            )
+        qubits = self._check_qubits(circuit, qubits)
         if self.supports_autograd:
             return self._density_matrix(circuit, values, qubits)
         with torch.no_grad():
@@ -297,6 +304,19 @@ class Backend:
     def __repr__(self) -> str:
         device = getattr(self.device, "name", self.device)
         return f"{type(self).__name__}(name={self.name!r}, shots={self.shots}, device={device!r})"
+
+    @staticmethod
+    def _check_qubits(circuit, qubits) -> list[int]:
+        """``qubits`` (default: all) as distinct qubit indices of ``circuit``."""
+        if qubits is None:
+            qubits = list(range(circuit.num_qubits))
+        qubits = [int(q) for q in qubits]
+        if len(set(qubits)) != len(qubits) or not all(0 <= q < circuit.num_qubits for q in qubits):
+            raise BackendError(
+                f"qubits must be distinct qubits of the circuit (0 to {circuit.num_qubits - 1}), "
+                f"got {qubits}"
+            )
+        return qubits
 
     # -- the form every executor runs ---------------------------------------------------------
 
@@ -334,6 +354,32 @@ class Backend:
     def _density_matrix(self, circuit, values, qubits) -> torch.Tensor:
         """(batch, 2**k, 2**k) reduced final state for validated input."""
         raise NotImplementedError
+
+    def bind(
+        self,
+        circuit,
+        observables,
+        weight_params,
+        input_params,
+        weights,
+        *,
+        at_markers=False,
+        state_qubits=None,
+    ):
+        """A map ``inputs (batch, len(input_params)) -> (batch, n_obs)`` with ``weights``
+        (``(len(weight_params),)``, a model's trainable angles) bound once, or None where the
+        executor has none (then call ``expval`` with the weights in every row of the values).
+
+        Where it exists it equals ``expval`` on ``cat(weights.expand(batch, -1), inputs)``
+        (columns put in ``circuit.parameters`` order), and gradients reach ``weights`` once,
+        summed over the batch, instead of through one copy per sample. With ``at_markers``
+        (and ``state_qubits``) it is ``expval_at_markers`` instead."""
+        return None
+
+    def _markers_and_state(self, circuit, values, observables, qubits):
+        """``(values at the markers, reduced final state)`` from one simulation, or None where
+        the executor has no such path (then they are computed apart)."""
+        return None
 
     def _expval_markers(self, circuit, values, observables) -> torch.Tensor:
         """(batch, n_markers, n_obs); by default one prefix circuit per marker."""

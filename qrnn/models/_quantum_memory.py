@@ -193,23 +193,49 @@ class MemoryCell(StepCell):
             )
         length, batch, _ = sequence.shape
         angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
-        circuit, values = self._unrolled_values(angles)
-        out = self._backend.expval_at_markers(circuit, values, self.observables)  # (N, L, obs)
-        out = out.transpose(0, 1)
-        # the hidden register's state after each sequence's own last step
         lengths = torch.full((batch,), length) if valid is None else valid.sum(0).cpu()
         hidden = list(range(self.n_data, self.n_qubits))
+        full = bool((lengths == length).all())
+        circuit, weight_columns, input_columns = self._unrolled_circuit(length)
+        parameters = list(circuit.parameters)
+        bound = self._backend.bind(  # a backend that binds the weights once (torch, noisy)
+            circuit,
+            self.observables,
+            [parameters[c] for c in weight_columns],
+            [parameters[c] for c in input_columns.reshape(-1)],
+            self.weight_values().to(angles.dtype),
+            at_markers=True,
+            state_qubits=hidden if full else None,
+        )
+        inputs = angles.permute(1, 0, 2).reshape(batch, -1)
+        circuit, values = self._unrolled_values(angles)
+        if bound is not None and full:
+            out, final = bound(inputs)
+        elif bound is not None:
+            out, final = bound(inputs), self._final_states(angles, lengths, hidden)
+        elif full:  # outputs and final states from one simulation
+            out, final = self._backend.expval_at_markers(
+                circuit, values, self.observables, state_qubits=hidden
+            )
+        else:
+            out = self._backend.expval_at_markers(circuit, values, self.observables)
+            final = self._final_states(angles, lengths, hidden)
+        out = out.transpose(0, 1)  # (L, N, obs)
+        if valid is not None:
+            out = out * valid.unsqueeze(-1).to(out.dtype)
+        return out, (final,)
+
+    def _final_states(self, angles, lengths, hidden) -> torch.Tensor:
+        """The hidden register's state after each sequence's own last step, ``(N, R, R)``."""
         final = None
         for steps in sorted(set(lengths.tolist())):
             rows = torch.nonzero(lengths == steps).flatten().to(angles.device)
             prefix, prefix_values = self._unrolled_values(angles[:steps, rows])
             states = self._backend.density_matrix(prefix, prefix_values, hidden)
             if final is None:
-                final = states.new_zeros(batch, *states.shape[1:])
+                final = states.new_zeros(angles.shape[1], *states.shape[1:])
             final = final.index_copy(0, rows, states)
-        if valid is not None:
-            out = out * valid.unsqueeze(-1).to(out.dtype)
-        return out, (final,)
+        return final
 
     def _unrolled_values(self, angles: torch.Tensor) -> tuple[QuantumCircuit, torch.Tensor]:
         """The unrolled circuit of ``angles (L, N, n_data)``'s length and its values

@@ -59,6 +59,7 @@ def compile(
     weight_params=(),
     input_params=None,
     max_fused_qubits=5,
+    stops=(),
 ) -> Program:
     """Compile ``circuit`` for repeated batched runs; see ``Program``."""
     return Program(
@@ -68,6 +69,7 @@ def compile(
         weight_params=weight_params,
         input_params=input_params,
         max_fused_qubits=max_fused_qubits,
+        stops=stops,
     )
 
 

@@ -193,6 +193,8 @@ class Lowered:
     # axis -> (gate before, gate after) as U1Q angle rows: the one-wire Cliffords C, C^+ with
     # C P C^+ = Z for the Pauli P of the axis, so exp(-i t/2 P) = C^+ exp(-i t/2 Z) C
     basis: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    # ends[i]: how many ops the circuit's first i + 1 instructions lowered to (ops[:ends[i]])
+    ends: list[int] = field(default_factory=list)
 
 
 # --- lowering --------------------------------------------------------------------------------
@@ -216,6 +218,7 @@ def lower(circuit: QuantumCircuit, noise_model=None) -> Lowered:
     for instruction in circuit.data:
         qubits = tuple(qubit_index[q] for q in instruction.qubits)
         _lower_instruction(instruction.operation, qubits, lowered, noise, top_level=True)
+        lowered.ends.append(len(lowered.ops))
     return lowered
 
 

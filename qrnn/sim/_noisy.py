@@ -23,21 +23,32 @@ the observables (``R^T`` in reverse order: ``n_obs`` vectors instead of ``batch`
 and a run only meets them at the cut: one matrix product, or, when the state at the cut is a
 product state, a contraction of the two halves of the register that never builds the state.
 Which way runs is chosen by counting multiply-adds (``NoisyPlan.heisenberg_cost``).
+
+With **stops** (instruction indices, e.g. a quantum-memory sequence's markers) each stretch
+between stops is fused on its own and ``expval_at_stops`` reads the observables from the
+states as they pass each stop: one pass for every readout of a sequence, where prefix
+circuits would repeat each step once per later readout. Operations at the end of a stretch
+that act outside the observables' qubits are deferred past the stop and the resets after it
+(``_defer``), and a reset takes its qubit out of the held state (``_grow``): a quantum-memory
+step's last gates among hidden qubits then run on the hidden register alone.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch.utils.checkpoint import checkpoint
 
 from qrnn.sim._errors import UnboundParameterError
 from qrnn.sim._footprint import check_memory
-from qrnn.sim._lowering import Op
+from qrnn.sim._lowering import Channel, Op
 from qrnn.sim._pauli import (
     ZERO_STATE,
     BlockBuilder,
+    kraus_ptm,
     observable_terms,
     pauli_index,
     to_density_matrix,
@@ -55,9 +66,42 @@ class Block:
     ops: list[Op] = field(default_factory=list)
     dynamic: bool = False
     builder: BlockBuilder | None = None
+    releases: bool = False  # a one-qubit block whose output does not depend on its input
 
     def cost(self) -> int:
         return _PASS + 4 ** len(self.qubits)
+
+
+def _defer(before: list[Op], after: list[Op], support: set[int]):
+    """Move the operations at the end of ``before`` that act outside the readout's
+    ``support`` (and outside every later operation kept in ``before``) past the stop, into
+    ``after`` after its leading one-qubit operations on other qubits (the resets that follow
+    a quantum-memory step's readout). Exact: operations on disjoint qubits commute, and a
+    channel outside the support does not change the readout. The run then applies them where
+    the reset qubits are released (``_grow``), on a smaller state."""
+    kept, moved, blocked = [], [], set(support)
+    for op in reversed(before):
+        if blocked.intersection(op.wires):
+            blocked.update(op.wires)
+            kept.append(op)
+        else:
+            moved.append(op)
+    if not moved:
+        return before, after
+    wires = {w for op in moved for w in op.wires}
+    at = 0
+    while at < len(after) and len(after[at].wires) == 1 and not wires.intersection(after[at].wires):
+        at += 1
+    return kept[::-1], [*after[:at], *moved[::-1], *after[at:]]
+
+
+def _releases(block: Block) -> bool:
+    """Whether a one-qubit block starts with a channel that forgets its input (a reset):
+    the state after it is a product with the block's qubit."""
+    if len(block.qubits) != 1 or not isinstance(block.ops[0], Channel):
+        return False
+    ptm = kraus_ptm(block.ops[0].kraus)
+    return bool(np.all(np.abs(ptm[:, 1:]) < 1e-14))
 
 
 def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
@@ -110,20 +154,36 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
 class NoisyPlan:
     """A circuit's noisy schedule: product prefix per qubit, blocks, the Heisenberg cut."""
 
-    def __init__(self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS):
+    def __init__(
+        self, lowered, angles, max_qubits: int = DEFAULT_MAX_QUBITS, stops=(), support=None
+    ):
         self.n_qubits = n = lowered.n_qubits
         self.angles = angles
-        blocks = fuse(list(lowered.ops), angles.is_dynamic, max_qubits)
-        # the product prefix: per qubit its one-qubit blocks before any wider block
+        # each stretch between stops is fused on its own, so that no block spans a readout
+        ops = list(lowered.ops)
+        bounds = [0, *(lowered.ends[s - 1] if s else 0 for s in stops), len(ops)]
+        pieces = [ops[start:end] for start, end in itertools.pairwise(bounds)]
+        support = set(range(n)) if support is None else set(support)
+        for k in range(len(pieces) - 1):
+            pieces[k], pieces[k + 1] = _defer(pieces[k], pieces[k + 1], support)
+        stretches = [fuse(piece, angles.is_dynamic, max_qubits) for piece in pieces]
+        for block in (b for stretch in stretches[1:] for b in stretch):
+            block.releases = _releases(block)
+        # the product prefix: per qubit its one-qubit blocks before any wider block (and
+        # before the first stop)
         entangled: set[int] = set()
         self.prefix: dict[int, list[Block]] = {q: [] for q in range(n)}
         rest = []
-        for block in blocks:
+        for block in stretches[0]:
             if len(block.qubits) == 1 and block.qubits[0] not in entangled:
                 self.prefix[block.qubits[0]].append(block)
             else:
                 entangled |= set(block.qubits)
                 rest.append(block)
+        self.marks = []  # per stop: the blocks before it
+        for stretch in stretches[1:]:
+            self.marks.append(len(rest))
+            rest += stretch
         self.blocks = rest
         channels: dict = {}  # one PTM per distinct error
         for block in rest + [b for bs in self.prefix.values() for b in bs]:
@@ -179,6 +239,7 @@ class NoisyBound:
         self._angle_map = angles
         self._tensors = angles.tensors(self.device, self.dtype)
         self._grad_mode = None
+        self._readouts: dict[tuple, tuple] = {}  # axis order -> readout index tables
 
     def _sync_grad_mode(self):
         """What was hoisted under ``torch.no_grad()`` has no graph: rebuild on a change."""
@@ -278,12 +339,20 @@ class NoisyBound:
 
     def states(self, inputs, stop=None):
         """``(states (batch, 4**n), order)`` after ``blocks[:stop]``."""
+        state, order, _ = self._run(inputs, stop)
+        return state, order
+
+    def _run(self, inputs, stop=None, marks=(), keep_state=True):
+        """``(state (batch, 4**n) after blocks[:stop] or None, its order, reads (batch,
+        len(marks), n_obs) or None)``: the observables are read before ``blocks[mark]`` for
+        each of ``marks`` (all <= stop), as the states pass."""
         angles = self._angles(inputs)
         batch = angles.shape[0]
         vectors = self._qubit_vectors(angles)
         blocks = self.plan.blocks[:stop]
         matrices = [self._block(b, angles) for b in blocks]
         qubits = [b.qubits for b in blocks]
+        releases = [b.releases for b in blocks]
         chunk = self._chunk()
         outputs = []
         final_order: list[int] = []
@@ -295,11 +364,20 @@ class NoisyBound:
 
             def run(*tensors, size=size):
                 k = len(vectors)
-                state, final_order[:] = _grow(list(tensors[:k]), tensors[k:], qubits, size)
-                return state
+                state, final_order[:], reads = _grow(
+                    list(tensors[:k]), tensors[k:], qubits, size, marks, self._read, releases
+                )
+                return (state if keep_state else None), (torch.stack(reads, 1) if marks else None)
 
             outputs.append(_checkpointed(run, (*pieces, *mats)))
-        return torch.cat(outputs) if len(outputs) > 1 else outputs[0], final_order
+        states, reads = ([o[j] for o in outputs] for j in (0, 1))
+        return _cat(states), final_order, _cat(reads)
+
+    def _read(self, state, order) -> torch.Tensor:
+        """``(b, n_obs)`` expectation values of ``state (b, 4**n)`` in axis ``order``."""
+        index, coefficients, columns = self._readout(order)
+        values = state[:, index] * coefficients
+        return values.new_zeros(state.shape[0], self.plan.n_obs).index_add(1, columns, values)
 
     def _chunk(self) -> int:
         item = 4 if self.dtype == torch.float32 else 8
@@ -329,10 +407,7 @@ class NoisyBound:
         self._check(batch, plan.n_obs if heisenberg else 0, grad)
         if not heisenberg:
             state, order = self.states(inputs)
-            index, coefficients, columns = self._readout(order)
-            values = state[:, index] * coefficients
-            out = values.new_zeros(batch, plan.n_obs)
-            return out.index_add(1, columns, values)
+            return self._read(state, order)
         observables = self._evolved_observables()
         standard = list(range(plan.n_qubits - 1, -1, -1))
         if plan.cut == 0:  # a product state meets the observables
@@ -340,7 +415,42 @@ class NoisyBound:
         state, state_order = self.states(inputs, plan.cut)
         return state @ _reorder(observables, standard, state_order).T
 
+    def expval_at_stops(self, inputs=None, final_qubits=None):
+        """Expectation values at the program's stops (``sim.compile(..., stops=...)``), and
+        with ``final_qubits`` the final state reduced to them, in one pass of the states.
+
+        Args:
+            inputs: ``(batch, n_inputs)``.
+            final_qubits: qubits to keep of the state after the whole circuit (bit j of the
+                result's indices is ``final_qubits[j]``), or None.
+
+        Returns:
+            ``(batch, n_stops, n_obs)`` real: the observables in the state after the
+            instructions before each stop; with ``final_qubits`` a pair of that and the
+            ``(batch, 2**k, 2**k)`` complex reduced final state.
+        """
+        inputs = self._inputs(inputs)
+        plan = self.plan
+        if plan.terms is None:
+            raise ValueError("this program was compiled without observables")
+        if not plan.marks:
+            raise ValueError("this program was compiled without stops")
+        keep = final_qubits is not None
+        grad = _grad(self.static_angles, inputs)
+        self._check(self._batch(inputs), 0, grad, density=keep)
+        state, order, reads = self._run(inputs, None if keep else plan.marks[-1], plan.marks, keep)
+        if not keep:
+            return reads
+        reduced, local = _partial_trace(state, order, list(final_qubits))
+        return reads, to_density_matrix(reduced, local, len(local))
+
     def _readout(self, order):
+        key = tuple(order)
+        if key not in self._readouts:
+            self._readouts[key] = self._readout_tables(order)
+        return self._readouts[key]
+
+    def _readout_tables(self, order):
         index, coefficients, columns = [], [], []
         for digits, coefficient, column in self.plan.terms:
             index.append(pauli_index(digits, order))
@@ -424,12 +534,35 @@ def _product(vectors, batch) -> torch.Tensor:
     return state
 
 
-def _grow(vectors, matrices, qubits, batch):
-    """``(state (batch, 4**n), order)``: the product of the per-qubit ``vectors`` (qubit n-1
-    first) through the blocks, with the state held on the qubits the blocks have joined so
-    far only (the others are still a product): a qubit is tensored in when a block first
-    needs it, so the first layer of entanglers costs about one pass over the full state."""
+def _cat(tensors):
+    if tensors[0] is None:
+        return None
+    return torch.cat(tensors) if len(tensors) > 1 else tensors[0]
+
+
+def _partial_trace(state, order, keep):
+    """``(reduced (b, 4**k), local order)``: the Pauli coefficients of ``state (b, 4**n)``
+    (axis ``order``) with the identity on every qubit not in ``keep``; qubit ``keep[j]`` is
+    local qubit j."""
+    n = len(order)
+    tensor = state.view(-1, *([4] * n))[
+        (slice(None), *(slice(None) if q in keep else 0 for q in order))
+    ]
+    local = [keep.index(q) for q in order if q in keep]
+    return tensor.reshape(state.shape[0], -1), local
+
+
+def _grow(vectors, matrices, qubits, batch, marks=(), read=None, releases=()):
+    """``(state (batch, 4**n), order, reads)``: the product of the per-qubit ``vectors``
+    (qubit n-1 first) through the blocks, with the state held on the qubits the blocks have
+    joined so far only (the others are still a product): a qubit is tensored in when a block
+    first needs it, so the first layer of entanglers costs about one pass over the full
+    state. A one-qubit block on a qubit held apart acts on its vector; one that
+    ``releases`` (a reset) takes its qubit out of the held state again. ``reads``:
+    ``read(state, order)`` before block ``mark`` for each of ``marks`` (every qubit joined
+    from the first)."""
     n = len(vectors)
+    reads = []
     state = vectors[0].new_ones(batch, 1)
     order: list[int] = []
 
@@ -445,10 +578,29 @@ def _grow(vectors, matrices, qubits, batch):
             at += 1
         return state, order
 
-    for matrix, block in zip(matrices, qubits, strict=True):
+    def read_at(i, state, order):
+        while len(reads) < len(marks) and marks[len(reads)] == i:
+            state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+            reads.append(read(state, order))
+        return state, order
+
+    for i, (matrix, block) in enumerate(zip(matrices, qubits, strict=True)):
+        state, order = read_at(i, state, order)
+        q = block[0]
+        if len(block) == 1 and q not in order:  # a qubit held apart: its vector alone
+            vectors[n - 1 - q] = (matrix @ vectors[n - 1 - q][..., None])[..., 0]
+            continue
+        if releases and releases[i]:  # a reset: the rest's state, times the block's output
+            axis = order.index(q)
+            state = state.view(batch, 4**axis, 4, -1)[:, :, 0].reshape(batch, -1)
+            order = [p for p in order if p != q]
+            vectors[n - 1 - q] = matrix[:, :, 0]
+            continue
         state, order = join(state, order, [q for q in block if q not in order], block)
         state, order = _run_chain(state, [matrix], [block], order)
-    return join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+    state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
+    state, order = read_at(len(matrices), state, order)
+    return state, order, reads
 
 
 def _layout(order, block):

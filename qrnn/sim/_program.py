@@ -47,6 +47,10 @@ class Program:
         input_params: the per-sample inputs, in the column order ``BoundProgram`` takes them
             (default: every other parameter, in ``circuit.parameters`` order).
         max_fused_qubits: largest dense block the fuser builds.
+        stops: instruction indices (non-decreasing, 0 to ``len(circuit.data)``) at which
+            ``expval_at_stops`` reads the observables: in the state after
+            ``circuit.data[:stop]``, as one pass of the states through the whole circuit.
+            With stops the circuit runs on the noisy (density-matrix) engine.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class Program:
         weight_params=(),
         input_params=None,
         max_fused_qubits: int = DEFAULT_MAX_FUSED,
+        stops=(),
     ):
         if not isinstance(circuit, QuantumCircuit):
             raise TypeError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit)}")
@@ -91,8 +96,9 @@ class Program:
         self.observables = (
             None if observables is None else parse_observables(observables, self.n_qubits)
         )
+        self.stops = _check_stops(stops, len(circuit.data))
         self._lowered = lower(circuit, noise_model)
-        self.density = any(isinstance(op, Channel) for op in self._lowered.ops)
+        self.density = bool(self.stops) or any(isinstance(op, Channel) for op in self._lowered.ops)
         # before any 2**n table: the first plan's compile and one sample's run must fit
         n_terms, density = self._n_terms, self.density
         check_memory(
@@ -105,9 +111,13 @@ class Program:
         self.angles = AngleMap(self._lowered.table, self.input_index, self.weight_index)
         self._noisy = None
         if density:  # mixed states run on the Pauli-basis engine (``_noisy``)
-            self._noisy = NoisyPlan(self._lowered, self.angles)
+            read = None
             if self.observables is not None:
-                self._noisy.set_observables(apply_readout(self.observables, self._lowered.readout))
+                read = apply_readout(self.observables, self._lowered.readout)
+            support = None if read is None else _support(read)
+            self._noisy = NoisyPlan(self._lowered, self.angles, stops=self.stops, support=support)
+            if read is not None:
+                self._noisy.set_observables(read)
         self.global_phase_rows = list(self._lowered.global_phase_rows)  # angle rows, summed
         self._plans: dict[str, CompiledPlan] = {}
 
@@ -138,6 +148,13 @@ class Program:
     def expval(self, values) -> torch.Tensor:
         """Expectation values, (batch, n_obs) real. ``values``: (batch, n_params) or (n_params,)."""
         return self._split(values).expval(self._inputs(values))
+
+    def expval_at_stops(self, values, final_qubits=None):
+        """Expectation values at the ``stops``, (batch, n_stops, n_obs) real: each in the state
+        after the instructions before its stop. ``values``: (batch, n_params) or (n_params,).
+        With ``final_qubits``: the pair of that and the final state reduced to those qubits,
+        ``(batch, 2**k, 2**k)`` complex (``NoisyBound.expval_at_stops``)."""
+        return self._split(values).expval_at_stops(self._inputs(values), final_qubits)
 
     def statevector(self, values=None) -> torch.Tensor:
         """Final states, (batch, 2**n) complex, index bit k = qubit k."""
@@ -276,3 +293,28 @@ class Program:
             if any(not isinstance(k, GatherKernel) and k.dynamic for k in kernels):
                 return False
         return True
+
+
+def _check_stops(stops, n_instructions: int) -> tuple[int, ...]:
+    """``stops`` as a tuple of non-decreasing instruction indices in ``0..n_instructions``."""
+    stops = tuple(stops)
+    valid = all(
+        isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= n_instructions for s in stops
+    )
+    if not valid or list(stops) != sorted(stops):
+        raise ValueError(
+            f"stops must be non-decreasing instruction indices from 0 to {n_instructions}, "
+            f"got {list(stops)}"
+        )
+    return stops
+
+
+def _support(observables) -> set[int]:
+    """The qubits on which some term of ``observables`` (``SparsePauliOp``s) acts."""
+    return {
+        q
+        for observable in observables
+        for z, x in zip(observable.paulis.z, observable.paulis.x, strict=True)
+        for q in range(observable.num_qubits)
+        if z[q] or x[q]
+    }

@@ -207,6 +207,36 @@ def test_expval_at_markers_equals_prefix_states(backend_id):
         check_close(out[:, m], Reference(prefix, values[:, columns], observables), backend)
 
 
+@pytest.mark.filterwarnings("ignore:.*overrides previously defined all-qubit")
+@pytest.mark.parametrize("backend_id", MIXED_STATE)
+def test_markers_with_the_final_state_are_both_calls_in_one(backend_id):
+    # a memory model's sequence: values at each marker and the carried register's final state
+    x = ParameterVector("x", 4)
+    circuit = QuantumCircuit(3)
+    for step in range(2):
+        circuit.ry(x[2 * step], 0)
+        circuit.rxx(x[2 * step + 1], 0, 1)
+        circuit.cx(1, 2)
+        backends.add_marker(circuit)
+        circuit.reset(0)
+    values = sample_values(circuit, batch=2, seed=5)
+    model = hand_made_noise()[0]
+    backend = make(backend_id, noise_model=model)
+    out, rho = backend.expval_at_markers(circuit, values, ["IZZ", "IIZ"], state_qubits=[2, 1])
+    assert out.shape == (2, 2, 2) and rho.shape == (2, 4, 4)
+    np.testing.assert_allclose(
+        rho.detach().numpy(), reduced_reference(circuit, values.numpy(), [2, 1], model), atol=1e-6
+    )
+    confusion = hand_made_noise()[1]
+    for m, stop in enumerate(backends.marker_positions(circuit)):
+        prefix = circuit.copy_empty_like()
+        for instruction in circuit.data[:stop]:
+            prefix.append(instruction)
+        columns = [list(circuit.parameters).index(p) for p in prefix.parameters]
+        reference = Reference(prefix, values[:, columns], ["IZZ", "IIZ"], model, confusion)
+        check_close(out[:, m], reference, backend)
+
+
 # -- noise --------------------------------------------------------------------------------------
 
 READOUT = np.array([[0.97, 0.03], [0.08, 0.92]])

@@ -117,3 +117,98 @@ def test_a_density_matrix_that_cannot_fit_is_refused_before_anything_runs(monkey
     with pytest.raises(sim.SimulationMemoryError, match=r"density matrix of its 14-qubit"):
         to_backend(layer, "torch", device=device)
     assert layer.backend == "torch" and backends.is_engine(layer._backend)  # unchanged
+
+
+def test_a_batch_of_sequences_binds_the_weights_once_and_equals_rows_one_by_one():
+    # under no_grad the weights, equal in every row, are bound once per weight state
+    model = to_backend(tiny_qrnn(), "torch", device=DEVICE)
+    x = windows(batch=5)
+
+    def run_both():
+        with torch.no_grad():
+            together = model(x)
+            rows = [model(x[k : k + 1]) for k in range(5)]  # one row: nothing is bound
+        for part, batch_dim in ((0, 0), (1, 1)):  # output (N, L, 2), h_n (1, N, R, R)
+            expected = torch.cat([row[part] for row in rows], dim=batch_dim)
+            torch.testing.assert_close(together[part], expected, rtol=0, atol=1e-10)
+        return together[0]
+
+    first = run_both()
+    with torch.no_grad():
+        model.cell_l0.weight.add_(0.1)  # the bind is redone for the new weights
+    assert not torch.allclose(run_both(), first)
+
+
+def test_a_quantum_layer_on_a_noisy_device_binds_its_weights_with_the_same_gradients():
+    # the torch engine binds the weights once (Backend.bind); values and gradients equal
+    # those of the full value rows through backend.expval (a copy of the weights per sample)
+    from qiskit.circuit import ParameterVector, QuantumCircuit
+
+    weights, angles = ParameterVector("w", 5), ParameterVector("x", 2)
+    circuit = QuantumCircuit(3)
+    circuit.ry(angles[0], 0)
+    circuit.ry(angles[1], 2)
+    circuit.rxx(weights[0], 0, 1)
+    circuit.r(weights[1], weights[2], 1)
+    circuit.rxx(weights[3], 1, 2)
+    circuit.ry(weights[4] + angles[0], 0)
+    backend = backends.get("torch", device=DEVICE)
+    torch.manual_seed(4)
+    layer = QuantumLayer(circuit, angles, weights, ["ZII", "IIZ", "XXI"], backend=backend)
+    layer.double()
+    x = torch.rand(6, 2, generator=torch.Generator().manual_seed(5), dtype=F64) * 3
+    x.requires_grad_()
+    out = layer(x)
+    (out * torch.arange(1.0, 4.0, dtype=F64)).sum().backward()
+
+    weight = layer.weight.detach().clone().requires_grad_()
+    rows = x.detach().clone().requires_grad_()
+    values = torch.cat([weight.expand(6, -1), rows], dim=1)  # circuit order: w..., x...
+    expected = backend.expval(circuit, values, layer.observables)
+    (expected * torch.arange(1.0, 4.0, dtype=F64)).sum().backward()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer.weight.grad, weight.grad, rtol=0, atol=1e-10)
+    torch.testing.assert_close(x.grad, rows.grad, rtol=0, atol=1e-10)
+
+    bound = backend.bind(circuit, layer.observables, list(weights), list(angles), weight)
+    assert torch.autograd.gradcheck(
+        lambda w, a: backend.bind(circuit, layer.observables, list(weights), list(angles), w)(a),
+        (weight, rows[:2]),
+    )
+    assert bound is not None
+    assert (
+        backends.get("torch", device=DEVICE, shots=100).bind(
+            circuit, layer.observables, list(weights), list(angles), weight
+        )
+        is None
+    )  # sampled values: the layer passes full value rows
+
+
+def test_a_memory_model_on_a_noisy_device_binds_its_weights_with_the_same_gradients():
+    # the QRNN's sequence with its weights bound once (Backend.bind at the markers), against
+    # the value rows through expval_at_markers (a copy of the weights per sample)
+    model = to_backend(tiny_qrnn(), "torch", device=DEVICE)
+    cell = model.cell_l0
+    x = windows()
+    populations = torch.arange(1.0, 3.0, dtype=F64)  # any weighting of the hidden state's
+
+    def loss(out, rho):
+        return out.sum() + (torch.diagonal(rho, dim1=-2, dim2=-1).real @ populations).sum()
+
+    out, h_n = model(x)
+    loss(out, h_n[0]).backward()
+
+    weight = cell.weight.detach().clone().requires_grad_()
+    with torch.no_grad():
+        angles = cell.angles(x.transpose(0, 1).reshape(-1, 1)).view(3, 4, -1)
+    circuit, weight_columns, input_columns = cell._unrolled_circuit(3)
+    values = torch.zeros(4, circuit.num_parameters, dtype=F64)
+    values[:, input_columns.reshape(-1)] = angles.permute(1, 0, 2).reshape(4, -1)
+    values = values.index_copy(1, torch.tensor(weight_columns), weight.expand(4, -1))
+    expected, rho = cell._backend.expval_at_markers(
+        circuit, values, cell.observables, state_qubits=[2]
+    )
+    loss(expected, rho).backward()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(h_n[0], rho, rtol=0, atol=1e-12)
+    torch.testing.assert_close(cell.weight.grad, weight.grad, rtol=0, atol=1e-10)

@@ -1,0 +1,146 @@
+"""Readouts at stops: one pass of the noisy engine's states, read at several instructions.
+
+A quantum-memory sequence (``circuits.cells.unroll``: steps, markers, resets) transpiled to an
+ion-trap device with its noise. References: Aer's density-matrix method on each prefix circuit,
+readout error by brute force (``tests/references.py``), and the engine's own prefix programs
+(the path the stops replace, equal to 1e-10); gradients by finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.quantum_info import partial_trace
+from references import density_matrix, measured_pauli
+
+from circuits import cells
+from qrnn import backends, devices, sim
+
+DEVICE = "iontrap-10q"
+OBSERVABLES = ["IIIIZ", "IIIZI", "IIIZZ", "XIIII"]
+
+
+def sequence(steps: int = 3):
+    """The QRNN's unrolled sequence (2 data + 3 hidden qubits) in the device's executable
+    form, its stops (the markers), noise model and readout confusion."""
+    device = devices.get(DEVICE, n_qubits=5)
+    step = cells.qrnn_step(n_data=2, n_hidden=3, reps=1, ansatz="ion_native")
+    circuit, _ = cells.unroll(step, steps)
+    runnable = backends.get("torch", device=device).executable(circuit)
+    stops = backends.marker_positions(runnable)
+    confusion = dict(enumerate(device.readout_confusion()))
+    return runnable, stops, device.noise_model(), confusion
+
+
+def prefix(circuit: QuantumCircuit, stop: int) -> QuantumCircuit:
+    head = circuit.copy_empty_like()
+    for instruction in circuit.data[:stop]:
+        head.append(instruction)
+    return head
+
+
+def values_for(circuit, batch: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, circuit.num_parameters, generator=generator, dtype=torch.float64) * 3
+
+
+def test_stops_read_each_prefix_state_in_one_pass():
+    circuit, stops, noise, confusion = sequence()
+    values = values_for(circuit, 2, seed=0)
+    program = sim.compile(circuit, OBSERVABLES, noise_model=noise, stops=stops)
+    out = program.expval_at_stops(values)
+    assert out.shape == (2, len(stops), len(OBSERVABLES))
+    for m, stop in enumerate(stops):
+        head = prefix(circuit, stop)
+        columns = [list(circuit.parameters).index(p) for p in head.parameters]
+        engine = sim.compile(head, OBSERVABLES, noise_model=noise).expval(values[:, columns])
+        np.testing.assert_allclose(out[:, m].numpy(), engine.numpy(), atol=1e-10)
+        for b in range(2):  # Aer's state, readout error by brute force
+            rho = density_matrix(head.assign_parameters(values[b, columns].numpy()), noise)
+            expected = [measured_pauli(rho, label, confusion) for label in OBSERVABLES]
+            np.testing.assert_allclose(out[b, m].numpy(), expected, atol=1e-8)
+
+
+def test_bound_weights_and_the_final_state():
+    circuit, stops, noise, _ = sequence(steps=2)
+    values = values_for(circuit, 3, seed=1)
+    weights = [p for p in circuit.parameters if p.name.startswith("w")]
+    inputs = [p for p in circuit.parameters if not p.name.startswith("w")]
+    program = sim.compile(  # up to the last stop (the data register's resets follow it)
+        prefix(circuit, stops[-1]),
+        OBSERVABLES,
+        noise_model=noise,
+        weight_params=weights,
+        input_params=inputs,
+    )
+    staged = sim.compile(
+        circuit,
+        OBSERVABLES,
+        noise_model=noise,
+        weight_params=weights,
+        input_params=inputs,
+        stops=stops,
+    )
+    index = {p: k for k, p in enumerate(circuit.parameters)}
+    w = values[0, [index[p] for p in weights]]
+    x = values[:, [index[p] for p in inputs]]
+    out, rho = staged.bind(w).expval_at_stops(x, final_qubits=[4, 2])
+    np.testing.assert_allclose(out[:, -1].numpy(), program.bind(w).expval(x).numpy(), atol=1e-10)
+    for b in range(3):
+        row = torch.cat([w, x[b]])[[[*weights, *inputs].index(p) for p in circuit.parameters]]
+        state = density_matrix(circuit.assign_parameters(row.numpy()), noise)
+        expected = partial_trace(state, [0, 1, 3]).reverse_qargs().data  # bit 0 = qubit 4
+        np.testing.assert_allclose(rho[b].numpy(), expected, atol=1e-8)
+
+
+def test_gradients_through_the_stops_match_finite_differences():
+    x = ParameterVector("x", 4)
+    circuit = QuantumCircuit(2)
+    for step in range(2):
+        circuit.ry(x[2 * step], 0)
+        circuit.rxx(x[2 * step + 1], 0, 1)
+        circuit.barrier()
+        circuit.reset(0)
+    stops = [i for i, instruction in enumerate(circuit.data) if instruction.name == "barrier"]
+    noise = devices.get(DEVICE, n_qubits=2).noise_model()
+    program = sim.compile(circuit, ["IZ", "ZZ"], stops=stops, noise_model=noise)
+    values = values_for(circuit, 2, seed=2).requires_grad_()
+    assert torch.autograd.gradcheck(program.expval_at_stops, (values,))
+
+
+@pytest.mark.parametrize("stops", [[3, 1], [-1], [99], [1.5]])
+def test_bad_stops_are_refused(stops):
+    circuit, _, noise, _ = sequence(steps=1)
+    with pytest.raises(ValueError, match="stops must be non-decreasing instruction indices"):
+        sim.compile(circuit, OBSERVABLES, noise_model=noise, stops=stops)
+
+
+def test_a_program_without_stops_says_so():
+    circuit, _, noise, _ = sequence(steps=1)
+    with pytest.raises(ValueError, match="compiled without stops"):
+        sim.compile(circuit, OBSERVABLES, noise_model=noise).expval_at_stops(
+            values_for(circuit, 1, seed=0)
+        )
+
+
+def test_gates_outside_the_readout_run_after_the_reset_that_follows_it():
+    # the readout is on the data register only: the step's last gates among hidden qubits
+    # commute with it and with the data register's resets, so they run after those, on the
+    # hidden register's state alone (the reset qubits released); the values are unchanged
+    circuit, stops, noise, _ = sequence()
+    data_only = ["IIIIZ", "IIIZI", "IIIZZ"]
+    values = values_for(circuit, 2, seed=3)
+    program = sim.compile(circuit, data_only, noise_model=noise, stops=stops)
+    assert any(block.releases for block in program._noisy.blocks)  # the path under test
+    out, rho = program.expval_at_stops(values, final_qubits=[2, 3, 4])
+    for m, stop in enumerate(stops):
+        head = prefix(circuit, stop)
+        columns = [list(circuit.parameters).index(p) for p in head.parameters]
+        engine = sim.compile(head, data_only, noise_model=noise).expval(values[:, columns])
+        np.testing.assert_allclose(out[:, m].numpy(), engine.numpy(), atol=1e-10)
+    for b in range(2):
+        state = density_matrix(circuit.assign_parameters(values[b].numpy()), noise)
+        expected = partial_trace(state, [0, 1]).data  # bit j = qubit 2 + j
+        np.testing.assert_allclose(rho[b].numpy(), expected, atol=1e-8)
