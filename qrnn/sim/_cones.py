@@ -251,9 +251,7 @@ def _relabelled(op, wires, rows):
 def _signature(op, wires, rows, table) -> tuple:
     """What the canonical cone keeps of ``op``: its kind, local wires, constant data and per
     angle row its constant value (or that it depends on a parameter)."""
-    angles = tuple(
-        ("p",) if table.rows[r][1] else ("c", round(table.rows[r][0], 15)) for r in rows
-    )
+    angles = tuple(("p",) if table.rows[r][1] else ("c", round(table.rows[r][0], 15)) for r in rows)
     data: tuple = ()
     if isinstance(op, U1Q):
         data = (op.conjugate,)
