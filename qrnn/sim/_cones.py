@@ -161,7 +161,7 @@ def cone_plan(lowered, observables, split_plan: CompiledPlan, max_fused: int):
         entry["axes"].append([initial.index(w) for w in reversed(wires)])
         entry["columns"].append(column)
     built = []
-    for (k, signature, _labels, _coeffs), entry in groups.items():
+    for (k, _gates, _labels, _coeffs), entry in groups.items():
         matrix = entry["observable"].to_matrix()
         diagonal = bool(np.allclose(matrix, np.diag(np.diag(matrix))))
         plan = None
