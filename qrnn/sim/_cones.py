@@ -32,6 +32,12 @@ from qrnn.sim._chain import apply_block, permute_axes
 from qrnn.sim._lowering import U1Q, AngleTable, Dense, Monomial, PauliRotation
 from qrnn.sim._phases import diagonal_terms
 from qrnn.sim._plan import CompiledPlan
+from qrnn.sim._product import (
+    _product_backward,
+    _product_forward,
+    product_groups,
+    refuse_second_derivatives,
+)
 from qrnn.sim._schedule import GatherKernel, PhaseKernel, schedule
 
 # a cone wider than this is never cheaper than the state it is part of at the sizes the
@@ -84,12 +90,20 @@ class ConePlan:
         )
         return batch * (per_sample + RUN_COST * len(self.runs))
 
+    def groups_of(self, k: int, like: torch.Tensor):
+        """``product_groups`` of ``k`` wires on ``like``'s device, in its complex dtype."""
+        dtype = like.dtype if like.is_complex() else _complex_of(like.dtype)
+        key = ("groups", k, like.device, dtype)
+        if key not in self._tensors:
+            self._tensors[key] = product_groups(k, like.device, dtype)
+        return self._tensors[key]
+
     def tensors(self, device, real_dtype):
         """``(per group its observable, per run its wires' axes, the constants, the output's
         column order)`` on a device."""
         key = (device, real_dtype)
         if key not in self._tensors:
-            complex_dtype = torch.complex64 if real_dtype == torch.float32 else torch.complex128
+            complex_dtype = _complex_of(real_dtype)
             observables = [
                 torch.as_tensor(group.observable, device=device, dtype=complex_dtype)
                 for group in self.groups
@@ -106,6 +120,10 @@ class ConePlan:
             inverse = torch.as_tensor(self.inverse, device=device)
             self._tensors[key] = (observables, axes, constants, inverse)
         return self._tensors[key]
+
+
+def _complex_of(real_dtype):
+    return torch.complex64 if real_dtype == torch.float32 else torch.complex128
 
 
 def cone_plan(lowered, observables, split_plan: CompiledPlan, max_fused: int):
@@ -140,15 +158,17 @@ def cone_plan(lowered, observables, split_plan: CompiledPlan, max_fused: int):
         if not wires:
             constants[column] = float(np.real(observable.coeffs.sum()))
             continue
-        local = {w: i for i, w in enumerate(wires)}
+        order, labels = _canonical(cone, rest, axes_of, support)
+        wires = sorted(labels, key=labels.get)  # local qubit j is wires[j]
         ops, rows, signature = [], [], []
-        for j in cone:
+        for j in order:
             op = rest[j]
             op_rows = _rows(op)
+            local_wires = tuple(labels[w] for w in op.wires)
             local_rows = tuple(range(len(rows), len(rows) + len(op_rows)))
             rows.extend(op_rows)
-            ops.append(_relabelled(op, tuple(local[w] for w in op.wires), local_rows))
-            signature.append(_signature(op, tuple(local[w] for w in op.wires), op_rows, table))
+            ops.append(_relabelled(op, local_wires, local_rows))
+            signature.append(_signature(op, local_wires, op_rows, table))
         k = len(wires)
         local_labels = ["".join(label[n - 1 - q] for q in reversed(wires)) for label in
                         observable.paulis.to_labels()]  # fmt: skip
@@ -213,6 +233,42 @@ def _light_cone(rest, axes_of, terms, support):
                 return None
     cone.reverse()
     return cone
+
+
+def _canonical(cone, rest, axes_of, support):
+    """``(gates, labels)``: the cone's gates (positions in ``rest``) in a canonical order and
+    its wires' local labels (wire -> 0 .. k-1), so that cones equal up to the order of
+    commuting gates and a relabelling of wires compare equal (a ring's cones at its wrap
+    and inside it). Gates are layered (a gate goes after every earlier gate it shares a wire
+    with and does not commute with; within a layer gates commute or are disjoint, so any
+    order is the same circuit); wires are labelled from the observable back through the
+    layers, each layer's gates taken by the lowest label they touch and where it sits in
+    the gate; a layer's gates are emitted sorted by their local wires."""
+    layer: dict[int, int] = {}
+    for index, j in enumerate(cone):
+        before = [
+            layer[h]
+            for h in cone[:index]
+            if set(rest[h].wires).intersection(rest[j].wires)
+            and not _commute(axes_of[h], axes_of[j])
+        ]
+        layer[j] = 1 + max(before, default=-1)
+    depth = 1 + max(layer.values(), default=-1)
+    layers = [[j for j in cone if layer[j] == d] for d in range(depth)]
+    labels = {w: i for i, w in enumerate(sorted(support))}
+
+    def touch(j):  # the lowest label the gate touches, and where in the gate it sits
+        known = [(labels[w], position) for position, w in enumerate(rest[j].wires) if w in labels]
+        return min(known, default=(len(rest), 0))
+
+    for gates in reversed(layers):
+        for j in sorted(gates, key=touch):
+            for w in rest[j].wires:
+                labels.setdefault(w, len(labels))
+    order = []
+    for gates in layers:  # (a stable sort: gates on the same wires keep their order)
+        order.extend(sorted(gates, key=lambda j: tuple(labels[w] for w in rest[j].wires)))
+    return order, labels
 
 
 def _commute(a, b) -> bool:
@@ -332,21 +388,117 @@ def _unitaries(bound: BoundPlan, k: int, n_cones: int) -> torch.Tensor:
 def cone_run(cones: ConePlan, operators, encoding, inputs: torch.Tensor) -> torch.Tensor:
     """``(b, n_obs)`` expectation values of ``inputs (b, n_inputs)``: the encoding's wire
     vectors ``cos(half) p + sin(half) q`` (``BoundPlan.encoding`` over every canonical axis),
-    per run of one width the product states of its cones' wires and ``<psi| M |psi>``."""
+    per run of one width the product states of its cones' wires and ``<psi| M |psi>``. One
+    autograd node (``_ConeRun``) when gradients are needed."""
     coefficients, half_static, p, q = encoding
+    tensors = (inputs, half_static, p, q, *operators)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return _ConeRun.apply(cones, inputs, coefficients, half_static, p, q, *operators)
+    return _cone_forward(cones, inputs, coefficients, half_static, p, q, operators)[0]
+
+
+def _cone_forward(cones, inputs, coefficients, half_static, p, q, operators):
+    """``(values (b, n_obs), cos, sin (n, 1, b), per run (state, applied, tables,
+    amplitudes))``; a run's ``state`` and ``applied = M state`` are ``(G, 2**k, b)``."""
     _observables, axes, constants, inverse = cones.tensors(inputs.device, inputs.dtype)
     half = torch.addmm(half_static, inputs, coefficients).T.unsqueeze(1)  # (n, 1, b)
-    vectors = torch.cos(half) * p + torch.sin(half) * q  # (n, 2, b)
+    cos, sin = torch.cos(half), torch.sin(half)
+    vectors = cos * p + sin * q  # (n, 2, b)
     batch = inputs.shape[0]
-    values = []
+    values, saved = [], []
     for (k, _members), wires_axes, operator in zip(cones.runs, axes, operators, strict=True):
         n_cones = operator.shape[0]
+        # the cones as a batch of product states: (k, 2, G * b) -> (2**k, G * b)
         wires = vectors.index_select(0, wires_axes).view(n_cones, k, 2, batch)
-        state = wires[:, 0]
-        for j in range(1, k):
-            state = (state.unsqueeze(2) * wires[:, j].unsqueeze(1)).reshape(n_cones, -1, batch)
+        wires = wires.permute(1, 2, 0, 3).reshape(k, 2, n_cones * batch)
+        flat, tables, amplitudes = _product_forward(wires, cones.groups_of(k, inputs))
+        state = flat.view(-1, n_cones, batch).transpose(0, 1).contiguous()  # (G, 2**k, b)
         applied = torch.bmm(operator, state)
-        values.append((state.conj() * applied).real.sum(1))  # (n_cones, b)
+        # Re(conj(psi) M psi) over (re, im) pairs: no complex product
+        values.append((torch.view_as_real(state) * torch.view_as_real(applied)).sum((1, 3)))
+        saved.append((state, applied, tables, amplitudes))
     if len(constants):
         values.append(constants[:, None].expand(-1, batch))
-    return torch.cat(values).index_select(0, inverse).T
+    return torch.cat(values).index_select(0, inverse).T, cos, sin, saved
+
+
+class _ConeRun(torch.autograd.Function):
+    """``cone_run`` as one function; the backward pass written out: for ``v = Re(psi^H M
+    psi)`` (``M`` Hermitian) the state's gradient is ``2 g M psi`` and ``M``'s is ``sum_b g
+    psi psi^H``, then the product states' adjoint (``_product``) and the encoding's."""
+
+    @staticmethod
+    def forward(ctx, cones, inputs, coefficients, half_static, p, q, *operators):
+        values, cos, sin, saved = _cone_forward(
+            cones, inputs, coefficients, half_static, p, q, operators
+        )
+        ctx.cones, ctx.static_rows = cones, half_static.shape[0]
+        ctx.shapes = [(len(tables) if isinstance(tables, list) else -1, len(amplitudes))
+                      for _s, _a, tables, amplitudes in saved]  # fmt: skip
+        flat = []
+        for state, applied, tables, amplitudes in saved:
+            flat += [state, applied, *(tables if isinstance(tables, list) else [tables])]
+            flat += amplitudes
+        ctx.save_for_backward(coefficients, cos, sin, p, q, *operators, *flat)
+        ctx.n_operators = len(operators)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        refuse_second_derivatives()
+        coefficients, cos, sin, p, q, *rest = ctx.saved_tensors
+        operators, flat = rest[: ctx.n_operators], rest[ctx.n_operators :]
+        cones, needs = ctx.cones, ctx.needs_input_grad
+        _observables, axes, _constants, inverse = cones.tensors(grad_output.device, cos.dtype)
+        # rows of the concatenated values: the output's columns in run order
+        grad_rows = torch.empty_like(grad_output.T)
+        grad_rows[inverse] = grad_output.T
+        batch = grad_output.shape[0]
+        grad_vectors = torch.zeros(cos.shape[0], 2, batch, dtype=p.dtype, device=grad_output.device)
+        grad_operators, offset, position = [], 0, 0
+        for (k, _members), wires_axes, operator, (n_tables, n_amplitudes) in zip(
+            cones.runs, axes, operators, ctx.shapes, strict=True
+        ):
+            state, applied = flat[position], flat[position + 1]
+            position += 2
+            if n_tables < 0:
+                tables = flat[position]
+                position += 1
+            else:
+                tables = list(flat[position : position + n_tables])
+                position += n_tables
+            amplitudes = list(flat[position : position + n_amplitudes])
+            position += n_amplitudes
+            n_cones = operator.shape[0]
+            weights = grad_rows[offset : offset + n_cones].to(state.dtype)[:, None]  # (G,1,b)
+            offset += n_cones
+            weighted = state * weights
+            grad_operators.append(torch.bmm(weighted, state.mH))
+            grad_state = 2 * applied * weights  # (G, 2**k, b)
+            grad_flat = grad_state.transpose(0, 1).reshape(-1, n_cones * batch)
+            grad_wires = _product_backward(
+                grad_flat, cones.groups_of(k, grad_output), tables, amplitudes
+            )  # (k, 2, G * b)
+            grad_wires = grad_wires.view(k, 2, n_cones, batch).permute(2, 0, 1, 3)
+            grad_vectors.index_add_(0, wires_axes, grad_wires.reshape(-1, 2, batch))
+        grad_inputs = grad_half_static = grad_p = grad_q = None
+        if needs[4]:  # v = cos p + sin q: p's gradient is cos g, summed over a broadcast
+            grad_p = (grad_vectors * cos).sum(-1, keepdim=True) if p.shape[-1] == 1 else None
+            if grad_p is None:
+                grad_p = grad_vectors * cos
+        if needs[5]:
+            grad_q = (grad_vectors * sin).sum(-1, keepdim=True) if q.shape[-1] == 1 else None
+            if grad_q is None:
+                grad_q = grad_vectors * sin
+        if needs[1] or needs[3]:
+            # d/d half: -sin Re(conj(p) g) + cos Re(conj(q) g)
+            along_p = (p.conj() * grad_vectors).real.sum(1, keepdim=True)
+            along_q = (q.conj() * grad_vectors).real.sum(1, keepdim=True)
+            grad_half = (cos * along_q - sin * along_p)[:, 0].T  # (b, n)
+            if needs[1]:
+                grad_inputs = grad_half @ coefficients.T
+            if needs[3]:
+                grad_half_static = grad_half
+                if ctx.static_rows != batch:
+                    grad_half_static = grad_half.sum(0, keepdim=True)
+        return (None, grad_inputs, None, grad_half_static, grad_p, grad_q, *grad_operators)
