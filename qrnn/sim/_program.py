@@ -273,12 +273,14 @@ class Program:
             return None
         if self.observables is None:
             return None
-        plan = self.plan("split")
-        kernels = plan.schedule.kernels
-        if plan.prefix.encoding is None or any(
-            not isinstance(k, GatherKernel) and k.dynamic for k in kernels
-        ):
-            return None
+        # the expval plan (built already) first: a circuit without the form never builds
+        # the split plan
+        for mode in ("expval", "split"):
+            plan = self.plan(mode)
+            if plan.prefix.encoding is None or any(
+                not isinstance(k, GatherKernel) and k.dynamic for k in plan.schedule.kernels
+            ):
+                return None
         cones = cone_plan(self._lowered, self.observables, plan, self.max_fused)
         if cones is None or cones.multiply_adds(1) >= self._state_multiply_adds(1):
             return None
