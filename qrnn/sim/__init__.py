@@ -6,7 +6,9 @@ follows ``values`` (float32 -> complex64, float64 -> complex128) and so does the
 See ``_schedule.py`` for what the compiler does and ``_chain.py`` for how the kernels run:
 inside one autograd function per call whose backward is the adjoint pass written out, with
 angle encodings and product states differentiated by hand as well; and ``_split.py`` for
-circuits whose state is run as a short sum of products across a cut of the wires. Circuits
+circuits whose state is run as a short sum of products across a cut of the wires; and
+``_cones.py`` for observables read on their light cones, cones of one width stacked into one
+batched product, where that costs fewer multiply-adds than the whole state. Circuits
 with noise or resets run on the noisy engine (``_noisy.py``): density matrices as real
 Pauli-basis states, gates and channels fused into Pauli-transfer-matrix blocks
 (``_pauli.py``), observables evolved backwards once per bind where that is cheaper.

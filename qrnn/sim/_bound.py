@@ -16,6 +16,7 @@ import torch
 
 from qrnn.sim._bound_plan import BoundPlan
 from qrnn.sim._chain import encoded_chain, run_chain
+from qrnn.sim._cones import cone_operators, cone_run
 from qrnn.sim._errors import UnboundParameterError
 from qrnn.sim._footprint import check_memory, gradient_states, run_bytes
 from qrnn.sim._gates import complex_dtype
@@ -100,7 +101,7 @@ class BoundProgram:
         self._check_run(plan, batch, self._keeps_graph(inputs))  # before any state exists
         prepared = self._runs.get(mode)
         if prepared is None and mode == "expval" and inputs is not None:
-            prepared = self._split_run()
+            prepared = self._cone_run() or self._split_run()
             if prepared is not None:
                 self._runs[mode] = prepared
         if prepared is not None and inputs is not None:  # everything but the inputs is ready
@@ -161,6 +162,22 @@ class BoundProgram:
             unit="samples",
         )
 
+    def _cone_run(self):
+        """``(inputs -> expectation values, None)`` on the observables' light cones
+        (``_cones``), their operators built for this bind; None when the program does not run
+        on cones or the weights are batched."""
+        cones = self.program.cones
+        if cones is None or self.weights.shape[0] != 1:
+            return None
+        plan = self.program.plan("split")
+        encoding = self._bound_plan(plan).encoding(tuple(range(plan.n_wires)))
+        operators = cone_operators(cones, self.static_angles, self.device, self.real_dtype)
+
+        def run(inputs):
+            return cone_run(cones, operators, encoding, inputs)
+
+        return run, None
+
     def _split_run(self):
         """``(inputs -> expectation values, plan)`` of the "split" plan run split across a
         cut (``_split``), its side operators built for this bind; None when the circuit has
@@ -189,7 +206,7 @@ class BoundProgram:
     def expval(self, inputs=None) -> torch.Tensor:
         """(batch, n_obs) real expectation values. ``inputs``: (batch, n_inputs)."""
         state, plan = self._run("expval", inputs)
-        if plan.readout.in_chain:
+        if plan is None or plan.readout.in_chain:  # (None: read on light cones)
             return state  # the chain already read out the probabilities (and bit flips)
         tensors = plan.tensors(self.device, self.real_dtype)
         index, coefficients = tensors.readout_index, tensors.readout_complex

@@ -20,6 +20,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qrnn.sim._angles import AngleMap
 from qrnn.sim._bound import BoundProgram
+from qrnn.sim._cones import ConePlan, cone_plan
 from qrnn.sim._errors import UnboundParameterError
 from qrnn.sim._footprint import check_memory, compile_bytes, program_bytes
 from qrnn.sim._lowering import Channel, lower, virtualize
@@ -187,9 +188,15 @@ class Program:
         phase stage one per amplitude, or for a split run ``chi (dL**2 + dR**2 + dL dR)`` per
         sample, and the readout (a bit-flip term: one per amplitude pair). The weight-only
         work of a bind is not counted. For a speed bound: this count at the machine's complex
-        GEMM rate."""
+        GEMM rate. When the observables run on their light cones (``cones``), their count."""
         if self._noisy is not None:  # real multiply-adds: a quarter of complex ones
             return self._noisy.multiply_adds(batch) // 4
+        if self.cones is not None:
+            return self.cones.multiply_adds(batch)
+        return self._state_multiply_adds(batch, dtype)
+
+    def _state_multiply_adds(self, batch: int, dtype=torch.float64) -> int:
+        """``_multiply_adds`` of a run on the whole state (split across a cut or not)."""
         plan = self.plan("expval")
         n_obs = len(self.observables)
         split = None
@@ -273,6 +280,28 @@ class Program:
         if terms is not None:
             readout = readout_tables(terms, scheduled.order, self.n_qubits, density)
         return CompiledPlan(mode, scheduled, readout, self.angles)
+
+    @cached_property
+    def cones(self) -> ConePlan | None:
+        """The light-cone form of ``expval`` (``_cones``) when the circuit has it (an angle
+        encoding, then input-free gates; no readout error) and it costs fewer multiply-adds
+        than the whole state; else None."""
+        if self.density or self._lowered.readout or not self.input_index:
+            return None
+        if self.observables is None:
+            return None
+        # the expval plan (built already) first: a circuit without the form never builds
+        # the split plan
+        for mode in ("expval", "split"):
+            plan = self.plan(mode)
+            if plan.prefix.encoding is None or any(
+                not isinstance(k, GatherKernel) and k.dynamic for k in plan.schedule.kernels
+            ):
+                return None
+        cones = cone_plan(self._lowered, self.observables, plan, self.max_fused)
+        if cones is None or cones.multiply_adds(1) >= self._state_multiply_adds(1):
+            return None
+        return cones
 
     @cached_property
     def may_run_split(self) -> bool:
