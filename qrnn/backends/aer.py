@@ -17,12 +17,11 @@ the device transpiles, as on hardware). Aer applies the noise model's readout er
 With ``executor`` (a Dask ``distributed.Client`` or any ``concurrent.futures.Executor``) a run's
 experiments (one per circuit and binding, in Aer's order) are cut into jobs of
 ``max_job_size`` and simulated on the executor's workers, then put back in order.
- Aer's own
-``executor``/``max_job_size`` options are accepted by qiskit-aer 0.18 but ignored (its jobs run
-on its private thread pool), so the split is done here, with Aer's seeding: experiment ``i``
-of a run is seeded ``seed_simulator + i * stride``, and a job starting at experiment ``k`` gets
-``seed_simulator + k * stride``, so every experiment has the seed it has in one process and the
-samples are the same.
+Aer's own ``executor``/``max_job_size`` options are accepted by qiskit-aer 0.18 but ignored
+(its jobs run on its private thread pool), so the split is done here, with Aer's seeding:
+experiment ``i`` of a run is seeded ``seed_simulator + i * stride``, and a job starting at
+experiment ``k`` gets ``seed_simulator + k * stride``, so every experiment has the seed it has
+in one process and the samples are the same.
 
 Threads: a local CPU run uses as many OpenMP threads as torch (``torch.get_num_threads()``, which
 ``qrnn train --threads`` sets), read at each run. Aer's default (every core) makes its threads

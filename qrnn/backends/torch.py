@@ -55,7 +55,6 @@ class TorchBackend(Backend):
 
     def _configure(self) -> None:
         self.supports_autograd = self.shots is None
-        self._binds: dict[int, tuple] = {}  # program id -> (program, weights, bound program)
 
     @property
     def exact_engine(self) -> bool:
@@ -169,14 +168,13 @@ class TorchBackend(Backend):
                 stops=stops,
             )
 
+        # the last bind lives beside its program in the circuit cache, so it goes with it
         key = ("bound", _observables_key(observables), same, stops)
-        program = self._cache.get(runnable, key, build)
+        program, last = self._cache.get(runnable, key, lambda: (build(), []))
         weights = values[0, shared].detach()
-        last = self._binds.get(id(program))
-        if last is None or last[0] is not program or not torch.equal(last[1], weights):
-            last = (program, weights.clone(), program.bind(weights))
-            self._binds[id(program)] = last
-        return last[2], values[:, varying]
+        if not last or not _same_tensor(last[0], weights):
+            last[:] = [weights.clone(), program.bind(weights)]
+        return last[1], values[:, varying]
 
     def _expval_markers(self, circuit, values, observables):
         """(batch, n_markers, n_obs): the executable circuit is made once; a mixed one runs
@@ -387,3 +385,9 @@ def _observables_key(observables) -> tuple:
     return tuple(
         (tuple(o.paulis.to_labels()), tuple(np.round(o.coeffs, 15).tolist())) for o in observables
     )
+
+
+def _same_tensor(kept: torch.Tensor, new: torch.Tensor) -> bool:
+    """Equal values, dtype and device (``torch.equal`` alone calls float32 and float64 equal,
+    and a bind keeps the precision of the values it was made from)."""
+    return kept.dtype == new.dtype and kept.device == new.device and torch.equal(kept, new)

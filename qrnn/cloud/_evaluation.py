@@ -273,6 +273,12 @@ def _round(
         return EvaluationProgress(evaluation)
     evaluation.rounds += 1
     evaluation.jobs += len(ledger.submitted)
+    if not ledger.waiting and ledger.placeholders:  # never scored from stand-in values
+        raise CloudError(
+            f"evaluation {evaluation.id}: {ledger.placeholders} circuit(s) have no result and "
+            "no job is waiting: their values changed between two scorings with the same "
+            "results (a model that is not deterministic in evaluation?)"
+        )
     if not ledger.waiting:
         evaluation.status = "done"
         evaluation.metrics = result.metrics
@@ -326,6 +332,7 @@ class _Ledger:
         if self._values:
             self._probe, self._values = self._values, {}
         self._placeholder, self._call = placeholder, -1
+        self.placeholders = 0  # rows of this pass answered by a placeholder
 
     @contextlib.contextmanager
     def call(self) -> Iterator[None]:
@@ -360,6 +367,7 @@ class _Ledger:
             self.submitted.append(handle.id)
             self.waiting.add(handle.id)
         placeholder = _placeholder(circuit, options, backend.shots, self._placeholder)
+        self.placeholders += sum(result is None for result in found)
         return [placeholder if result is None else result for result in found]
 
     def _result(self, jobs: JobStore, job_id: str, index: int, values: np.ndarray):

@@ -29,6 +29,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qrnn.sim._angles import AngleMap
 from qrnn.sim._bound_plan import BoundPlan
 from qrnn.sim._chain import apply_block, permute_axes
+from qrnn.sim._gates import complex_dtype
 from qrnn.sim._lowering import U1Q, AngleTable, Dense, Monomial, PauliRotation
 from qrnn.sim._phases import diagonal_terms
 from qrnn.sim._plan import CompiledPlan
@@ -92,7 +93,7 @@ class ConePlan:
 
     def groups_of(self, k: int, like: torch.Tensor):
         """``product_groups`` of ``k`` wires on ``like``'s device, in its complex dtype."""
-        dtype = like.dtype if like.is_complex() else _complex_of(like.dtype)
+        dtype = like.dtype if like.is_complex() else complex_dtype(like.dtype)
         key = ("groups", k, like.device, dtype)
         if key not in self._tensors:
             self._tensors[key] = product_groups(k, like.device, dtype)
@@ -103,9 +104,9 @@ class ConePlan:
         column order)`` on a device."""
         key = (device, real_dtype)
         if key not in self._tensors:
-            complex_dtype = _complex_of(real_dtype)
+            state_dtype = complex_dtype(real_dtype)
             observables = [
-                torch.as_tensor(group.observable, device=device, dtype=complex_dtype)
+                torch.as_tensor(group.observable, device=device, dtype=state_dtype)
                 for group in self.groups
             ]
             axes = [
@@ -120,10 +121,6 @@ class ConePlan:
             inverse = torch.as_tensor(self.inverse, device=device)
             self._tensors[key] = (observables, axes, constants, inverse)
         return self._tensors[key]
-
-
-def _complex_of(real_dtype):
-    return torch.complex64 if real_dtype == torch.float32 else torch.complex128
 
 
 def cone_plan(lowered, observables, split_plan: CompiledPlan, max_fused: int):

@@ -164,7 +164,7 @@ class NoiseReader:
                     f"the error on {operation.name!r} cannot be converted to Kraus form: {exc}"
                 ) from exc
             if len(_KRAUS) >= _KRAUS_ENTRIES:
-                del _KRAUS[next(iter(_KRAUS))]  # the oldest
+                _KRAUS.pop(next(iter(_KRAUS)), None)  # the oldest (another thread may too)
             _KRAUS[error.id] = operators
         return _KRAUS[error.id]
 

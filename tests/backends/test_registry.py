@@ -111,7 +111,7 @@ def test_noisy_torch_backend_binds_shared_columns_once_with_the_same_values_and_
     circuit.ry(weights[2], 0)
     backend = backends.get("torch", device="iontrap-10q")
     generator = torch.Generator().manual_seed(3)
-    shared = torch.rand(3, generator=generator, dtype=torch.float64) * 6
+    shared = torch.tensor([0.5, 1.25, 4.75], dtype=torch.float64)  # the same in float32
     angles = torch.rand(5, 2, generator=generator, dtype=torch.float64) * 3
     values = torch.cat([shared.expand(5, -1), angles], dim=1)  # circuit order: w..., x...
     observables = ["IZ", "ZI", "XX"]
@@ -119,6 +119,12 @@ def test_noisy_torch_backend_binds_shared_columns_once_with_the_same_values_and_
         together = backend.expval(circuit, values, observables)
     one_by_one = torch.cat([backend.expval(circuit, row[None], observables) for row in values])
     torch.testing.assert_close(together, one_by_one, rtol=0, atol=1e-12)
+    with torch.no_grad():  # the same weights in another precision: a bind of that precision
+        single = backend.expval(circuit, values.float(), observables)
+        again = backend.expval(circuit, values, observables)
+    assert single.dtype == torch.float32 and again.dtype == torch.float64
+    torch.testing.assert_close(single, together.float(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(again, together, rtol=0, atol=0)
 
     rows = values.clone().requires_grad_()
     backend.expval(circuit, rows, observables).sum().backward()
