@@ -254,12 +254,18 @@ def _parameters_line(groups: dict, columns: list[str], column_of: Any) -> str:
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` as CSV; a ``run_dir`` inside the CSV's folder is written relative to it, so
+    the sweep folder can be moved or committed."""
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: _cell_value(value) for key, value in row.items()})
+            cells = {key: _cell_value(value) for key, value in row.items()}
+            run_dir = Path(cells["run_dir"]).resolve() if cells.get("run_dir") else None
+            if run_dir is not None and run_dir.is_relative_to(path.parent.resolve()):
+                cells["run_dir"] = run_dir.relative_to(path.parent.resolve()).as_posix()
+            writer.writerow(cells)
     text = buffer.getvalue()
     return write_atomically(path, lambda tmp: tmp.write_text(text))
 

@@ -48,8 +48,8 @@ def _spec(tmp_path, name="s", grid=None, seeds=(0, 1), base=None):
     )
 
 
-def _saved_test_mse(row) -> float:
-    metrics = json.loads((Path(row["run_dir"]) / "metrics.json").read_text())
+def _saved_test_mse(row, folder: Path) -> float:
+    metrics = json.loads((folder / row["run_dir"] / "metrics.json").read_text())
     return metrics["model"]["metrics"]["test"]["mse"]
 
 
@@ -72,8 +72,9 @@ def test_a_small_sweep_finishes_and_its_table_is_right(tmp_path, dask_client):
         ("gru", "1", "finished"),
     ]
     persistence = _persistence_test_mse()
-    for row in rows:  # each row is its run directory's metrics.json
-        assert float(row["test_mse"]) == _saved_test_mse(row)
+    for row in rows:  # each row is its run directory's metrics.json, named from the CSV's folder
+        assert row["run_dir"] == f"runs/{row['trial']}"
+        assert float(row["test_mse"]) == _saved_test_mse(row, result.csv.parent)
         assert float(row["persistence_test_mse"]) == pytest.approx(
             persistence, rel=1e-6
         )  # float32 windows
