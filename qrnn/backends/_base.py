@@ -373,7 +373,52 @@ class Backend:
         Where it exists it equals ``expval`` on ``cat(weights.expand(batch, -1), inputs)``
         (columns put in ``circuit.parameters`` order), and gradients reach ``weights`` once,
         summed over the batch, instead of through one copy per sample. With ``at_markers``
-        (and ``state_qubits``) it is ``expval_at_markers`` instead."""
+        (and ``state_qubits``) it is ``expval_at_markers`` instead.
+
+        Raises:
+            BackendError: ``weights`` not of shape ``(len(weight_params),)``, a parameter in
+            both lists or not in ``circuit``, bad ``state_qubits``; before any compiling.
+        """
+        circuit = check_circuit(circuit)
+        present = set(circuit.parameters)
+        weight_params, input_params = list(weight_params), list(input_params)
+        both = set(weight_params) & set(input_params)
+        missing = [p for p in weight_params + input_params if p not in present]
+        if both or missing:
+            raise BackendError(
+                "weight_params and input_params must be distinct parameters of the circuit; "
+                f"in both: {sorted(p.name for p in both)}, not in the circuit: "
+                f"{[p.name for p in missing]}"
+            )
+        if tuple(weights.shape) != (len(weight_params),):
+            raise BackendError(
+                f"weights must have shape ({len(weight_params)},) (one per weight parameter), "
+                f"got {tuple(weights.shape)}"
+            )
+        if state_qubits is not None:
+            state_qubits = self._check_qubits(circuit, state_qubits)
+        return self._bind(
+            circuit,
+            observables,
+            weight_params,
+            input_params,
+            weights,
+            at_markers=at_markers,
+            state_qubits=state_qubits,
+        )
+
+    def _bind(
+        self,
+        circuit,
+        observables,
+        weight_params,
+        input_params,
+        weights,
+        *,
+        at_markers,
+        state_qubits,
+    ):
+        """``bind`` after its checks; None where the executor has no such path."""
         return None
 
     def _markers_and_state(self, circuit, values, observables, qubits):

@@ -23,7 +23,6 @@ from qiskit.quantum_info import SparsePauliOp
 from qrnn import sim
 from qrnn.backends._base import (
     Backend,
-    check_circuit,
     final_measurements,
     marker_positions,
     prefix_circuit,
@@ -83,7 +82,7 @@ class TorchBackend(Backend):
         )
         return program.expval(values)
 
-    def bind(
+    def _bind(
         self,
         circuit,
         observables,
@@ -91,8 +90,8 @@ class TorchBackend(Backend):
         input_params,
         weights,
         *,
-        at_markers=False,
-        state_qubits=None,
+        at_markers,
+        state_qubits,
     ):
         """With noise and exact values (``shots=None``, backprop): the executable circuit
         compiled with ``weight_params`` as weights (``sim.compile(..., weight_params=)``, with
@@ -101,7 +100,6 @@ class TorchBackend(Backend):
         under autograd, differentiates them once for the whole batch. Else None."""
         if self.noise_model is None or self.shots is not None or self.gradient != "backprop":
             return None
-        circuit = check_circuit(circuit)
         observables = parse_observables(observables, circuit.num_qubits)
         runnable = self.executable(circuit)
         stops = ()

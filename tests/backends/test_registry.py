@@ -132,3 +132,28 @@ def test_noisy_torch_backend_binds_shared_columns_once_with_the_same_values_and_
         row = values[k : k + 1].clone().requires_grad_()
         backend.expval(circuit, row, observables).sum().backward()
         torch.testing.assert_close(rows.grad[k], row.grad[0], rtol=0, atol=1e-10)
+
+
+def test_binding_weights_refuses_bad_input_before_compiling():
+    """``Backend.bind`` names the bad weights, parameters or qubits (on every executor)."""
+    from qiskit.circuit import ParameterVector, QuantumCircuit
+
+    weights, inputs = ParameterVector("w", 2), ParameterVector("x", 1)
+    circuit = QuantumCircuit(2)
+    circuit.ry(inputs[0], 0)
+    circuit.rx(weights[0], 0)
+    circuit.cx(0, 1)
+    circuit.rz(weights[1], 1)
+    stranger = ParameterVector("y", 1)[0]
+    two = torch.tensor([0.5, 1.0])
+    for backend in (backends.get("torch", device="iontrap-10q"), backends.get("aer")):
+        for bad, message in (
+            (dict(weights=torch.tensor([0.5, 1.0, 2.0])), r"shape \(2,\) .* got \(3,\)"),
+            (dict(weights=two[None]), r"got \(1, 2\)"),
+            (dict(input_params=[inputs[0], weights[0]]), r"in both: \['w\[0\]'\]"),
+            (dict(input_params=[stranger]), r"not in the circuit: \['y\[0\]'\]"),
+            (dict(state_qubits=[2]), "qubits must be distinct qubits of the circuit"),
+        ):
+            options = dict(weights=two, input_params=list(inputs)) | bad
+            with pytest.raises(backends.BackendError, match=message):
+                backend.bind(circuit, ["ZI"], list(weights), **options)
