@@ -16,7 +16,12 @@ def dask_client():
     """A Dask client of two single-threaded workers in this process, over loopback TCP: they
     start at once. Needs the distributed extra."""
     distributed = pytest.importorskip("distributed")
+    import dask
+
+    from qrnn.sweeps._cluster import NO_PROFILER
+
     with (
+        dask.config.set(NO_PROFILER),
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -35,11 +40,18 @@ def dask_processes():
     """A LocalCluster of two single-threaded worker processes bound to loopback (everything
     sent to them is pickled; each imports what its tasks need once)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
-    ) as cluster:
+    import dask
+
+    from qrnn.sweeps._cluster import NO_PROFILER
+
+    with (
+        dask.config.set(NO_PROFILER),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
+        ) as cluster,
+    ):
         yield cluster

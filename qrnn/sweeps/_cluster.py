@@ -17,9 +17,14 @@ from typing import Any
 
 from qrnn.sweeps._spec import SweepError
 
-__all__ = ["INSTALL_HINT", "connect", "import_distributed"]
+__all__ = ["INSTALL_HINT", "NO_PROFILER", "connect", "import_distributed"]
 
 INSTALL_HINT = 'pip install "qrnn-iontrap[distributed]"'
+
+# Dask workers sample every thread's stack with sys._current_frames() (their profiler), which
+# can crash CPython while torch threads run (dask/distributed#5972: a segfault in the test
+# suite here); the local clusters qrnn makes run without it.
+NO_PROFILER = {"distributed.worker.profile.enabled": False}
 
 
 def import_distributed() -> Any:
@@ -83,15 +88,18 @@ def connect(
         workers = cores
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SweepError(f"workers must be an integer >= 1, got {workers!r}")
-    cluster = distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=processes,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
-        silence_logs=logging.ERROR,  # a nanny's shutdown warnings are not the user's concern
-    )
+    import dask
+
+    with dask.config.set(NO_PROFILER):
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=processes,
+            protocol="tcp",
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
+            silence_logs=logging.ERROR,  # a nanny's shutdown warnings are not the user's concern
+        )
     try:
         with distributed.Client(cluster) as local:
             yield local, max(1, cores // workers)
