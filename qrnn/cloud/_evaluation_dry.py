@@ -49,6 +49,14 @@ class RunDryRun:
     expected: dict | None
 
 
+# models whose circuits are memory cells, not QuantumLayers: refused before any simulation
+_MEMORY_MODELS = ("qrnn", "qreservoir")
+_NOT_PRICED = (
+    "the model of {run_dir} has no QuantumLayer circuits to price (QRNN and QReservoir memory "
+    "cells are not priced by a dry run)"
+)
+
+
 def dry_run_run(
     run_dir: str | Path, *, provider: str, backend: str, shots: int, seed: int = 0
 ) -> RunDryRun:
@@ -66,7 +74,9 @@ def dry_run_run(
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
         raise SubmitInputError(f"shots must be a whole number >= 1, got {shots!r}")
     run_dir = Path(run_dir).resolve()
-    read_run_config(run_dir)
+    model = read_run_config(run_dir).model
+    if model in _MEMORY_MODELS:
+        raise SubmitInputError(_NOT_PRICED.format(run_dir=run_dir))
     state = read_run_state(run_dir)
     if state["state"] != "finished":
         from qrnn import _rundir
@@ -89,10 +99,7 @@ def dry_run_run(
         )
     layers = [m for m in result.model.modules() if isinstance(m, QuantumLayer)]
     if not layers:
-        raise SubmitInputError(
-            f"the model of {run_dir} has no QuantumLayer circuits to price (QRNN and "
-            "QReservoir memory cells are not priced by a dry run)"
-        )
+        raise SubmitInputError(_NOT_PRICED.format(run_dir=run_dir))
     data = load_data(read_run_config(run_dir))
     runs = sum(len(split.inputs) * split.inputs.shape[1] for split in (data.val, data.test))
     circuits, executions = [], 0

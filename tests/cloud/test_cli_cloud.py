@@ -208,3 +208,27 @@ def test_a_run_trained_under_device_noise_is_scored_on_the_cloud_machine_instead
                           "--shots", "100", "--dry-run")  # fmt: skip
     assert code == 0, err
     assert "ionq-forte-1" in out
+
+
+def test_a_dry_run_of_a_memory_model_is_refused_before_any_simulation(
+    capsys, tmp_path, monkeypatch
+):
+    import json
+
+    import qrnn.runs
+    from qrnn.cli import main
+
+    config = tmp_path / "memory.json"
+    memory = {"dataset": "sine", "dataset_options": {"length": 12}, "window": 2, "epochs": 1}
+    memory |= {"model": "qrnn", "qubits": 3, "hidden_size": 1, "reps": 1, "name": "memory"}
+    config.write_text(json.dumps(memory))
+    assert main(["train", "--config", str(config), "--quiet", "--output-dir", str(tmp_path)]) == 0
+
+    def simulated(*args, **kwargs):
+        raise AssertionError("the dry run simulated before refusing")
+
+    monkeypatch.setattr(qrnn.runs, "evaluate_run", simulated)
+    forte = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+    code, _, err = _run(capsys, "submit", tmp_path / "memory", "--provider", "braket",
+                        "--backend", forte, "--shots", "100", "--dry-run")  # fmt: skip
+    assert code == 2 and "QRNN and QReservoir memory cells are not priced" in err, err
