@@ -11,47 +11,38 @@ import torch
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="session")
-def dask_client():
-    """A Dask client of two single-threaded workers in this process, over loopback TCP: they
-    start at once. Needs the distributed extra."""
+def _loopback_cluster(processes: bool):
+    """A LocalCluster of two single-threaded workers over loopback TCP, without Dask's stack
+    profiler (``qrnn.sweeps._cluster.NO_PROFILER`` says why). Needs the distributed extra."""
     distributed = pytest.importorskip("distributed")
     import dask
 
     from qrnn.sweeps._cluster import NO_PROFILER
 
-    with (
-        dask.config.set(NO_PROFILER),
-        distributed.LocalCluster(
+    with dask.config.set(NO_PROFILER):
+        return distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
-            processes=False,
+            processes=processes,
             protocol="tcp",
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+        )
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A Dask client of two workers in this process: they start at once."""
+    cluster = _loopback_cluster(processes=False)
+    import distributed
+
+    with cluster, distributed.Client(cluster) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def dask_processes():
-    """A LocalCluster of two single-threaded worker processes bound to loopback (everything
-    sent to them is pickled; each imports what its tasks need once)."""
-    distributed = pytest.importorskip("distributed")
-    import dask
-
-    from qrnn.sweeps._cluster import NO_PROFILER
-
-    with (
-        dask.config.set(NO_PROFILER),
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",  # free loopback port; None still serves HTTP on 8787
-        ) as cluster,
-    ):
+    """A LocalCluster of two worker processes (everything sent to them is pickled; each
+    imports what its tasks need once)."""
+    with _loopback_cluster(processes=True) as cluster:
         yield cluster

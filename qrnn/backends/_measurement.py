@@ -25,6 +25,12 @@ def _terms(observable: SparsePauliOp):
     return np.asarray(paulis.z, bool), np.asarray(paulis.x, bool), coeffs
 
 
+def z_type(observables: list[SparsePauliOp]) -> bool:
+    """True when no term has an X or Y factor: every value is read in the computational basis
+    (so at a mid-circuit marker too, where a device's virtual-Z frames move basis rotations)."""
+    return not any(np.any(o.paulis.x) for o in observables)
+
+
 def pad_to_layout(observables: list[SparsePauliOp], circuit) -> list[SparsePauliOp]:
     """Observables on a transpiled ``circuit``'s physical qubits (its layout, or identity
     padding when it only grew wider)."""

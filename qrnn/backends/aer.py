@@ -47,6 +47,7 @@ from qrnn.backends._measurement import (
     pad_to_layout,
     physical_qubits,
     rotate_into,
+    z_type,
 )
 from qrnn.sim import apply_readout, simulated_form
 
@@ -253,8 +254,7 @@ class AerBackend(Backend):
         # Device transpilation moves virtual Z rotations across barriers, which changes X/Y
         # (not Z-type) expectation values there; shots cannot be taken mid-circuit either. In
         # those cases: one prefix circuit per marker, all in the same run.
-        z_only = not any(np.any(o.paulis.x) for o in observables)
-        if self.shots is None and (self.device is None or z_only):
+        if self.shots is None and (self.device is None or z_type(observables)):
             exe, _ = self._prepared(circuit)
             if len(marker_positions(exe)) == len(marker_positions(circuit)):
                 return self._many(circuit, [circuit], values, observables, at_markers=True)

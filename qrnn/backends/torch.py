@@ -39,6 +39,7 @@ from qrnn.backends._measurement import (
     relabel,
     rotate_into,
     sample,
+    z_type,
 )
 from qrnn.sim import check_values, parse_observables
 
@@ -104,9 +105,8 @@ class TorchBackend(Backend):
         runnable = self.executable(circuit)
         stops = ()
         if at_markers:
-            stops = tuple(marker_positions(runnable))
-            z_only = not any(np.any(o.paulis.x) for o in observables)
-            if not z_only or len(stops) != len(marker_positions(circuit)) or not stops:
+            stops = _stops_at_markers(circuit, runnable, observables)
+            if not stops:
                 return None
         physical = physical_qubits(runnable, circuit.num_qubits)
         final = None if state_qubits is None else [physical[q] for q in state_qubits]
@@ -196,9 +196,8 @@ class TorchBackend(Backend):
         if joint is not None:
             return joint
         runnable = self.executable(circuit)
-        stops = marker_positions(runnable)
-        z_only = not any(np.any(o.paulis.x) for o in observables)
-        if not z_only or len(stops) != len(marker_positions(circuit)):
+        stops = _stops_at_markers(circuit, runnable, observables)
+        if stops is None:
             return super()._expval_markers(circuit, values, observables)
         columns = select_columns(values, circuit, runnable)
         padded = pad_to_layout(observables, runnable)
@@ -238,12 +237,11 @@ class TorchBackend(Backend):
         marker and the resets that follow it is the unconditioned post-measurement state a
         device's next step sees. The values equal those of the prefix circuits."""
         runnable = self.executable(circuit)
-        stops = tuple(marker_positions(runnable))
-        z_only = not any(np.any(o.paulis.x) for o in observables)
+        stops = _stops_at_markers(circuit, runnable, observables)
         mixed = self.noise_model is not None or any(
             i.operation.name == "reset" for i in runnable.data
         )
-        if not (z_only and mixed and len(stops) == len(marker_positions(circuit))):
+        if stops is None or not mixed:
             return None
         columns = select_columns(values, circuit, runnable)
         physical = physical_qubits(runnable, circuit.num_qubits)
@@ -389,3 +387,13 @@ def _same_tensor(kept: torch.Tensor, new: torch.Tensor) -> bool:
     """Equal values, dtype and device (``torch.equal`` alone calls float32 and float64 equal,
     and a bind keeps the precision of the values it was made from)."""
     return kept.dtype == new.dtype and kept.device == new.device and torch.equal(kept, new)
+
+
+def _stops_at_markers(circuit, runnable, observables) -> tuple[int, ...] | None:
+    """The executable circuit's marker positions where the markers can be read off its state
+    as it runs: Z-type observables, and every marker of ``circuit`` kept by transpilation;
+    else None (then one prefix circuit per marker)."""
+    stops = tuple(marker_positions(runnable))
+    if not z_type(observables) or len(stops) != len(marker_positions(circuit)):
+        return None
+    return stops
