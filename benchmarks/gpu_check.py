@@ -11,7 +11,10 @@ on the CPU (float64 there), for:
 - W1 on the ``iontrap-10q`` device, exact noisy engine (``bench_noise.py``'s workload):
   expectation values forward and forward + backward, samples per second;
 - W2 (``w2.py``, the quantum-memory QRNN, 4 data + 6 hidden qubits): training steps (a
-  10-qubit density matrix is 16 MiB per sample in complex128, so its batches stay small).
+  10-qubit density matrix is 16 MiB per sample in complex128, so its batches stay small);
+- W2 under the ``iontrap-10q`` device's noise (``to_backend(model, "torch", device=...)``:
+  the exact noisy engine through the QRNN's markers), training steps at W2's full size and,
+  against the CPU's float64 first loss, at ``bench_noise.py``'s small size (2 + 3 qubits).
 
 Each section runs on its own; one that fails prints its traceback and the rest still run.
 ``--json PATH`` also writes the rows there.
@@ -163,6 +166,35 @@ def w2_training(device, batches, repeats):
     return rows
 
 
+def noisy_w2(device, sizes, repeats):
+    """Training steps of W2 on ``iontrap-10q`` (exact noisy engine); ``sizes`` are
+    ``(n_data, n_hidden, batch, steps)``. The CPU reference runs at 5 qubits or fewer only."""
+    from bench_noise import DEVICE
+
+    from qrnn import devices
+    from qrnn.models import to_backend
+
+    rows = []
+    for n_data, n_hidden, batch, steps in sizes:
+        inputs, targets = w2.data(batch=batch, steps=steps, dtype=torch.float64)
+        noisy_device = devices.get(DEVICE, n_qubits=n_data + n_hidden)
+
+        def build(n_data=n_data, n_hidden=n_hidden, noisy_device=noisy_device):
+            torch.manual_seed(0)
+            model = w2.W2Model(n_data, n_hidden, dtype=torch.float64)
+            return to_backend(model, "torch", device=noisy_device)
+
+        reference = float("nan")
+        if n_data + n_hidden <= 5:
+            reference = _first_loss(build, inputs, targets, CPU, torch.float64)
+        label = f"noisy W2 {n_data}+{n_hidden} x{steps}"
+        rows += _training_rows(label, build, inputs, targets, reference, device, repeats)
+        if device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(device) / 2**30
+            print(f"# {label} batch {batch}: peak GPU memory so far {peak:.2f} GiB", flush=True)
+    return rows
+
+
 def noisy_forward(device, batches, repeats):
     """W1 on ``iontrap-10q`` (native gates, the device's noise: the exact noisy engine),
     weights bound once, forward and forward + backward, against the CPU in float64."""
@@ -204,6 +236,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train-batches", default="32,1024", help="training batch sizes")
     parser.add_argument("--w2-batches", default="32,64", help="W2 training batch sizes")
     parser.add_argument("--noisy-batches", default="32,256", help="noisy W1 batch sizes")
+    parser.add_argument(
+        "--noisy-w2",
+        default="2+3:8:4,4+6:8:16,4+6:32:16",
+        help="noisy W2 sizes, data+hidden:batch:steps, comma separated",
+    )
     parser.add_argument("--rows", nargs="*", default=None, help="suite rows (default: all)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
@@ -220,6 +257,10 @@ def main(argv=None) -> int:
     train_batches = [int(b) for b in args.train_batches.split(",")]
     w2_batches = [int(b) for b in args.w2_batches.split(",")]
     noisy_batches = [int(b) for b in args.noisy_batches.split(",")]
+    noisy_w2_sizes = [
+        tuple(int(n) for n in size.replace("+", ":").split(":"))
+        for size in args.noisy_w2.split(",")
+    ]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"gpu_check on {name}; torch {torch.__version__}", flush=True)
     sections = [
@@ -227,6 +268,7 @@ def main(argv=None) -> int:
         ("w1 forward", lambda: w1_forward(device, batches, args.repeats)),
         ("w2", lambda: w2_training(device, w2_batches, args.repeats)),
         ("noisy", lambda: noisy_forward(device, noisy_batches, args.repeats)),
+        ("noisy w2", lambda: noisy_w2(device, noisy_w2_sizes, args.repeats)),
         ("suite", lambda: suite_rows(device, train_batches, args.repeats, args.rows)),
     ]
     rows, failed = [], []
