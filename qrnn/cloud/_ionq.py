@@ -6,18 +6,19 @@ The token is qiskit-ionq's own: ``QISKIT_IONQ_API_TOKEN`` (or ``IONQ_API_KEY`` /
 job POST on HTTP 429/5xx (which can create the job twice) and retries polls without limit;
 qrnn calls the client's undecorated methods instead, so a submit is sent exactly once and
 polls and fetches follow qrnn's bounded retry policy. The client id travels in the job's
-metadata (``qrnn_client_id``).
+metadata (``qrnn_client_id``), where ``find`` looks for it in IonQ's job listing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 from typing import Any
 
-from qrnn.cloud._errors import CredentialsError, SubmitInputError
+from qrnn.cloud._errors import CloudError, CredentialsError, SubmitInputError
 from qrnn.cloud._provider import BackendInfo, Provider, Task, price
-from qrnn.cloud._retry import Retryable
+from qrnn.cloud._retry import Retryable, is_transient
 
 __all__ = ["IonQProvider"]
 
@@ -30,6 +31,17 @@ _BACKENDS = {
     "qpu.aria-1": ("ionq_qpu.aria-1", None, "ionq-aria-1", "gpi-ms"),
     "qpu.forte-1": ("ionq_qpu.forte-1", None, "ionq-forte-1", "gpi-zz"),
 }
+_TAG = "qrnn_client_id"  # the job metadata key that carries qrnn's client id
+# Recovering a job by its tag lists the backend's jobs: IonQ API v0.4 `GET /jobs`
+# (https://docs.ionq.com/api-reference/v0.4/jobs/get-jobs, spec "last updated April 30, 2026",
+# read 2026-12-04; the same fields in IonQ's generated client ionq-core-python, `get_jobs.py`
+# and `models/base_job.py`). Query: `target` (a backend, e.g. "qpu.forte-1", "simulator") and
+# `next` (the cursor a page returned). Answer: {"jobs": [...], "next": cursor or null}; each
+# job has "id", "metadata" (the strings sent with it, or null), "parent_job_id" (set on the
+# children of a multi-circuit job) and "submitted_at" (ISO 8601, e.g.
+# "2025-05-28T20:47:05.440Z"). The API filters by nothing in the metadata and documents no
+# order, so qrnn reads up to this many of the backend's jobs and matches the tag itself.
+_LISTED_AT_MOST = 1000
 _MAX_SHOTS = 10_000  # qiskit-ionq's IonQQPUBackend max_shots; the simulator is held to it too
 _STATES = {
     "submitted": "queued",
@@ -80,6 +92,18 @@ def _vendor_call(call):
     except IonQRetriableError as error:
         cause = getattr(error, "_cause", None)
         raise Retryable(str(cause or error), getattr(cause, "status_code", None)) from error
+
+
+def _tagged(job: dict, tag: str, since: float, until: float) -> bool:
+    """Whether ``job`` (an entry of IonQ's job listing) is the one qrnn sent with ``tag``
+    between the UNIX times ``since`` and ``until``. A multi-circuit job's children are not:
+    their parent is the job qrnn submitted."""
+    if job.get("parent_job_id") or (job.get("metadata") or {}).get(_TAG) != tag:
+        return False
+    submitted = datetime.datetime.fromisoformat(job["submitted_at"])
+    if submitted.tzinfo is None:  # the API writes UTC
+        submitted = submitted.replace(tzinfo=datetime.UTC)
+    return since <= submitted.timestamp() <= until
 
 
 def _native(circuit, gate_set: str):
@@ -206,7 +230,7 @@ class IonQProvider(Provider):
         sdk_backend = self._backend(backend)
         circuits = [_ionq_gates(c) for c in task.circuits]
         circuits = circuits if len(circuits) > 1 else circuits[0]
-        job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={"qrnn_client_id": tag})
+        job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={_TAG: tag})
         return job.job_id()
 
     def status(self, backend: str, vendor_id: str) -> tuple[str, str | None]:
@@ -236,6 +260,47 @@ class IonQProvider(Provider):
     def cancel(self, backend: str, vendor_id: str) -> None:
         client = self._backend(backend).client
         _vendor_call(lambda: client.cancel_job(vendor_id))
+
+    def find(self, backend: str, tag: str, since: float, until: float) -> str | None:
+        from qiskit_ionq.exceptions import IonQAPIError
+
+        client = self._backend(backend).client
+        target = _BACKENDS[backend][0].removeprefix("ionq_")  # as qiskit-ionq posts it
+        params: dict[str, str] = {"target": target}
+
+        def page(query: dict) -> dict:
+            response = client.get_with_retry(
+                client.make_path("jobs"), params=query, headers=client.api_headers
+            )
+            IonQAPIError.raise_for_status(response)  # 429/5xx: IonQRetriableError
+            return response.json()
+
+        found: list[str] = []
+        listed = 0
+        while True:
+            try:
+                answer = _vendor_call(lambda query=dict(params): page(query))
+            except IonQAPIError as error:
+                if is_transient(error):  # a 500 qiskit-ionq does not class as retriable
+                    raise
+                raise CloudError(f"IonQ refused to list {target} jobs: {error}") from None
+            jobs = answer.get("jobs") or []
+            listed += len(jobs)
+            found += [job["id"] for job in jobs if _tagged(job, tag, since, until)]
+            cursor = answer.get("next")
+            if not cursor:
+                break
+            if listed >= _LISTED_AT_MOST:
+                if found:
+                    break
+                raise CloudError(
+                    f"none of the {listed} {target} jobs IonQ listed first carries the tag "
+                    f"(the listing has more)"
+                )
+            params["next"] = cursor
+        if len(found) > 1:
+            raise CloudError(f"IonQ lists {len(found)} jobs tagged {tag}: check the console")
+        return found[0] if found else None
 
     def estimate(self, backend: str, task: Task, *, offline: bool = False) -> dict:
         from qrnn import devices
