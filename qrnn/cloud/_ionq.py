@@ -303,6 +303,8 @@ class IonQProvider(Provider):
         return found[0] if found else None
 
     def estimate(self, backend: str, task: Task, *, offline: bool = False) -> dict:
+        """IonQ publishes no direct price (prices.toml): offline, the estimate has machine time
+        only; with an account, IonQ's own estimate at the account's rates is added."""
         from qrnn import devices
 
         preset = _BACKENDS[backend][2]
@@ -314,7 +316,7 @@ class IonQProvider(Provider):
             for circuit in task.circuits:
                 sized = machine.with_qubits(max(circuit.num_qubits, 1))
                 seconds += task.shots * sized.duration(sized.transpile(circuit))
-        return {
+        cost = {
             "usd": None,  # IonQ's prices could not be verified (prices.toml)
             "machine_seconds": seconds,
             "basis": entry["basis"],
@@ -322,3 +324,57 @@ class IonQProvider(Provider):
             "date": entry["date"],
             "note": entry.get("note"),
         }
+        return cost if offline else cost | self._account_estimate(backend, task)
+
+    def _account_estimate(self, backend: str, task: Task) -> dict:
+        """IonQ's estimate of the job at this account's rates, through qiskit-ionq's
+        ``estimate_job``: IonQ API v0.4 ``GET /jobs/estimate``
+        (https://docs.ionq.com/api-reference/v0.4/jobs/get-job-estimate, read 2026-12-04:
+        query backend, type, qubits, shots, 1q_gates, 2q_gates; answer estimated_cost,
+        cost_unit, estimated_at, rate_information). IonQ's guide says the rates and the unit
+        (credits or USD) depend on the account's agreement, so only a USD answer is a price.
+        A job of several circuits is asked about with their gates summed."""
+        client = self._backend(backend).client
+        target = _BACKENDS[backend][0].removeprefix("ionq_")
+        one = sum(_gates(c, 1) for c in task.circuits)
+        two = sum(_gates(c, 2) for c in task.circuits)
+        kind = "ionq.multi-circuit.v1" if len(task.circuits) > 1 else "ionq.circuit.v1"
+        try:
+            answer = _vendor_call(
+                lambda: client.estimate_job(
+                    backend=target,
+                    oneq_gates=one,
+                    twoq_gates=two,
+                    qubits=max(c.num_qubits for c in task.circuits),
+                    shots=task.shots,
+                    job_type=kind,
+                )
+            )
+        except Exception as error:  # an estimate informs; it never stops a submission
+            return {"note": f"IonQ's own estimate could not be had ({error}); {_NO_PRICE}"}
+        figure = f"{answer.cost} {answer.cost_unit}"
+        when = answer.estimated_at.isoformat() if answer.estimated_at else "when submitted"
+        basis = f"IonQ's estimate at this account's rates: {figure} for {one} one-qubit and "
+        basis += f"{two} two-qubit gates x {task.shots} shots"
+        priced = isinstance(answer.cost, int | float) and str(answer.cost_unit).lower() == "usd"
+        usd = answer.cost if priced else None
+        return {
+            "usd": None if usd is None else float(usd),
+            "basis": basis,
+            "source": "IonQ API v0.4 GET /jobs/estimate",
+            "date": when,
+            "note": None if usd is not None else f"IonQ's estimate is in {answer.cost_unit}",
+        }
+
+
+_NO_PRICE = "IonQ publishes no direct price"
+
+
+def _gates(circuit, qubits: int) -> int:
+    """How many gates of ``circuit`` act on ``qubits`` qubits (measurements and barriers are
+    not gates)."""
+    return sum(
+        1
+        for item in circuit.data
+        if item.operation.name not in ("measure", "barrier") and len(item.qubits) == qubits
+    )

@@ -45,6 +45,9 @@ class FakeIonQ:
         mock.add_callback(responses.POST, f"{API}/jobs", callback=self._create)
         listing = re.compile(rf"{re.escape(API)}/jobs(\?.*)?$")
         mock.add_callback(responses.GET, listing, callback=self._list)
+        self.unit = "USD"  # the unit of this account's estimates
+        self.estimates: list[dict] = []  # the query of every GET /jobs/estimate
+        mock.add_callback(responses.GET, f"{API}/jobs/estimate", callback=self._estimate)
         job = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)$")
         mock.add_callback(responses.GET, job, callback=self._job)
         results = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)/results/probabilities.*")
@@ -62,6 +65,28 @@ class FakeIonQ:
                 return code
             return code, {}, json.dumps({"error": {"type": "busy", "message": f"HTTP {code}"}})
         return None
+
+    def _estimate(self, request):
+        """A cost at made-up rates, in the shape https://docs.ionq.com/api-reference/v0.4/
+        jobs/get-job-estimate documents."""
+        from urllib.parse import parse_qs, urlsplit
+
+        if failed := self._fail("estimate"):
+            return failed
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        self.estimates.append(query)
+        rates = {"job_cost_minimum": 1.0, "cost_1q_gate": 1e-4, "cost_2q_gate": 1e-3}
+        shots = int(query["shots"])
+        gates = rates["cost_1q_gate"] * int(query["1q_gates"]) + rates["cost_2q_gate"] * int(
+            query["2q_gates"]
+        )
+        answer = {
+            "input_values": query, "estimated_at": "2026-12-04T15:00:00.000Z",
+            "cost_unit": self.unit, "rate_information": rates | {"organization": "test"},
+            "estimated_cost": max(rates["job_cost_minimum"], gates * shots),
+            "estimated_execution_time": 1.5, "current_predicted_queue_time": 60,
+        }  # fmt: skip
+        return 200, {}, json.dumps(answer)
 
     def _list(self, request):
         from urllib.parse import parse_qs, urlsplit
@@ -216,6 +241,40 @@ def test_a_job_is_sent_once_with_its_tag_and_its_counts_come_back(ionq):
     assert job.status == "done" and job.vendor_id == post["id"]
     assert [s for _, s, _ in job.history] == ["pending", "queued", "done", "done"]
     assert job.history[-1][2] == "result fetched"
+
+
+def test_a_submission_records_ionqs_own_estimate_and_a_dry_run_asks_nothing(ionq):
+    """IonQ publishes no direct price: a dry run says so and shows machine time only; a
+    submission records what IonQ's estimate endpoint answers for the gates it is sent."""
+    from circuits import ansatz
+
+    circuit, _ = ansatz.get("hardware_efficient", n_qubits=3, reps=2)
+    circuit = circuit.assign_parameters([0.1 * (k + 1) for k in range(circuit.num_parameters)])
+    plan = cloud.dry_run(circuit, provider="ionq", backend="qpu.forte-1", shots=500)
+    assert plan.cost["usd"] is None and plan.cost["date"] == "unverified"
+    assert plan.cost["machine_seconds"] > 0 and ionq.estimates == [] and ionq.posts == []
+
+    handle = cloud.submit(circuit, provider="ionq", backend="qpu.forte-1", shots=500)
+    (post,) = ionq.posts
+    (asked,) = ionq.estimates
+    sent = post["input"]["circuit"]  # IonQ's native JSON: "target" or "targets"
+    one, two = (sum(1 for g in sent if ("targets" in g) == (n == 2)) for n in (1, 2))
+    assert two > 0 and one > 0
+    assert asked == {"backend": "qpu.forte-1", "type": "ionq.circuit.v1", "qubits": "3",
+                     "shots": "500", "1q_gates": str(one), "2q_gates": str(two),
+                     "error_mitigation": "false", "session": "false"}  # fmt: skip
+    cost = handle.job().cost
+    assert math.isclose(cost["usd"], max(1.0, (1e-4 * one + 1e-3 * two) * 500))
+    assert cost["source"] == "IonQ API v0.4 GET /jobs/estimate" and cost["date"].startswith("2026")
+    assert cost["machine_seconds"] == plan.cost["machine_seconds"]
+
+    ionq.unit = "credits"  # an account billed in credits: no dollar figure
+    credits = cloud.submit(circuit, provider="ionq", backend="qpu.forte-1", shots=500).job().cost
+    assert credits["usd"] is None and "credits" in credits["note"]
+    ionq.failures = {"estimate": [404]}  # no estimate: the submission goes all the same
+    missing = cloud.submit(circuit, provider="ionq", backend="qpu.forte-1", shots=500).job()
+    assert missing.cost["usd"] is None and "could not be had" in missing.cost["note"]
+    assert len(ionq.posts) == 3
 
 
 def test_polls_and_fetches_are_retried_on_429_5xx_and_timeouts(ionq):
