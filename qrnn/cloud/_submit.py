@@ -399,8 +399,6 @@ def recover(store: JobStore, providers: dict | None = None) -> list[Job]:
                 lambda v=vendor, j=job, s=since, u=until: v.find(j.backend, j.id, s, u),
                 f"looking for job {job.id}",
             )
-        except NotImplementedError:
-            vendor_id, reason = None, f"{job.provider} cannot list jobs by tag"
         except (MissingExtraError, CredentialsError, TransientError) as error:
             detail = f"not looked up: {error}; run `qrnn jobs recover` again"
             changed.append(store.set_status(job.id, "pending", detail))
