@@ -84,14 +84,25 @@ def _client_class():
 
 def _vendor_call(call):
     """Run a qiskit-ionq call; its retriable errors (429, 5xx, dropped connections) become
-    :class:`Retryable` for qrnn's retry policy."""
-    from qiskit_ionq.exceptions import IonQRetriableError
+    :class:`Retryable` for qrnn's retry policy, a refused API key a :class:`CredentialsError`."""
+    from qiskit_ionq.exceptions import IonQAPIError, IonQRetriableError
 
     try:
         return call()
     except IonQRetriableError as error:
         cause = getattr(error, "_cause", None)
         raise Retryable(str(cause or error), getattr(cause, "status_code", None)) from error
+    except IonQAPIError as error:
+        if error.status_code in (401, 403):
+            raise _refused(error.status_code) from None
+        raise
+
+
+def _refused(code: int) -> CredentialsError:
+    return CredentialsError(
+        f"IonQ refused the API key (HTTP {code}): set a valid QISKIT_IONQ_API_TOKEN (or "
+        "IONQ_API_KEY) in the environment or a .env file"
+    )
 
 
 def _tagged(job: dict, tag: str, since: float, until: float) -> bool:
@@ -227,10 +238,17 @@ class IonQProvider(Provider):
         return prepared, None
 
     def submit(self, backend: str, task: Task, tag: str) -> str:
+        from qiskit_ionq.exceptions import IonQAPIError
+
         sdk_backend = self._backend(backend)
         circuits = [_ionq_gates(c) for c in task.circuits]
         circuits = circuits if len(circuits) > 1 else circuits[0]
-        job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={_TAG: tag})
+        try:
+            job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={_TAG: tag})
+        except IonQAPIError as error:
+            if error.status_code in (401, 403):  # refused at the door: no job was made
+                raise _refused(error.status_code) from None
+            raise
         return job.job_id()
 
     def status(self, backend: str, vendor_id: str) -> tuple[str, str | None]:

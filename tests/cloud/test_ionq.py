@@ -394,6 +394,22 @@ def test_bad_input_for_ionq(ionq, monkeypatch):
     assert ionq.posts == [] and not default_path().exists()
 
 
+def test_a_refused_api_key_says_which_variable_sets_it(ionq):
+    ionq.failures = {"post": [401]}  # IonQ made no job: the row is closed, not left pending
+    with pytest.raises(
+        cloud.CredentialsError, match=r"refused the API key .*QISKIT_IONQ_API_TOKEN"
+    ):
+        cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    handle = cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    ionq.failures = {"get": [403]}
+    with pytest.raises(cloud.CredentialsError, match=r"HTTP 403\): set a valid"):
+        handle.status()
+    with JobStore(default_path()) as store:
+        refused, sent = sorted(store.list(), key=lambda job: job.created_at)
+    assert refused.status == "failed" and "not submitted" in refused.error
+    assert sent.status == "queued" and TOKEN not in refused.error
+
+
 def test_the_token_reaches_only_the_vendor(ionq, capsys, caplog):
     from qrnn.cli import main
 
