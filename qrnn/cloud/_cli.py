@@ -281,7 +281,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
                     print("no pending jobs: nothing to recover")
                 for job in changed:
                     found = f"found at the vendor as {job.vendor_id}" if job.vendor_id else ""
-                    print(f"{job.id}: {job.status} {found or job.error}".rstrip())
+                    why = job.history[-1][2] if job.status == "pending" else job.error
+                    print(f"{job.id}: {job.status} {found or why or ''}".rstrip())
     except KeyboardInterrupt:
         print(f"qrnn jobs {action}: interrupted", file=sys.stderr)
         return 130

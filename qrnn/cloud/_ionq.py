@@ -6,18 +6,19 @@ The token is qiskit-ionq's own: ``QISKIT_IONQ_API_TOKEN`` (or ``IONQ_API_KEY`` /
 job POST on HTTP 429/5xx (which can create the job twice) and retries polls without limit;
 qrnn calls the client's undecorated methods instead, so a submit is sent exactly once and
 polls and fetches follow qrnn's bounded retry policy. The client id travels in the job's
-metadata (``qrnn_client_id``).
+metadata (``qrnn_client_id``), where ``find`` looks for it in IonQ's job listing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 from typing import Any
 
-from qrnn.cloud._errors import CredentialsError, SubmitInputError
+from qrnn.cloud._errors import CloudError, CredentialsError, SubmitInputError
 from qrnn.cloud._provider import BackendInfo, Provider, Task, price
-from qrnn.cloud._retry import Retryable
+from qrnn.cloud._retry import Retryable, is_transient
 
 __all__ = ["IonQProvider"]
 
@@ -30,6 +31,17 @@ _BACKENDS = {
     "qpu.aria-1": ("ionq_qpu.aria-1", None, "ionq-aria-1", "gpi-ms"),
     "qpu.forte-1": ("ionq_qpu.forte-1", None, "ionq-forte-1", "gpi-zz"),
 }
+_TAG = "qrnn_client_id"  # the job metadata key that carries qrnn's client id
+# Recovering a job by its tag lists the backend's jobs: IonQ API v0.4 `GET /jobs`
+# (https://docs.ionq.com/api-reference/v0.4/jobs/get-jobs, spec "last updated April 30, 2026",
+# read 2026-12-04; the same fields in IonQ's generated client ionq-core-python, `get_jobs.py`
+# and `models/base_job.py`). Query: `target` (a backend, e.g. "qpu.forte-1", "simulator") and
+# `next` (the cursor a page returned). Answer: {"jobs": [...], "next": cursor or null}; each
+# job has "id", "metadata" (the strings sent with it, or null), "parent_job_id" (set on the
+# children of a multi-circuit job) and "submitted_at" (ISO 8601, e.g.
+# "2025-05-28T20:47:05.440Z"). The API filters by nothing in the metadata and documents no
+# order, so qrnn reads up to this many of the backend's jobs and matches the tag itself.
+_LISTED_AT_MOST = 1000
 _MAX_SHOTS = 10_000  # qiskit-ionq's IonQQPUBackend max_shots; the simulator is held to it too
 _STATES = {
     "submitted": "queued",
@@ -72,14 +84,37 @@ def _client_class():
 
 def _vendor_call(call):
     """Run a qiskit-ionq call; its retriable errors (429, 5xx, dropped connections) become
-    :class:`Retryable` for qrnn's retry policy."""
-    from qiskit_ionq.exceptions import IonQRetriableError
+    :class:`Retryable` for qrnn's retry policy, a refused API key a :class:`CredentialsError`."""
+    from qiskit_ionq.exceptions import IonQAPIError, IonQRetriableError
 
     try:
         return call()
     except IonQRetriableError as error:
         cause = getattr(error, "_cause", None)
         raise Retryable(str(cause or error), getattr(cause, "status_code", None)) from error
+    except IonQAPIError as error:
+        if error.status_code in (401, 403):
+            raise _refused(error.status_code) from None
+        raise
+
+
+def _refused(code: int) -> CredentialsError:
+    return CredentialsError(
+        f"IonQ refused the API key (HTTP {code}): set a valid QISKIT_IONQ_API_TOKEN (or "
+        "IONQ_API_KEY) in the environment or a .env file"
+    )
+
+
+def _tagged(job: dict, tag: str, since: float, until: float) -> bool:
+    """Whether ``job`` (an entry of IonQ's job listing) is the one qrnn sent with ``tag``
+    between the UNIX times ``since`` and ``until``. A multi-circuit job's children are not:
+    their parent is the job qrnn submitted."""
+    if job.get("parent_job_id") or (job.get("metadata") or {}).get(_TAG) != tag:
+        return False
+    submitted = datetime.datetime.fromisoformat(job["submitted_at"])
+    if submitted.tzinfo is None:  # the API writes UTC
+        submitted = submitted.replace(tzinfo=datetime.UTC)
+    return since <= submitted.timestamp() <= until
 
 
 def _native(circuit, gate_set: str):
@@ -203,10 +238,17 @@ class IonQProvider(Provider):
         return prepared, None
 
     def submit(self, backend: str, task: Task, tag: str) -> str:
+        from qiskit_ionq.exceptions import IonQAPIError
+
         sdk_backend = self._backend(backend)
         circuits = [_ionq_gates(c) for c in task.circuits]
         circuits = circuits if len(circuits) > 1 else circuits[0]
-        job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={"qrnn_client_id": tag})
+        try:
+            job = sdk_backend.run(circuits, shots=task.shots, extra_metadata={_TAG: tag})
+        except IonQAPIError as error:
+            if error.status_code in (401, 403):  # refused at the door: no job was made
+                raise _refused(error.status_code) from None
+            raise
         return job.job_id()
 
     def status(self, backend: str, vendor_id: str) -> tuple[str, str | None]:
@@ -237,7 +279,50 @@ class IonQProvider(Provider):
         client = self._backend(backend).client
         _vendor_call(lambda: client.cancel_job(vendor_id))
 
+    def find(self, backend: str, tag: str, since: float, until: float) -> str | None:
+        from qiskit_ionq.exceptions import IonQAPIError
+
+        client = self._backend(backend).client
+        target = _BACKENDS[backend][0].removeprefix("ionq_")  # as qiskit-ionq posts it
+        params: dict[str, str] = {"target": target}
+
+        def page(query: dict) -> dict:
+            response = client.get_with_retry(
+                client.make_path("jobs"), params=query, headers=client.api_headers
+            )
+            IonQAPIError.raise_for_status(response)  # 429/5xx: IonQRetriableError
+            return response.json()
+
+        found: list[str] = []
+        listed = 0
+        while True:
+            try:
+                answer = _vendor_call(lambda query=dict(params): page(query))
+            except IonQAPIError as error:
+                if is_transient(error):  # a 500 qiskit-ionq does not class as retriable
+                    raise
+                raise CloudError(f"IonQ refused to list {target} jobs: {error}") from None
+            jobs = answer.get("jobs") or []
+            listed += len(jobs)
+            found += [job["id"] for job in jobs if _tagged(job, tag, since, until)]
+            cursor = answer.get("next")
+            if not cursor:
+                break
+            if listed >= _LISTED_AT_MOST:
+                if found:
+                    break
+                raise CloudError(
+                    f"none of the {listed} {target} jobs IonQ listed first carries the tag "
+                    f"(the listing has more)"
+                )
+            params["next"] = cursor
+        if len(found) > 1:
+            raise CloudError(f"IonQ lists {len(found)} jobs tagged {tag}: check the console")
+        return found[0] if found else None
+
     def estimate(self, backend: str, task: Task, *, offline: bool = False) -> dict:
+        """IonQ publishes no direct price (prices.toml): offline, the estimate has machine time
+        only; with an account, IonQ's own estimate at the account's rates is added."""
         from qrnn import devices
 
         preset = _BACKENDS[backend][2]
@@ -249,7 +334,7 @@ class IonQProvider(Provider):
             for circuit in task.circuits:
                 sized = machine.with_qubits(max(circuit.num_qubits, 1))
                 seconds += task.shots * sized.duration(sized.transpile(circuit))
-        return {
+        cost = {
             "usd": None,  # IonQ's prices could not be verified (prices.toml)
             "machine_seconds": seconds,
             "basis": entry["basis"],
@@ -257,3 +342,57 @@ class IonQProvider(Provider):
             "date": entry["date"],
             "note": entry.get("note"),
         }
+        return cost if offline else cost | self._account_estimate(backend, task)
+
+    def _account_estimate(self, backend: str, task: Task) -> dict:
+        """IonQ's estimate of the job at this account's rates, through qiskit-ionq's
+        ``estimate_job``: IonQ API v0.4 ``GET /jobs/estimate``
+        (https://docs.ionq.com/api-reference/v0.4/jobs/get-job-estimate, read 2026-12-04:
+        query backend, type, qubits, shots, 1q_gates, 2q_gates; answer estimated_cost,
+        cost_unit, estimated_at, rate_information). IonQ's guide says the rates and the unit
+        (credits or USD) depend on the account's agreement, so only a USD answer is a price.
+        A job of several circuits is asked about with their gates summed."""
+        client = self._backend(backend).client
+        target = _BACKENDS[backend][0].removeprefix("ionq_")
+        one = sum(_gates(c, 1) for c in task.circuits)
+        two = sum(_gates(c, 2) for c in task.circuits)
+        kind = "ionq.multi-circuit.v1" if len(task.circuits) > 1 else "ionq.circuit.v1"
+        try:
+            answer = _vendor_call(
+                lambda: client.estimate_job(
+                    backend=target,
+                    oneq_gates=one,
+                    twoq_gates=two,
+                    qubits=max(c.num_qubits for c in task.circuits),
+                    shots=task.shots,
+                    job_type=kind,
+                )
+            )
+        except Exception as error:  # an estimate informs; it never stops a submission
+            return {"note": f"IonQ's own estimate could not be had ({error}); {_NO_PRICE}"}
+        figure = f"{answer.cost} {answer.cost_unit}"
+        when = answer.estimated_at.isoformat() if answer.estimated_at else "when submitted"
+        basis = f"IonQ's estimate at this account's rates: {figure} for {one} one-qubit and "
+        basis += f"{two} two-qubit gates x {task.shots} shots"
+        priced = isinstance(answer.cost, int | float) and str(answer.cost_unit).lower() == "usd"
+        usd = answer.cost if priced else None
+        return {
+            "usd": None if usd is None else float(usd),
+            "basis": basis,
+            "source": "IonQ API v0.4 GET /jobs/estimate",
+            "date": when,
+            "note": None if usd is not None else f"IonQ's estimate is in {answer.cost_unit}",
+        }
+
+
+_NO_PRICE = "IonQ publishes no direct price"
+
+
+def _gates(circuit, qubits: int) -> int:
+    """How many gates of ``circuit`` act on ``qubits`` qubits (measurements and barriers are
+    not gates)."""
+    return sum(
+        1
+        for item in circuit.data
+        if item.operation.name not in ("measure", "barrier") and len(item.qubits) == qubits
+    )

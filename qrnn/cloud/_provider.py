@@ -136,14 +136,15 @@ class Provider(ABC):
     def cancel(self, backend: str, vendor_id: str) -> None:
         """Ask the vendor to cancel the job."""
 
+    @abstractmethod
     def find(self, backend: str, tag: str, since: float, until: float) -> str | None:
         """The vendor job id of the job tagged ``tag`` created between the UNIX times
         ``since`` and ``until``, or None when there is none.
 
         Raises:
-            NotImplementedError: the vendor cannot list jobs by tag.
+            CloudError: the vendor's answer does not settle it (several jobs carry the tag,
+                the listing was refused or is longer than qrnn reads).
         """
-        raise NotImplementedError
 
     @abstractmethod
     def estimate(self, backend: str, task: Task, *, offline: bool = False) -> dict:

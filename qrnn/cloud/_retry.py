@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ def is_transient(error: BaseException) -> bool:
             return True
     except ImportError:  # pragma: no cover - every SDK we use brings requests
         pass
+    # botocore's timeouts and dropped connections are its own classes, not the builtins;
+    # an error can only be one of them once botocore is loaded
+    boto = sys.modules.get("botocore.exceptions")
+    if boto is not None and isinstance(error, boto.ConnectionError | boto.HTTPClientError):
+        return True
     code = _status_code(error)
     if code is not None:
         return code == 429 or 500 <= code < 600

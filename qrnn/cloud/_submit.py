@@ -22,7 +22,9 @@ from qrnn.cloud._errors import (
     CloudError,
     CredentialsError,
     JobFailedError,
+    MissingExtraError,
     SubmitInputError,
+    TransientError,
     UnknownJobError,
 )
 from qrnn.cloud._retry import retry
@@ -379,7 +381,9 @@ def _utc(seconds: float) -> str:
 def recover(store: JobStore, providers: dict | None = None) -> list[Job]:
     """Resolve every ``pending`` row (a submit whose outcome was never recorded): find the
     job at the vendor by its client tag, or mark it ``unknown`` with the time window to look
-    for in the vendor's console. Returns the rows it changed."""
+    for in the vendor's console. A row whose vendor could not be asked from here (its SDK or
+    credentials missing, or it kept failing) stays ``pending`` for a later ``recover``, the
+    reason added to its history. Returns the rows it looked at."""
     changed = []
     providers = dict(providers or {})
     for job in store.list(status="pending"):
@@ -395,8 +399,10 @@ def recover(store: JobStore, providers: dict | None = None) -> list[Job]:
                 lambda v=vendor, j=job, s=since, u=until: v.find(j.backend, j.id, s, u),
                 f"looking for job {job.id}",
             )
-        except NotImplementedError:
-            vendor_id, reason = None, f"{job.provider} cannot list jobs by tag"
+        except (MissingExtraError, CredentialsError, TransientError) as error:
+            detail = f"not looked up: {error}; run `qrnn jobs recover` again"
+            changed.append(store.set_status(job.id, "pending", detail))
+            continue
         except CloudError as error:
             vendor_id, reason = None, str(error)
         else:

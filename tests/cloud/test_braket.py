@@ -216,3 +216,55 @@ def test_a_task_left_pending_is_found_by_its_tag_with_braket_search(monkeypatch)
     # "c" carries the other tag but was created a day before its row: not taken for it
     assert changed[other.id].status == "unknown" and changed[other.id].vendor_id is None
     assert "the vendor has no job with this tag" in changed[other.id].error
+
+
+def test_polls_are_retried_on_5xx_and_timeouts_then_a_clear_error(monkeypatch):
+    """A QPU task's poll through boto3's own client (its HTTP answered by botocore's Stubber):
+    server errors and a read timeout are retried; a Braket that keeps failing is a clear error
+    and the row is kept. (amazon-braket-sdk retries a ThrottlingException itself.)"""
+    import datetime
+
+    import boto3
+    from botocore.exceptions import ReadTimeoutError
+    from botocore.stub import ANY, Stubber
+
+    from qrnn.cloud import JobStore
+    from qrnn.cloud.jobs import default_path
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-not-real")
+    client = boto3.client("braket", region_name="us-east-1")
+    monkeypatch.setattr(BraketProvider, "_client", staticmethod(lambda arn: client))
+    arn = "arn:aws:braket:us-east-1:123456789012:quantum-task/t1"
+    with JobStore(default_path(), create=True) as store:
+        job = store.create(
+            provider="braket", backend=FORTE, kind="counts", circuits=[QuantumCircuit(1)], shots=10
+        )
+        store.mark_submitted(job.id, arn)
+    answer = client.get_quantum_task
+    timeouts = [ReadTimeoutError(endpoint_url="https://braket.us-east-1.amazonaws.com")]
+
+    def network(**kwargs):  # the connection drops once, as botocore reports it
+        if timeouts:
+            raise timeouts.pop()
+        return answer(**kwargs)
+
+    client.get_quantum_task = network
+    now = datetime.datetime.now(tz=datetime.UTC)
+    running = {"quantumTaskArn": arn, "status": "RUNNING", "deviceArn": FORTE,
+               "deviceParameters": "{}", "shots": 10, "outputS3Bucket": "b",
+               "outputS3Directory": "d", "createdAt": now}  # fmt: skip
+    expected = {"quantumTaskArn": arn, "additionalAttributeNames": ANY}
+    handle = cloud.JobHandle(job.id, default_path())
+    with Stubber(client) as stub:
+        stub.add_client_error("get_quantum_task", "InternalServiceException", http_status_code=500)
+        stub.add_client_error("get_quantum_task", "ServiceUnavailable", http_status_code=502)
+        stub.add_response("get_quantum_task", running, expected)
+        assert handle.status() == "running"
+        stub.assert_no_pending_responses()
+        assert timeouts == []
+        for _ in range(4):
+            stub.add_client_error("get_quantum_task", "ServiceUnavailable", http_status_code=503)
+        with pytest.raises(cloud.TransientError, match=r"polling job .* failed 4 times.*HTTP 503"):
+            handle.status()
+    assert handle.job().status == "running"  # kept: try again later

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 
 import pytest
 from qiskit import QuantumCircuit, qasm3
@@ -90,6 +91,25 @@ def test_an_unknown_provider_lists_the_known_ones(capsys):
     with pytest.raises(SystemExit):
         main(["submit", "bell.qasm", "--provider", "dwave", "--backend", "x"])
     assert "(choose from 'braket', 'ibm', 'ionq')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("provider", "module", "backend"),
+    [
+        ("ionq", "qiskit_ionq", "qpu.aria-1"),
+        ("braket", "braket.circuits", "local"),
+        ("ibm", "qiskit_ibm_runtime", "fake_manila"),
+    ],
+)
+def test_a_missing_sdk_is_named_with_the_pip_command_that_installs_it(
+    capsys, monkeypatch, bell_file, provider, module, backend
+):
+    monkeypatch.setitem(sys.modules, module, None)  # as without the extra: its import fails
+    code, out, err = _run(capsys, "submit", bell_file, "--provider", provider, "--backend",
+                          backend, "--shots", "10")  # fmt: skip
+    assert code == 2 and f'pip install "qrnn-iontrap[{provider}]"' in err, err
+    assert f"provider {provider!r} needs the {module.split('.')[0]} package" in err and out == ""
+    assert not default_path().exists()  # nothing written
 
 
 def test_jobs_without_a_store_or_with_an_unknown_id(capsys, bell_file):

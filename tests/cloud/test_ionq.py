@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 import uuid
 
 import pytest
+import requests
 import responses
 import torch
 from qiskit import QuantumCircuit
@@ -25,15 +27,27 @@ TOKEN = "ionq-test-token-7d41c9"
 class FakeIonQ:
     """IonQ's REST API as qiskit-ionq 1.1 calls it: jobs are created by POST, report
     ``submitted`` then ``completed`` (or what a test sets), and answer with the
-    probabilities a test gives (little-endian integers as keys, as IonQ's API does)."""
+    probabilities a test gives (little-endian integers as keys, as IonQ's API does).
+    ``GET /jobs`` lists them newest first, ``page`` a page, in the shape IonQ documents
+    (https://docs.ionq.com/api-reference/v0.4/jobs/get-jobs), with ``others``: jobs that
+    someone else posted."""
 
     def __init__(self, mock: responses.RequestsMock, probabilities: dict[str, float]):
         self.posts: list[dict] = []
         self.headers: list[dict] = []
         self.states: dict[str, list[str]] = {}
-        self.failures: dict[str, list[int]] = {}  # path kind -> HTTP codes to answer first
+        # path kind -> HTTP codes (or exceptions, raised as the network would) to answer first
+        self.failures: dict[str, list] = {}
         self.probabilities = probabilities
+        self.others: list[dict] = []
+        self.page = 2
+        self.listings: list[dict] = []  # the query of every GET /jobs
         mock.add_callback(responses.POST, f"{API}/jobs", callback=self._create)
+        listing = re.compile(rf"{re.escape(API)}/jobs(\?.*)?$")
+        mock.add_callback(responses.GET, listing, callback=self._list)
+        self.unit = "USD"  # the unit of this account's estimates
+        self.estimates: list[dict] = []  # the query of every GET /jobs/estimate
+        mock.add_callback(responses.GET, f"{API}/jobs/estimate", callback=self._estimate)
         job = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)$")
         mock.add_callback(responses.GET, job, callback=self._job)
         results = re.compile(rf"{re.escape(API)}/jobs/([0-9a-f-]+)/results/probabilities.*")
@@ -47,8 +61,49 @@ class FakeIonQ:
         codes = self.failures.get(kind)
         if codes:
             code = codes.pop(0)
+            if isinstance(code, Exception):
+                return code
             return code, {}, json.dumps({"error": {"type": "busy", "message": f"HTTP {code}"}})
         return None
+
+    def _estimate(self, request):
+        """A cost at made-up rates, in the shape https://docs.ionq.com/api-reference/v0.4/
+        jobs/get-job-estimate documents."""
+        from urllib.parse import parse_qs, urlsplit
+
+        if failed := self._fail("estimate"):
+            return failed
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        self.estimates.append(query)
+        rates = {"job_cost_minimum": 1.0, "cost_1q_gate": 1e-4, "cost_2q_gate": 1e-3}
+        shots = int(query["shots"])
+        gates = rates["cost_1q_gate"] * int(query["1q_gates"]) + rates["cost_2q_gate"] * int(
+            query["2q_gates"]
+        )
+        answer = {
+            "input_values": query, "estimated_at": "2026-12-04T15:00:00.000Z",
+            "cost_unit": self.unit, "rate_information": rates | {"organization": "test"},
+            "estimated_cost": max(rates["job_cost_minimum"], gates * shots),
+            "estimated_execution_time": 1.5, "current_predicted_queue_time": 60,
+        }  # fmt: skip
+        return 200, {}, json.dumps(answer)
+
+    def _list(self, request):
+        from urllib.parse import parse_qs, urlsplit
+
+        if failed := self._fail("list"):
+            return failed
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        self.listings.append(query)
+        ours = [listed_job(p["id"], p["metadata"], p["backend"], p["at"]) for p in self.posts
+                if "id" in p]  # fmt: skip
+        jobs = sorted(ours + self.others, key=lambda job: job["submitted_at"], reverse=True)
+        jobs = [job for job in jobs if job["backend"] == query.get("target", job["backend"])]
+        start = next(i for i, job in enumerate(jobs) if job["id"] == query["next"]) if (
+            "next" in query) else 0  # fmt: skip
+        page = jobs[start : start + self.page]
+        cursor = jobs[start + self.page]["id"] if start + self.page < len(jobs) else None
+        return 200, {}, json.dumps({"jobs": page, "next": cursor})
 
     def _create(self, request):
         self.headers.append(dict(request.headers))
@@ -58,6 +113,7 @@ class FakeIonQ:
         job_id = str(uuid.uuid4())
         self.states[job_id] = ["submitted", "completed"]
         self.posts[-1]["id"] = job_id
+        self.posts[-1]["at"] = time.time()
         if "circuits" in self.posts[-1]["input"]:  # a multi-circuit job: a child per circuit
             self.posts[-1]["children"] = [
                 str(uuid.uuid4()) for _ in self.posts[-1]["input"]["circuits"]
@@ -106,6 +162,24 @@ class FakeIonQ:
         name = request.url.rsplit("/", 1)[-1]
         qubits = {"simulator": 29, "qpu.aria-1": 25, "qpu.forte-1": 36}.get(name, 11)
         return 200, {}, json.dumps({"backend": name, "qubits": qubits, "status": "available"})
+
+
+def listed_job(job_id: str, metadata: dict | None, backend: str, at: float, **fields) -> dict:
+    """One entry of IonQ's v0.4 job listing, with the fields its documentation shows."""
+    import datetime
+
+    submitted = datetime.datetime.fromtimestamp(at, tz=datetime.UTC)
+    return {
+        "id": job_id, "status": "submitted", "type": "ionq.circuit.v1", "backend": backend,
+        "dry_run": False, "submitter_id": "64b03577072d45001c85e9c4",
+        "project_id": "1333d459-cf47-4a5e-acc1-8d4eb4f7b025", "parent_job_id": None,
+        "session_id": None, "metadata": metadata, "name": None,
+        "submitted_at": submitted.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "started_at": None, "completed_at": None, "predicted_execution_duration_ms": None,
+        "predicted_wait_time_ms": None, "execution_duration_ms": None, "shots": 100,
+        "noise": {"model": "ideal"}, "failure": None, "settings": {"compilation": {}},
+        "stats": {}, "results": None, "output": {},
+    } | fields  # fmt: skip
 
 
 def _run_native(program: dict) -> dict[str, float]:
@@ -169,9 +243,46 @@ def test_a_job_is_sent_once_with_its_tag_and_its_counts_come_back(ionq):
     assert job.history[-1][2] == "result fetched"
 
 
-def test_polls_and_fetches_are_retried_on_429_and_5xx(ionq):
+def test_a_submission_records_ionqs_own_estimate_and_a_dry_run_asks_nothing(ionq):
+    """IonQ publishes no direct price: a dry run says so and shows machine time only; a
+    submission records what IonQ's estimate endpoint answers for the gates it is sent."""
+    from circuits import ansatz
+
+    circuit, _ = ansatz.get("hardware_efficient", n_qubits=3, reps=2)
+    circuit = circuit.assign_parameters([0.1 * (k + 1) for k in range(circuit.num_parameters)])
+    plan = cloud.dry_run(circuit, provider="ionq", backend="qpu.forte-1", shots=500)
+    assert plan.cost["usd"] is None and plan.cost["date"] == "unverified"
+    assert plan.cost["machine_seconds"] > 0 and ionq.estimates == [] and ionq.posts == []
+
+    handle = cloud.submit(circuit, provider="ionq", backend="qpu.forte-1", shots=500)
+    (post,) = ionq.posts
+    (asked,) = ionq.estimates
+    sent = post["input"]["circuit"]  # IonQ's native JSON: "target" or "targets"
+    one, two = (sum(1 for g in sent if ("targets" in g) == (n == 2)) for n in (1, 2))
+    assert two > 0 and one > 0
+    assert asked == {"backend": "qpu.forte-1", "type": "ionq.circuit.v1", "qubits": "3",
+                     "shots": "500", "1q_gates": str(one), "2q_gates": str(two),
+                     "error_mitigation": "false", "session": "false"}  # fmt: skip
+    cost = handle.job().cost
+    assert math.isclose(cost["usd"], max(1.0, (1e-4 * one + 1e-3 * two) * 500))
+    assert cost["source"] == "IonQ API v0.4 GET /jobs/estimate" and cost["date"].startswith("2026")
+    assert cost["machine_seconds"] == plan.cost["machine_seconds"]
+
+    ionq.unit = "credits"  # an account billed in credits: no dollar figure
+    credits = cloud.submit(circuit, provider="ionq", backend="qpu.forte-1", shots=500).job().cost
+    assert credits["usd"] is None and "credits" in credits["note"]
+    ionq.failures = {"estimate": [404]}  # no estimate: the submission goes all the same
+    missing = cloud.submit(circuit, provider="ionq", backend="qpu.forte-1", shots=500).job()
+    assert missing.cost["usd"] is None and "could not be had" in missing.cost["note"]
+    assert len(ionq.posts) == 3
+
+
+def test_polls_and_fetches_are_retried_on_429_5xx_and_timeouts(ionq):
     handle = cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=100)
-    ionq.failures = {"get": [429, 503, 502], "results": [503]}
+    ionq.failures = {
+        "get": [429, requests.ReadTimeout("poll timed out"), 503],
+        "results": [requests.ConnectTimeout("fetch timed out"), 502],
+    }
     assert sum(handle.result(timeout=30)["counts"][0].values()) == 100
     assert ionq.failures == {"get": [], "results": []}
 
@@ -195,7 +306,63 @@ def test_a_submit_answered_with_503_is_not_sent_again(ionq):
         (job,) = store.list()
         assert job.status == "pending"
         (recovered,) = cloud.recover(store)
-    assert recovered.status == "unknown" and "ionq cannot list jobs by tag" in recovered.error
+    assert (
+        recovered.status == "unknown" and "the vendor has no job with this tag" in recovered.error
+    )
+    assert "check the vendor's console for a job between" in recovered.error
+    assert ionq.listings == [{"target": "simulator"}]  # the job never reached IonQ
+
+
+def test_a_job_killed_after_submitting_is_found_by_its_tag_in_ionqs_job_listing(ionq, monkeypatch):
+    """The job reached IonQ but the process died before recording its id: `recover` pages
+    through the backend's jobs and takes the one carrying the client id, sent in the window;
+    while IonQ cannot be asked, the row stays pending."""
+
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for the kill: the row stays pending
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(JobStore, "mark_submitted", dies)
+        cloud.submit(_bell(), provider="ionq", backend="qpu.forte-1", shots=100)
+    (post,) = ionq.posts
+    tag = post["metadata"]["qrnn_client_id"]
+    now = time.time()
+    ionq.others = [  # the decoys: a stranger's tag, ours a day early, a child, another QPU
+        listed_job(str(uuid.uuid4()), {"qrnn_client_id": str(uuid.uuid4())}, "qpu.forte-1", now),
+        listed_job(str(uuid.uuid4()), {"qrnn_client_id": tag}, "qpu.forte-1", now - 86400),
+        listed_job(str(uuid.uuid4()), {"qrnn_client_id": tag}, "qpu.forte-1", now,
+                   parent_job_id=post["id"]),
+        listed_job(str(uuid.uuid4()), None, "qpu.forte-1", now - 60),
+        listed_job(str(uuid.uuid4()), {"qrnn_client_id": tag}, "qpu.aria-1", now),
+    ]  # fmt: skip
+    ionq.failures = {"list": [503] * 20}
+    with JobStore(default_path()) as store:
+        (waiting,) = cloud.recover(store)
+        assert waiting.status == "pending" and waiting.vendor_id is None
+        assert "not looked up" in waiting.history[-1][2] and "503" in waiting.history[-1][2]
+        ionq.failures = {"list": [429, requests.ConnectTimeout("listing timed out")]}
+        (recovered,) = cloud.recover(store)
+    assert recovered.vendor_id == post["id"] and recovered.status == "queued"
+    # five jobs on Forte, two a page: the cursor of each page asked for the next
+    assert [q.get("next") is None for q in ionq.listings] == [True, False, False]
+    assert {q["target"] for q in ionq.listings} == {"qpu.forte-1"}
+    handle = cloud.JobHandle(recovered.id, default_path())
+    assert sum(handle.result(timeout=30)["counts"][0].values()) == 100
+    assert len(ionq.posts) == 1  # found, not sent again
+
+
+def test_recovery_reads_a_bounded_part_of_a_long_job_listing(ionq, monkeypatch):
+    from qrnn.cloud import _ionq
+
+    monkeypatch.setattr(_ionq, "_LISTED_AT_MOST", 4)
+    ionq.failures = {"post": [503]}
+    with pytest.raises(cloud.CloudError, match="not retried"):
+        cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    ionq.others = [listed_job(str(uuid.uuid4()), None, "simulator", time.time()) for _ in range(9)]
+    with JobStore(default_path()) as store:
+        (recovered,) = cloud.recover(store)
+    assert recovered.status == "unknown" and len(ionq.listings) == 2
+    assert "none of the 4 simulator jobs IonQ listed first carries the tag" in recovered.error
 
 
 def test_a_failed_job_is_recorded_with_the_vendors_reason(ionq):
@@ -225,6 +392,22 @@ def test_bad_input_for_ionq(ionq, monkeypatch):
     with pytest.raises(cloud.CredentialsError, match="QISKIT_IONQ_API_TOKEN"):
         cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
     assert ionq.posts == [] and not default_path().exists()
+
+
+def test_a_refused_api_key_says_which_variable_sets_it(ionq):
+    ionq.failures = {"post": [401]}  # IonQ made no job: the row is closed, not left pending
+    with pytest.raises(
+        cloud.CredentialsError, match=r"refused the API key .*QISKIT_IONQ_API_TOKEN"
+    ):
+        cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    handle = cloud.submit(_bell(), provider="ionq", backend="ionq_simulator", shots=10)
+    ionq.failures = {"get": [403]}
+    with pytest.raises(cloud.CredentialsError, match=r"HTTP 403\): set a valid"):
+        handle.status()
+    with JobStore(default_path()) as store:
+        refused, sent = sorted(store.list(), key=lambda job: job.created_at)
+    assert refused.status == "failed" and "not submitted" in refused.error
+    assert sent.status == "queued" and TOKEN not in refused.error
 
 
 def test_the_token_reaches_only_the_vendor(ionq, capsys, caplog):
