@@ -3,12 +3,16 @@
 Every parameter binding of a batch (and every measurement-basis circuit, marker prefix or
 shifted gradient row) goes to Aer in ONE ``run`` call via ``parameter_binds``. Gate angles are
 evaluated here as one matrix product (every angle is affine in the parameters) and bound as
-plain parameters, because Aer binds parameter expressions one value at a time in Python.
+plain parameters, because Aer binds parameter expressions one value at a time in Python; on a
+CPU Aer binds them as the run goes (``runtime_parameter_bind_enable``), not in one copied circuit
+per binding. Noise-free circuits run with each wire's runs of one-qubit gates fused into one
+``u`` gate per row (``_fusion``).
 
-Exact mode (``shots=None``) saves one expectation value per observable (and per marker); readout
-error, which Aer ignores for saved expectation values, enters as the observable rewrite of
-``qrnn.sim.apply_readout``. With quantum errors or resets exact mode needs the
-``density_matrix`` method (``automatic`` picks it): the statevector method would sample them.
+Exact mode (``shots=None``) saves one expectation value per observable (and per marker), or,
+when every observable is diagonal on at most ``MAX_PROBABILITY_QUBITS`` qubits, one probability
+vector they are all read from; readout error, which Aer ignores for saved values, enters as the
+observable rewrite of ``qrnn.sim.apply_readout``. With quantum errors or resets exact mode needs
+the ``density_matrix`` method (``automatic`` picks it): the statevector method would sample them.
 
 Shots mode measures: Z-type terms of all observables come from the same counts; the other terms
 are grouped into qubit-wise commuting bases, one circuit per basis (rotations appended before
@@ -156,7 +160,7 @@ class AerBackend(Backend):
         return exe, expanded, fuse(expanded.circuit) if self._noise_free() else None
 
     def _method(self, circuit: QuantumCircuit) -> str:
-        noisy = self._noise is not None and self._noise.has_quantum_errors
+        noisy = not self._noise_free()
         resets = any(i.operation.name == "reset" for i in circuit.data)
         if self.shots is not None:
             return self.method
