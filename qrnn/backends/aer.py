@@ -325,12 +325,13 @@ class AerBackend(Backend):
         result = self._submit([(job, bind) for job, bind, _ in jobs], batch, method, 1)
         columns = []
         for c, (_, _, reads) in enumerate(jobs):
-            data = [result.data(c * batch + b) for b in range(batch)]
+            # each experiment's saved data as attributes (Result.data(i) copies it into a dict)
+            data = [result.results[c * batch + b].data for b in range(batch)]
             for label, signs in reads:
                 if signs is None:
-                    columns.append(np.array([d[label] for d in data]).real[:, None])
+                    columns.append(np.array([getattr(d, label) for d in data]).real[:, None])
                 else:
-                    columns.append(np.stack([d[label] for d in data]) @ signs)
+                    columns.append(np.stack([getattr(d, label) for d in data]) @ signs)
         return np.concatenate(columns, axis=1)  # (batch, n_circuits * n_markers * n_obs)
 
     def _sampled(self, logical, circuits, values, observables):
