@@ -44,7 +44,7 @@ def zero_slots(circuit: QuantumCircuit, observables: list[SparsePauliOp]) -> fro
     diagonal = not any(np.any(o.paulis.x) for o in observables)
     data = circuit.data
     wires = [[circuit.find_bit(q).index for q in i.qubits] for i in data]
-    monomial = [_monomial(i.operation) for i in data]
+    monomial = [diagonal and _monomial(i.operation) for i in data]  # rule 2 needs both
     zero, slot = set(), 0
     for position, instruction in enumerate(data):
         params = instruction.operation.params

@@ -129,16 +129,16 @@ def fuse(expanded: QuantumCircuit) -> FusedCircuit | None:
 
     def flush(wire):
         run = pending.pop(wire, [])
-        angled = [gate for _, gate in run if any(isinstance(s, int) for s in gate[1])]
-        if len(run) < 2 or not angled:
+        angled = any(isinstance(s, int) for _, (_, sources) in run for s in sources)
+        if len(run) < 2 or not angled:  # nothing to gain: the gates stay as they are
             for instruction, _ in run:
-                _keep(instruction)
+                keep(instruction)
             return
         parameters = (next(names), next(names), next(names))
         runs.append((parameters, [gate for _, gate in run]))
         fused.u(*parameters, wire)
 
-    def _keep(instruction):
+    def keep(instruction):
         fused.append(instruction)
         for value in instruction.operation.params:
             if isinstance(value, ParameterExpression):
@@ -152,7 +152,7 @@ def fuse(expanded: QuantumCircuit) -> FusedCircuit | None:
             continue
         for wire in list(pending) if instruction.operation.name == "barrier" else wires:
             flush(wire)
-        _keep(instruction)
+        keep(instruction)
     for wire in list(pending):
         flush(wire)
     if not runs:
@@ -180,4 +180,4 @@ def _fusible(operation, slot_of):
         matrix = np.asarray(operation.to_matrix(), dtype=complex)
     except (AttributeError, CircuitError):  # not a gate: a reset, a save, a marker
         return None
-    return (lambda m=matrix: m), []
+    return (lambda m=matrix: m), []  # a constant: no angles
