@@ -5,13 +5,16 @@
 2. the same qiskit-ML model on qrnn's ``EstimatorV2`` (``qrnn.interfaces.qiskit_primitives``):
    the one-line switch;
 3. qrnn's ``QuantumLayer`` on the Aer backend, parameter-shift (every shifted circuit of a layer
-   call in ONE Aer run: 140 circuits per sample and time step here);
+   call in ONE Aer run: 120 circuits per sample and time step here, the 10 RZ gates before the
+   last CX ring being unable to change <Z_i>);
 4. qrnn's ``QuantumLayer`` on the torch engine (exact, autograd), the natural per-step loop.
 
 All four run the same model (same circuit, initial weights and data; estimators exact: precision
-0), float64. qiskit-ML pays about 10 ms of Python per PUB, and its gradient sends one PUB per
+0), float64, and every Aer run uses ``--threads`` OpenMP threads (qrnn's Aer backend follows
+torch's thread count; Aer's estimator is given it), so no row stalls on threads another
+program's core holds. qiskit-ML pays 5-15 ms per PUB, and its gradient sends one PUB per
 sample, observable and shifted binding (1400 per sample and time step for W1), so a full W1 step
-(32 samples x 16 time steps) takes hours on Aer. Rows 1-3 are therefore timed on a reduced step
+(32 samples x 16 time steps) takes an hour or more. Rows 1-3 are therefore timed on a reduced step
 (``--*-batch`` samples, ``--*-steps`` time steps; row 3 defaults to the full step) and scaled to
 W1 by (32 / batch) * (16 / steps): their cost is per circuit evaluation, i.e. per sample and time
 step. Every row first runs one untimed warm-up step on one sample and time step (caches,
@@ -143,7 +146,9 @@ def main(argv=None):
     from qrnn.interfaces.qiskit_primitives import EstimatorV2
 
     cells = {
-        "aer_ml": QiskitMLCell(AerEstimator()),
+        "aer_ml": QiskitMLCell(
+            AerEstimator(options={"run_options": {"max_parallel_threads": args.threads}})
+        ),
         "qrnn_ml": QiskitMLCell(EstimatorV2()),
         "aer_shift": quantum_layer(backends.get("aer")),
         "torch": quantum_layer("torch"),

@@ -33,10 +33,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from qiskit.circuit import ParameterExpression, ParameterVector, QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 from torch.autograd.function import once_differentiable
 
 from qrnn._cache import CircuitCache
 from qrnn._checks import integer
+from qrnn._shift_cones import zero_slots
 from qrnn.sim import check_values
 
 __all__ = [
@@ -202,15 +204,30 @@ def _expand(circuit: QuantumCircuit) -> ExpandedCircuit:
     )
 
 
-def parameter_shift(circuit: QuantumCircuit, values: torch.Tensor) -> GradientTask:
+def parameter_shift(
+    circuit: QuantumCircuit,
+    values: torch.Tensor,
+    *,
+    observables: list[SparsePauliOp] | None = None,
+) -> GradientTask:
     """Parameter-shift jacobian task for ``values`` (batch, n_params) (module doc).
 
     Runs ``sum over slots of 2R`` evaluations per sample (2 per ordinary rotation gate).
-    Raises ``GradientError`` for a parameterised gate without a known shift rule.
+    Raises ``GradientError`` for a shifted gate without a known shift rule.
+
+    Args:
+        observables: the Pauli observables (``SparsePauliOp``s on ``circuit``'s qubits) that
+            the evaluated function reads, given by an executor that runs ``circuit`` without
+            quantum noise. Slots whose angle provably cannot change them (outside every
+            observable's light cone, or a diagonal gate followed by monomial gates before
+            diagonal observables: ``qrnn._shift_cones``) then get no rows; their part of the
+            jacobian is exactly 0.
     """
     values = _as_2d(values, circuit)
     expanded = expand_parameters(circuit)
-    missing = [k for k, rule in enumerate(expanded.rules) if rule is None]
+    idle = frozenset() if observables is None else _zero_slots(circuit, observables)
+    shifted_slots = [k for k in range(len(expanded.rules)) if k not in idle]
+    missing = [k for k in shifted_slots if expanded.rules[k] is None]
     if missing:
         name = expanded.gate_names[missing[0]]
         raise GradientError(
@@ -219,8 +236,8 @@ def parameter_shift(circuit: QuantumCircuit, values: torch.Tensor) -> GradientTa
         )
     n_slots = len(expanded.rules)
     shift_rows, coefficient_rows, slot_of_row = [], [], []
-    for k, (omega, R) in enumerate(expanded.rules):
-        shifts, coefficients = shift_rule(omega, R)
+    for k in shifted_slots:
+        shifts, coefficients = shift_rule(*expanded.rules[k])
         shift_rows.extend(shifts)
         coefficient_rows.extend(coefficients)
         slot_of_row.extend([k] * len(shifts))
@@ -244,6 +261,12 @@ def parameter_shift(circuit: QuantumCircuit, values: torch.Tensor) -> GradientTa
         return per_slot @ chain
 
     return GradientTask(expanded.circuit, shifted, postprocess)
+
+
+def _zero_slots(circuit: QuantumCircuit, observables: list[SparsePauliOp]) -> frozenset[int]:
+    """``qrnn._shift_cones.zero_slots``, cached per circuit and observables' reading."""
+    key = ("zero slots", tuple((o.paulis.x.tobytes(), o.paulis.z.tobytes()) for o in observables))
+    return _EXPANSIONS.get(circuit, key, lambda: zero_slots(circuit, observables))
 
 
 def spsa(
@@ -299,14 +322,17 @@ def jacobian(
     **options,
 ) -> torch.Tensor:
     """Jacobian (batch, *out, n_params) of ``evaluate(circuit, values) -> (batch, *out)`` with
-    ONE call of ``evaluate`` on all shifted rows. ``options`` go to the method (spsa)."""
+    ONE call of ``evaluate`` on all shifted rows. ``options`` go to the method (spsa's, or
+    parameter-shift's ``observables``)."""
     values = _as_2d(values, circuit)
-    if _method(method) is parameter_shift and options:
-        raise GradientError(f"parameter-shift takes no options, got {sorted(options)}")
+    if _method(method) is parameter_shift and set(options) - {"observables"}:
+        raise GradientError(
+            f"parameter-shift takes no options but observables, got {sorted(options)}"
+        )
     task = _method(method)(circuit, values, **options)
     if task.values.shape[0] == 0:
-        out = evaluate(circuit, values.detach()[:0])
-        return out.new_zeros(*out.shape, values.shape[1])
+        out = evaluate(circuit, values.detach()[:0])  # for the output's shape
+        return out.new_zeros(values.shape[0], *out.shape[1:], values.shape[1])
     return task.postprocess(evaluate(task.circuit, task.values))
 
 

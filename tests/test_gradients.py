@@ -230,3 +230,87 @@ def test_the_jacobian_of_an_empty_batch_is_empty(method):
     )
     assert jacobian.shape == (0, len(OBSERVABLES), 3)
     assert executor.calls == [(0, 3)]  # asked once, for the output's shape only
+
+
+def shifted_slots(circuit, observables):
+    """Slots that get rows (each rotation here has two), from the task's shift matrix."""
+    values = torch.zeros(1, circuit.num_parameters, dtype=torch.float64)
+    task = gradients.parameter_shift(circuit, values, observables=observables)
+    unshifted = gradients.expand_parameters(circuit).angles(values)
+    return sorted({int(k) for k in torch.nonzero(task.values - unshifted)[:, 1]})
+
+
+def test_slots_that_cannot_change_the_observables_are_not_shifted():
+    """W1's form: the last RZ of every wire is followed only by the CX ring before <Z_i>
+    (monomial gates, diagonal observables), so it is not shifted; with an X observable, or a
+    rotation after the ring, it is. A gate whose light cone misses every observable's qubits
+    is not shifted either."""
+    w = ParameterVector("w", 6)
+    ring = QuantumCircuit(3)
+    for q in range(3):
+        ring.ry(w[2 * q], q)
+        ring.rz(w[2 * q + 1], q)
+    for q in range(3):
+        ring.cx(q, (q + 1) % 3)
+    z_all = [SparsePauliOp("IIZ"), SparsePauliOp("IZI"), SparsePauliOp("ZII")]
+    assert shifted_slots(ring, z_all) == [0, 2, 4]  # the RYs
+    assert shifted_slots(ring, [SparsePauliOp("XII"), *z_all]) == list(range(6))
+    assert shifted_slots(ring, None) == list(range(6))
+    late = ring.copy()
+    late.h(1)
+    assert shifted_slots(late, z_all) == list(range(6))  # H on the cone's wire 1
+    apart = QuantumCircuit(3)
+    apart.rx(w[0], 0)
+    apart.cx(0, 1)
+    apart.ry(w[1], 2)
+    apart.barrier()
+    assert shifted_slots(apart, [SparsePauliOp("ZII")]) == [1]  # rx's cone: qubits 0, 1
+    assert shifted_slots(apart, [SparsePauliOp("IXI")]) == [0]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_parameter_shift_with_observables_equals_finite_differences(seed):
+    """Random circuits of diagonal, monomial and mixing gates, read on few qubits: skipping
+    slots never changes the jacobian (qiskit.quantum_info finite differences)."""
+    rng = np.random.default_rng(seed)
+    x = ParameterVector("x", 4)
+    circuit = QuantumCircuit(4)
+    for _ in range(14):
+        a, b = (int(q) for q in rng.choice(4, 2, replace=False))
+        angle = x[int(rng.integers(4))] * float(rng.choice([1.0, -2.0])) + float(rng.normal())
+        kind = str(rng.choice(["rz", "p", "rzz", "crz", "cp", "cx", "swap", "s", "rx", "ry", "h"]))
+        if kind in ("rz", "p", "rx", "ry"):
+            getattr(circuit, kind)(angle, a)
+        elif kind in ("rzz", "crz", "cp"):
+            getattr(circuit, kind)(angle, a, b)
+        elif kind in ("cx", "swap"):
+            getattr(circuit, kind)(a, b)
+        else:
+            getattr(circuit, kind)(a)
+    labels = ["IIZZ", "ZIII"] if seed % 2 else ["IIZX", "IZII"]
+    observables = [SparsePauliOp(label) for label in labels]
+    values = rng.uniform(-np.pi, np.pi, (2, circuit.num_parameters))
+    jacobian = gradients.jacobian(
+        lambda c, v: torch.as_tensor(statevector_expvals(c, v.numpy(), observables)),
+        circuit,
+        torch.tensor(values),
+        observables=observables,
+    )
+    expected = finite_differences(circuit, values, observables=observables)
+    np.testing.assert_allclose(jacobian.numpy(), expected, atol=1e-7)
+
+
+def test_no_shifted_slot_gives_a_zero_jacobian_and_other_options_are_refused():
+    a = Parameter("a")
+    circuit = QuantumCircuit(2)
+    circuit.rz(a, 0)
+    circuit.cx(0, 1)
+    executor = Counting()
+    z = [SparsePauliOp("ZI")]
+    jacobian = gradients.jacobian(
+        lambda c, v: executor(c, v)[:, :1], circuit, torch.ones(2, 1), observables=z
+    )
+    assert jacobian.shape == (2, 1, 1) and not jacobian.any()
+    assert executor.calls == [(0, 1)]  # nothing to run but the output's shape
+    with pytest.raises(gradients.GradientError, match="no options but observables"):
+        gradients.jacobian(Counting(), circuit, torch.ones(1, 1), epsilon=0.1)

@@ -3,12 +3,16 @@
 Every parameter binding of a batch (and every measurement-basis circuit, marker prefix or
 shifted gradient row) goes to Aer in ONE ``run`` call via ``parameter_binds``. Gate angles are
 evaluated here as one matrix product (every angle is affine in the parameters) and bound as
-plain parameters, because Aer binds parameter expressions one value at a time in Python.
+plain parameters, because Aer binds parameter expressions one value at a time in Python; on a
+CPU Aer binds them as the run goes (``runtime_parameter_bind_enable``), not in one copied circuit
+per binding. Noise-free circuits run with each wire's runs of one-qubit gates fused into one
+``u`` gate per row (``_fusion``).
 
-Exact mode (``shots=None``) saves one expectation value per observable (and per marker); readout
-error, which Aer ignores for saved expectation values, enters as the observable rewrite of
-``qrnn.sim.apply_readout``. With quantum errors or resets exact mode needs the
-``density_matrix`` method (``automatic`` picks it): the statevector method would sample them.
+Exact mode (``shots=None``) saves one expectation value per observable (and per marker), or,
+when every observable is diagonal on at most ``MAX_PROBABILITY_QUBITS`` qubits, one probability
+vector they are all read from; readout error, which Aer ignores for saved values, enters as the
+observable rewrite of ``qrnn.sim.apply_readout``. With quantum errors or resets exact mode needs
+the ``density_matrix`` method (``automatic`` picks it): the statevector method would sample them.
 
 Shots mode measures: Z-type terms of all observables come from the same counts; the other terms
 are grouped into qubit-wise commuting bases, one circuit per basis (rotations appended before
@@ -36,11 +40,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 from qiskit.circuit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 
 from qrnn import gradients
 from qrnn._aer_jobs import run_aer_job
 from qrnn.backends._base import Backend, marker_positions, prefix_circuit, select_columns
 from qrnn.backends._errors import BackendError, GPUUnavailableError
+from qrnn.backends._fusion import fuse
 from qrnn.backends._measurement import (
     estimate,
     measurement_plan,
@@ -141,20 +147,20 @@ class AerBackend(Backend):
         return simulated_form(super().executable(circuit))
 
     def _prepared(self, circuit: QuantumCircuit, key=None):
-        """(executable circuit, its expansion with one parameter per gate angle or None)."""
+        """``_compiled(executable circuit)``, cached per circuit and ``key``."""
+        return self._cache.get(circuit, key, lambda: self._compiled(self.executable(circuit)))
 
-        def build():
-            exe = self.executable(circuit)
-            try:
-                expanded = gradients.expand_parameters(exe)
-            except gradients.GradientError:  # non-affine angles: let Aer bind them
-                expanded = None
-            return exe, expanded
-
-        return self._cache.get(circuit, key, build)
+    def _compiled(self, exe: QuantumCircuit):
+        """(``exe``, its expansion with one parameter per gate angle or None, that expansion
+        with its one-qubit runs fused (``_fusion``; noise-free only) or None)."""
+        try:
+            expanded = gradients.expand_parameters(exe)
+        except gradients.GradientError:  # non-affine angles: let Aer bind them
+            return exe, None, None
+        return exe, expanded, fuse(expanded.circuit) if self._noise_free() else None
 
     def _method(self, circuit: QuantumCircuit) -> str:
-        noisy = self._noise is not None and self._noise.has_quantum_errors
+        noisy = not self._noise_free()
         resets = any(i.operation.name == "reset" for i in circuit.data)
         if self.shots is not None:
             return self.method
@@ -168,13 +174,20 @@ class AerBackend(Backend):
             return "density_matrix" if (noisy or resets) else "statevector"
         return self.method
 
+    def _noise_free(self) -> bool:
+        return self._noise is None or not self._noise.has_quantum_errors
+
     # -- execution ----------------------------------------------------------------------------
 
-    def _binds(self, logical, exe, expanded, values: torch.Tensor):
-        """(circuit to run, parameter_binds dict or None) for ``values`` (batch, n_params)."""
+    def _binds(self, logical, compiled, values: torch.Tensor):
+        """(circuit to run, parameter_binds dict or None) for ``values`` (batch, n_params) and
+        ``compiled`` (``_compiled``)."""
+        exe, expanded, fused = compiled
         columns = select_columns(values.detach(), logical, exe).to(torch.float64)
         if expanded is not None and expanded.circuit.num_parameters:
             angles = expanded.angles(columns).cpu().numpy()
+            if fused is not None:
+                return fused.circuit, fused.binds(angles)
             params = expanded.circuit.parameters
             return expanded.circuit, {p: angles[:, k].tolist() for k, p in enumerate(params)}
         if exe.num_parameters:
@@ -198,6 +211,10 @@ class AerBackend(Backend):
             options["max_parallel_threads"] = torch.get_num_threads()
         if self.seed is not None:
             options["seed_simulator"] = int(self._rng.integers(2**31))
+        if any(binds) and not self.gpu:
+            # bound as the run goes, not one copied circuit per binding: a ten-qubit
+            # parameter-shift batch ran 1.4x faster (same results and seeds)
+            options["runtime_parameter_bind_enable"] = True
         self.runs += 1
         if self.executor is not None:
             result = self._split_run(circuits, binds, options)
@@ -255,7 +272,7 @@ class AerBackend(Backend):
         # (not Z-type) expectation values there; shots cannot be taken mid-circuit either. In
         # those cases: one prefix circuit per marker, all in the same run.
         if self.shots is None and (self.device is None or z_type(observables)):
-            exe, _ = self._prepared(circuit)
+            exe = self._prepared(circuit)[0]
             if len(marker_positions(exe)) == len(marker_positions(circuit)):
                 return self._many(circuit, [circuit], values, observables, at_markers=True)
         prefixes = [
@@ -277,33 +294,44 @@ class AerBackend(Backend):
         return self._output(out.reshape(values.shape[0], n_points, len(observables)), values)
 
     def _exact(self, logical, circuits, values, observables, at_markers):
-        jobs, labels = [], []
+        jobs = []  # (circuit with its saves, binds, [(label, signs or None)] per reading)
         method = "statevector"
         for c, circuit in enumerate(circuits):
-            exe, expanded = self._prepared(circuit)
-            run_circuit, bind = self._binds(logical, exe, expanded, values)
+            compiled = self._prepared(circuit)
+            exe = compiled[0]
+            run_circuit, bind = self._binds(logical, compiled, values)
             confusion = self._readout(exe.num_qubits)
             mapped = apply_readout(pad_to_layout(observables, exe), confusion)
-            qubits = list(range(run_circuit.num_qubits))
             stops = marker_positions(run_circuit) if at_markers else [len(run_circuit.data)]
-            saving = run_circuit.copy_empty_like()
-            start = 0
+            support, signs = _diagonal_reading(mapped)
+            saving, reads, start = run_circuit.copy_empty_like(), [], 0
             for m, stop in enumerate(stops):
                 for instruction in run_circuit.data[start:stop]:
                     saving.append(instruction)
-                for k, observable in enumerate(mapped):
-                    labels.append(f"c{c}m{m}o{k}")
-                    saving.save_expectation_value(observable, qubits, label=labels[-1])
+                if signs is not None:
+                    reads.append((f"c{c}m{m}", signs))
+                    saving.save_probabilities(support, label=reads[-1][0])
+                else:
+                    for k, observable in enumerate(mapped):
+                        reads.append((f"c{c}m{m}o{k}", None))
+                        saving.save_expectation_value(
+                            observable, list(range(saving.num_qubits)), label=reads[-1][0]
+                        )
                 start = stop
-            jobs.append((saving, bind, labels[-len(stops) * len(mapped) :]))
+            jobs.append((saving, bind, reads))
             if self._method(exe) == "density_matrix":
                 method = "density_matrix"
         batch = values.shape[0]
         result = self._submit([(job, bind) for job, bind, _ in jobs], batch, method, 1)
         columns = []
-        for c, (_, _, job_labels) in enumerate(jobs):
-            data = [result.data(c * batch + b) for b in range(batch)]
-            columns.append(np.array([[d[label] for label in job_labels] for d in data]).real)
+        for c, (_, _, reads) in enumerate(jobs):
+            # each experiment's saved data as attributes (Result.data(i) copies it into a dict)
+            data = [result.results[c * batch + b].data for b in range(batch)]
+            for label, signs in reads:
+                if signs is None:
+                    columns.append(np.array([getattr(d, label) for d in data]).real[:, None])
+                else:
+                    columns.append(np.stack([getattr(d, label) for d in data]) @ signs)
         return np.concatenate(columns, axis=1)  # (batch, n_circuits * n_markers * n_obs)
 
     def _sampled(self, logical, circuits, values, observables):
@@ -314,12 +342,14 @@ class AerBackend(Backend):
         jobs = []
         for circuit in circuits:
             for basis in plan.bases:
-                exe, expanded = self._cache.get(
+                compiled = self._cache.get(
                     circuit,
                     ("basis", basis),
-                    lambda b=basis, c=circuit: self._prepare_measured(rotate_into(c, b, True)),
+                    lambda b=basis, c=circuit: self._compiled(
+                        self.executable(rotate_into(c, b, True))
+                    ),
                 )
-                jobs.append((*self._binds(logical, exe, expanded, values), exe, circuit))
+                jobs.append((*self._binds(logical, compiled, values), compiled[0], circuit))
         method = self._method(jobs[0][2])
         result = self._submit([(c, b) for c, b, _, _ in jobs], batch, method, self.shots)
         estimates = []
@@ -340,8 +370,9 @@ class AerBackend(Backend):
         return np.concatenate(estimates, axis=1)
 
     def _density_matrix(self, circuit, values, qubits):
-        exe, expanded = self._prepared(circuit)
-        run_circuit, bind = self._binds(circuit, exe, expanded, values)
+        compiled = self._prepared(circuit)
+        exe = compiled[0]
+        run_circuit, bind = self._binds(circuit, compiled, values)
         physical = physical_qubits(exe, circuit.num_qubits)
         saving = run_circuit.copy()
         saving.save_density_matrix([physical[q] for q in qubits], label="state")
@@ -351,21 +382,12 @@ class AerBackend(Backend):
         return torch.as_tensor(states, dtype=dtype, device=values.device)
 
     def _counts(self, circuit, values, shots):
-        exe, expanded = self._prepared(circuit, "counts")
-        run_circuit, bind = self._binds(circuit, exe, expanded, values)
+        run_circuit, bind = self._binds(circuit, self._prepared(circuit, "counts"), values)
         result = self._submit([(run_circuit, bind)], values.shape[0], self.method, shots)
         return [
             dict(sorted(result.get_counts(b).items(), key=lambda item: (-item[1], item[0])))
             for b in range(values.shape[0])
         ]
-
-    def _prepare_measured(self, measured: QuantumCircuit):
-        exe = self.executable(measured)
-        try:
-            expanded = gradients.expand_parameters(exe)
-        except gradients.GradientError:
-            expanded = None
-        return exe, expanded
 
     def __repr__(self) -> str:
         device = getattr(self.device, "name", self.device)
@@ -374,6 +396,32 @@ class AerBackend(Backend):
             f"AerBackend(shots={self.shots}, device={device!r}, method={self.method!r}, "
             f"gpu={self.gpu}, precision={self.precision!r}{split})"
         )
+
+
+# Diagonal observables on at most this many qubits are read from one saved probability vector
+# (2**k values per binding) instead of one saved expectation value each: ten <Z_i> on ten qubits
+# ran 1.3x faster.
+MAX_PROBABILITY_QUBITS = 10
+
+
+def _diagonal_reading(observables: list[SparsePauliOp]):
+    """(qubits, signs (2**k, n_obs)) with ``values = probabilities(qubits) @ signs`` when every
+    observable is diagonal (only I and Z factors) on at most ``MAX_PROBABILITY_QUBITS`` qubits
+    (``qubits[i]`` is bit i of a probability's index), else (None, None)."""
+    if not z_type(observables):
+        return None, None
+    used = np.zeros(observables[0].num_qubits, dtype=bool)
+    for observable in observables:
+        used |= np.any(observable.paulis.z, axis=0)
+    qubits = [int(q) for q in np.flatnonzero(used)]
+    if not 1 <= len(qubits) <= MAX_PROBABILITY_QUBITS:
+        return None, None
+    outcomes = np.arange(2 ** len(qubits))[:, None] >> np.arange(len(qubits)) & 1  # (2**k, k)
+    signs = np.zeros((len(outcomes), len(observables)))
+    for k, observable in enumerate(observables):
+        parities = outcomes @ observable.paulis.z[:, qubits].T.astype(int) % 2  # (2**k, terms)
+        signs[:, k] = (1 - 2 * parities) @ observable.coeffs.real
+    return qubits, signs
 
 
 def _jobs(circuits, binds, sizes, size):
