@@ -75,10 +75,11 @@ class Block:
 def _defer(before: list[Op], after: list[Op], support: set[int]):
     """Move the operations at the end of ``before`` that act outside the readout's
     ``support`` (and outside every later operation kept in ``before``) past the stop, into
-    ``after`` after its leading one-qubit operations on other qubits (the resets that follow
-    a quantum-memory step's readout). Exact: operations on disjoint qubits commute, and a
-    channel outside the support does not change the readout. The run then applies them where
-    the reset qubits are released (``_grow``), on a smaller state."""
+    ``after``: after its resets that come before the moved operations' qubits are next used
+    (with what those resets wait for), ahead of the rest. Exact: operations on disjoint qubits
+    commute, and a channel outside the support does not change the readout. The run then
+    applies them where the reset qubits are released (``_grow``), on a smaller state (a
+    quantum-memory step's last gates among hidden qubits: on the hidden register alone)."""
     kept, moved, blocked = [], [], set(support)
     for op in reversed(before):
         if blocked.intersection(op.wires):
@@ -89,19 +90,34 @@ def _defer(before: list[Op], after: list[Op], support: set[int]):
     if not moved:
         return before, after
     wires = {w for op in moved for w in op.wires}
-    at = 0
-    while at < len(after) and len(after[at].wires) == 1 and not wires.intersection(after[at].wires):
-        at += 1
-    return kept[::-1], [*after[:at], *moved[::-1], *after[at:]]
+    end = 0  # after[:end] acts on other qubits: the moved operations commute with it
+    while end < len(after) and not wires.intersection(after[end].wires):
+        end += 1
+    # the resets in after[:end] and their ancestors there, in order: a down-set, so running
+    # it first and the rest of after[:end] later keeps every qubit's order
+    first, waited = [], set()
+    for op in reversed(after[:end]):
+        if waited.intersection(op.wires) or _forgets(op):
+            waited.update(op.wires)
+            first.append(op)
+    first.reverse()
+    rest = [op for op in after[:end] if not any(op is f for f in first)]
+    return kept[::-1], [*first, *moved[::-1], *rest, *after[end:]]
+
+
+def _forgets(op: Op) -> bool:
+    """Whether ``op`` is a one-qubit channel whose output does not depend on its input (a
+    reset)."""
+    if len(op.wires) != 1 or not isinstance(op, Channel):
+        return False
+    ptm = kraus_ptm(op.kraus)
+    return bool(np.all(np.abs(ptm[:, 1:]) < 1e-14))
 
 
 def _releases(block: Block) -> bool:
     """Whether a one-qubit block starts with a channel that forgets its input (a reset):
     the state after it is a product with the block's qubit."""
-    if len(block.qubits) != 1 or not isinstance(block.ops[0], Channel):
-        return False
-    ptm = kraus_ptm(block.ops[0].kraus)
-    return bool(np.all(np.abs(ptm[:, 1:]) < 1e-14))
+    return len(block.qubits) == 1 and _forgets(block.ops[0])
 
 
 def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
@@ -497,7 +513,7 @@ def _light_cone(terms, matrices, qubits, n, dtype, device) -> torch.Tensor:
             continue
         new = [q for q in block if q not in order]
         state = _widen(state, len(new))
-        state, order = _run_chain(state, [matrix], [block], order + new)
+        state, order = _apply(state, matrix, block, order + new)
     rest = [q for q in range(n - 1, -1, -1) if q not in order]
     return _reorder(_widen(state, len(rest)), order + rest, list(range(n - 1, -1, -1)))
 
@@ -563,6 +579,7 @@ def _grow(vectors, matrices, qubits, batch, marks=(), read=None, releases=()):
     from the first)."""
     n = len(vectors)
     reads = []
+    upcoming = _upcoming(qubits)
     state = vectors[0].new_ones(batch, 1)
     order: list[int] = []
 
@@ -592,68 +609,104 @@ def _grow(vectors, matrices, qubits, batch, marks=(), read=None, releases=()):
             continue
         if releases and releases[i]:  # a reset: the rest's state, times the block's output
             axis = order.index(q)
-            state = state.view(batch, 4**axis, 4, -1)[:, :, 0].reshape(batch, -1)
+            state = state.view(batch, 4**axis, 4, -1)[:, :, 0].reshape(batch, -1).contiguous()
             order = [p for p in order if p != q]
             vectors[n - 1 - q] = matrix[:, :, 0]
             continue
         state, order = join(state, order, [q for q in block if q not in order], block)
-        state, order = _run_chain(state, [matrix], [block], order)
+        state, order = _apply(state, matrix, block, order, upcoming[i])
     state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
     state, order = read_at(len(matrices), state, order)
     return state, order, reads
 
 
+def _upcoming(qubits) -> list:
+    """Per block (qubit lists), the qubits of the next block that shares one with it, or
+    None."""
+    out, last = [None] * len(qubits), {}
+    for i in range(len(qubits) - 1, -1, -1):
+        following = [last[q] for q in qubits[i] if q in last]
+        out[i] = qubits[min(following)] if following else None
+        for q in qubits[i]:
+            last[q] = i
+    return out
+
+
 def _layout(order, block):
-    """``(new order, start, permutation or None)`` to bring ``block``'s qubits together."""
-    m = len(block)
+    """``(new order, start, permutation or None)`` to bring ``block``'s qubits together.
+    Where they would end one axis above the last (a product of many 4-column matrices,
+    slow), they are moved to the top instead: one copy, then one product."""
+    m, n = len(block), len(order)
     positions = sorted(order.index(q) for q in block)
-    if positions[-1] - positions[0] + 1 == m:
+    if positions[-1] - positions[0] + 1 == m and positions[-1] != n - 2:
         return order, positions[0], None
-    # the block's first qubit in the order stays; the others join it from the left, so a
-    # run of blocks along a line of qubits (a CNOT ring) keeps them adjacent afterwards
-    anchor = order[positions[0]]
     others = [q for q in order if q not in block]
-    group = [q for q in order if q in block and q != anchor] + [anchor]
-    start = sum(1 for q in order[: positions[0]] if q not in block)
+    if positions[-1] - positions[0] + 1 == m:
+        start, group = 0, [q for q in order if q in block]
+    else:
+        # the block's first qubit in the order stays; the others join it from the left, so
+        # a run of blocks along a line of qubits (a CNOT ring) keeps them adjacent afterwards
+        anchor = order[positions[0]]
+        group = [q for q in order if q in block and q != anchor] + [anchor]
+        start = sum(1 for q in order[: positions[0]] if q not in block)
+        if start + m == n - 1:
+            start = 0
     new_order = others[:start] + group + others[start:]
     return new_order, start, [order.index(q) for q in new_order]
 
 
-def _run_chain(state, matrices, qubits, order):
-    """Apply PTMs ``(b or 1, 4**m, 4**m)`` on ``qubits`` to ``state (c, 4**n)`` in axis
-    ``order``; returns the state and its final order."""
+def _exit_order(run, order, start, upcoming):
+    """The order in which a block on ``run`` (its qubits at ``order[start:]``, most
+    significant first) leaves its qubits: any (the PTM's rows are permuted to match), so the
+    qubits it shares with the ``upcoming`` block go to the side where that block's other
+    qubits are. A sequence of two-qubit gates that all share one qubit (a star, a column of
+    all-to-all entanglers) then walks that qubit along the axes with no copy of the state."""
+    if not upcoming:
+        return run
+    shared = [q for q in run if q in upcoming]
+    # (a qubit not held yet joins beside the block's held ones: ``_grow``)
+    outside = [order.index(q) for q in upcoming if q not in run and q in order]
+    if not shared or not outside or len(shared) == len(run):
+        return run
+    rest = [q for q in run if q not in upcoming]
+    if min(outside) >= start + len(run):  # all below: the shared qubits last
+        return rest + shared
+    if max(outside) < start:
+        return shared + rest
+    return run
+
+
+def _apply(state, matrix, block, order, upcoming=None):
+    """Apply PTMs ``matrix (b or 1, 4**m, 4**m)`` on ``block``'s qubits to ``state (c, 4**n)``
+    in axis ``order``; returns the state and its new order (``_exit_order`` for the qubits
+    of the ``upcoming`` block, if given)."""
     n = len(order)
-    order = list(order)
-    for matrix, block in zip(matrices, qubits, strict=True):
-        m = len(block)
-        order_new, start, permutation = _layout(order, block)
-        if permutation is not None:
-            state = state.view(-1, *([4] * n)).permute(0, *(p + 1 for p in permutation))
-            state = state.reshape(-1, 4**n)
-        order = order_new
-        run = order[start : start + m]  # most significant first
-        local = [m - 1 - block.index(q) for q in run]  # the PTM's tensor axes, MSB first
-        if local != list(range(m)):
-            axes = [*local, *(m + a for a in local)]
-            matrix = matrix.view(-1, *([4] * 2 * m)).permute(0, *(a + 1 for a in axes))
-            matrix = matrix.reshape(-1, 4**m, 4**m)
-        batch = state.shape[0]
-        left, right = 4**start, 4 ** (n - start - m)
-        if right == 1:
-            if matrix.shape[0] == 1:
-                state = state.view(-1, 4**m) @ matrix[0].T
-            else:
-                state = state.view(batch, -1, 4**m) @ matrix.mT
-        elif right < 64:  # (a broadcast product of many tiny matrices is slow)
-            state = torch.einsum(
-                "bij,bljr->blir", matrix.expand(batch, -1, -1), state.view(batch, left, 4**m, right)
-            )
-        elif matrix.shape[0] == 1:
-            state = matrix[0] @ state.view(batch * left, 4**m, right)
+    m = len(block)
+    order, start, permutation = _layout(list(order), block)
+    if permutation is not None:
+        state = state.view(-1, *([4] * n)).permute(0, *(p + 1 for p in permutation))
+        state = state.reshape(-1, 4**n)
+    run = order[start : start + m]  # most significant first
+    out = _exit_order(run, order, start, upcoming)
+    order[start : start + m] = out
+    rows = [m - 1 - block.index(q) for q in out]  # the PTM's tensor axes, MSB first
+    columns = [m - 1 - block.index(q) for q in run]
+    if rows != list(range(m)) or columns != list(range(m)):
+        axes = [*rows, *(m + a for a in columns)]
+        matrix = matrix.view(-1, *([4] * 2 * m)).permute(0, *(a + 1 for a in axes))
+        matrix = matrix.reshape(-1, 4**m, 4**m)
+    batch = state.shape[0]
+    left, right = 4**start, 4 ** (n - start - m)
+    if right == 1:
+        if matrix.shape[0] == 1:
+            state = state.view(-1, 4**m) @ matrix[0].T
         else:
-            state = matrix[:, None] @ state.view(batch, left, 4**m, right)
-        state = state.reshape(batch, 4**n)
-    return state, order
+            state = state.view(batch, -1, 4**m) @ matrix.mT
+    elif matrix.shape[0] == 1:
+        state = matrix[0] @ state.view(batch * left, 4**m, right)
+    else:
+        state = matrix[:, None] @ state.view(batch, left, 4**m, right)
+    return state.reshape(batch, 4**n), order
 
 
 def _reorder(observables, order, target):
