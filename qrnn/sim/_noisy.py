@@ -508,12 +508,13 @@ def _light_cone(terms, matrices, qubits, n, dtype, device) -> torch.Tensor:
     state = torch.zeros(1, 4 ** len(order), dtype=dtype, device=device)
     for digits, coefficient in terms:
         state[0, pauli_index(digits, order)] += coefficient
-    for matrix, block in zip(matrices, qubits, strict=True):
+    upcoming = _upcoming(qubits)
+    for matrix, block, following in zip(matrices, qubits, upcoming, strict=True):
         if not set(block) & set(order):
             continue
         new = [q for q in block if q not in order]
         state = _widen(state, len(new))
-        state, order = _apply(state, matrix, block, order + new)
+        state, order = _apply(state, matrix, block, order + new, following)
     rest = [q for q in range(n - 1, -1, -1) if q not in order]
     return _reorder(_widen(state, len(rest)), order + rest, list(range(n - 1, -1, -1)))
 
@@ -632,27 +633,36 @@ def _upcoming(qubits) -> list:
     return out
 
 
-def _layout(order, block):
+def _layout(order, block, upcoming=None):
     """``(new order, start, permutation or None)`` to bring ``block``'s qubits together.
-    Where they would end one axis above the last (a product of many 4-column matrices,
-    slow), they are moved to the top instead: one copy, then one product."""
+    When they are apart, one copy moves them beside one of them or to the top, whichever
+    leaves the ``upcoming`` block's qubits together afterwards (``_exit_order``) and the
+    block off the axes next to the last (a product of many 4-column matrices there is
+    slow: a block already there moves to the top, one copy then one product)."""
     m, n = len(block), len(order)
     positions = sorted(order.index(q) for q in block)
     if positions[-1] - positions[0] + 1 == m and positions[-1] != n - 2:
         return order, positions[0], None
     others = [q for q in order if q not in block]
-    if positions[-1] - positions[0] + 1 == m:
-        start, group = 0, [q for q in order if q in block]
-    else:
-        # the block's first qubit in the order stays; the others join it from the left, so
-        # a run of blocks along a line of qubits (a CNOT ring) keeps them adjacent afterwards
-        anchor = order[positions[0]]
-        group = [q for q in order if q in block and q != anchor] + [anchor]
-        start = sum(1 for q in order[: positions[0]] if q not in block)
-        if start + m == n - 1:
-            start = 0
-    new_order = others[:start] + group + others[start:]
+    group = [q for q in order if q in block]
+    best = None
+    for rank, start in enumerate(dict.fromkeys([*(p - k for k, p in enumerate(positions)), 0])):
+        new_order = others[:start] + group + others[start:]
+        out = _exit_order(group, new_order, start, upcoming)
+        after = others[:start] + out + others[start:]
+        score = (not _together(after, upcoming), start + m == n - 1, rank)
+        if best is None or score < best[0]:
+            best = score, new_order, start
+    _, new_order, start = best
     return new_order, start, [order.index(q) for q in new_order]
+
+
+def _together(order, qubits) -> bool:
+    """Whether the held ones of ``qubits`` are adjacent in ``order`` (True for None)."""
+    if not qubits:
+        return True
+    positions = sorted(order.index(q) for q in qubits if q in order)
+    return not positions or positions[-1] - positions[0] + 1 == len(positions)
 
 
 def _exit_order(run, order, start, upcoming):
@@ -682,7 +692,7 @@ def _apply(state, matrix, block, order, upcoming=None):
     of the ``upcoming`` block, if given)."""
     n = len(order)
     m = len(block)
-    order, start, permutation = _layout(list(order), block)
+    order, start, permutation = _layout(list(order), block, upcoming)
     if permutation is not None:
         state = state.view(-1, *([4] * n)).permute(0, *(p + 1 for p in permutation))
         state = state.reshape(-1, 4**n)
