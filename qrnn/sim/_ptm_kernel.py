@@ -150,10 +150,12 @@ def _layout(order, block, upcoming=None):
         new_order = others[:start] + group + others[start:]
         out = _exit_order(group, new_order, start, upcoming)
         after = others[:start] + out + others[start:]
-        score = (not _together(after, upcoming), start + m == n - 1, rank)
+        score = (start + m == n - 1, not _together(after, upcoming), rank)
         if best is None or score < best[0]:
             best = score, new_order, start
     _, new_order, start = best
+    if new_order == order:  # together already, and best left there
+        return order, start, None
     return new_order, start, [order.index(q) for q in new_order]
 
 
