@@ -124,7 +124,9 @@ def _releases(block: Block) -> bool:
 def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
     """Greedy fusion in circuit order: an operation joins the last block on its qubits when
     the merged block is no dearer than two (and both read inputs or neither does); blocks
-    that are the last on their qubits and lie within the operation's qubits are absorbed."""
+    that are the last on their qubits and lie within the operation's qubits are absorbed. A
+    one-qubit block that starts with a reset stays one-qubit (``_releases``: the run takes
+    its qubit out of the state there)."""
     blocks: list[Block | None] = []
     last: dict[int, int] = {}
     for op in ops:
@@ -141,6 +143,7 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
                 block.dynamic == dynamic
                 and len(union) <= max_qubits
                 and merged <= block.cost() + _PASS + 4 ** len(wires)
+                and (len(union) == 1 or not _releases(block))
             ):
                 target = i
         if target is None:
@@ -155,6 +158,7 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
                 and other.dynamic == dynamic
                 and set(other.qubits) <= wires
                 and all(last[q] == j for q in other.qubits)
+                and not _releases(other)
             ):  # disjoint from the target and last on its qubits: it commutes up to here
                 block.ops[:0] = other.ops
                 block.qubits += [q for q in other.qubits if q not in block.qubits]
