@@ -25,7 +25,9 @@ the executors in rounds and report the median; torch and Aer get the same number
 
 * **a noisy W2 training step**: a small W2 (its ansatz in a QRNN, 2 data + 3 hidden qubits,
   batch 8, 4 steps) on 5 qubits of the device, forward + backward: qrnn's torch engine
-  (autograd) against Aer (exact values at the markers, parameter-shift gradients);
+  (autograd) against Aer (exact values at the markers, parameter-shift gradients); and
+  the same at W2's full width (4 data + 6 hidden qubits, all of the device), qrnn's torch
+  engine alone, ``--w2-batch`` windows of ``--w2-steps`` steps, with its peak memory;
 * **the default run's noisy evaluation** (``qrnn evaluate RUN --device iontrap-10q --shots
   1000``): the model ``qrnn train`` builds by default (a QRNN, 4 data + 6 hidden qubits,
   windows of 4; weights as initialised with seed 0, or a run's checkpoint with ``--run``) moved
@@ -39,6 +41,7 @@ the executors in rounds and report the median; torch and Aer get the same number
 
     python benchmarks/bench_noise.py [--rounds N] [--threads N] [--skip-pennylane]
         [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--run RUN]
+        [--w2-batch N] [--w2-steps N]
 """
 
 from __future__ import annotations
@@ -159,12 +162,19 @@ def main(argv=None):
         "--windows", type=int, default=4, help="test windows both engines predict (default 4)"
     )
     parser.add_argument("--run", help="a run directory of the default model (default: seed 0)")
+    parser.add_argument(
+        "--w2-batch", type=int, default=8, help="windows of the full-width W2 step (default 8)"
+    )
+    parser.add_argument(
+        "--w2-steps", type=int, default=4, help="steps of the full-width W2 step (default 4)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if not args.skip_w1:
         w1_rows(args)
     if not args.skip_w2:
         w2_rows(args)
+        w2_full_row(args)
     if not args.skip_evaluation:
         evaluation_rows(args)
 
@@ -209,6 +219,48 @@ def w2_rows(args):
         f"(parameter shift): {median['aer'] / median['torch']:.1f}x; max |gradient diff| "
         f"{difference:.2e}"
     )
+
+
+def w2_full_row(args):
+    """A noisy training step of W2 at its full width (4 data + 6 hidden qubits, all of
+    ``iontrap-10q``) on qrnn's torch engine, ``--w2-batch`` windows of ``--w2-steps`` steps
+    (W2 itself: 32 and 16), with the process's peak memory growth over the step. Run in a
+    fresh process, so that the peak is the step's own."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        times, peak = pool.apply(
+            _w2_full_steps, (args.threads, args.w2_batch, args.w2_steps, args.rounds)
+        )
+    print(
+        f"A noisy W2 training step at full width (QRNN, 4 data + 6 hidden qubits, batch "
+        f"{args.w2_batch}, {args.w2_steps} steps, {DEVICE}, float64): qrnn torch "
+        f"{statistics.median(times):.2f} s (autograd; the first, compiling, not counted); peak "
+        f"memory {peak / 2**20:.0f} MiB above the process before it"
+    )
+
+
+def _w2_full_steps(threads, batch, steps, rounds):
+    import resource
+
+    import w2
+
+    from qrnn.models import to_backend
+
+    torch.set_num_threads(threads)
+    inputs, targets = w2.data(batch=batch, steps=steps, dtype=torch.float64)
+    torch.manual_seed(0)
+    model = to_backend(w2.W2Model(dtype=torch.float64), "torch", device=DEVICE)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # (KiB on Linux)
+
+    def step():
+        model.zero_grad()
+        torch.nn.functional.mse_loss(model(inputs), targets).backward()
+
+    step()
+    times = [timed(step)[0] for _ in range(rounds)]
+    return times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
 
 
 def w1_rows(args):
@@ -327,9 +379,11 @@ def evaluation_rows(args):
     )
     seconds, scores = timed(lambda: evaluate(torch_model, data, ("val", "test"), batch_size=16))
     total = len(data.val.inputs) + len(data.test.inputs)
+    per_window = median["aer"] / len(windows) / (seconds / total)
     print(
         f"  qrnn torch, all {total} validation and test windows (qrnn evaluate's scoring): "
-        f"{seconds:.1f} s; test MSE {scores['test']['mse']:.4g}"
+        f"{seconds:.1f} s; test MSE {scores['test']['mse']:.4g}; per window "
+        f"{per_window:.1f}x Aer's"
     )
 
 

@@ -13,9 +13,9 @@ instruction, as Aer does) is compiled into
 
 Blocks whose operations read no inputs are built once per bind. A run applies the blocks to
 the batch of states ``(batch, 4**n)`` as matrix products on the blocks' axes (the axis order
-is tracked, so most blocks need no copy), in chunks of a few samples (a chunk stays in the
-allocator's reused memory, and with gradients it is one checkpointed segment, so memory
-does not grow with the number of blocks times the batch).
+is tracked, so most blocks need no copy: ``_ptm_kernel``), in chunks of a few samples (a
+chunk stays in the allocator's reused memory, and with gradients it is one checkpointed
+segment, so memory does not grow with the number of blocks times the batch).
 
 Expectation values are coefficients of the final state. When every input-dependent block
 comes before a **cut**, the blocks after it run once per bind in the Heisenberg picture on
@@ -29,7 +29,7 @@ between stops is fused on its own and ``expval_at_stops`` reads the observables 
 states as they pass each stop: one pass for every readout of a sequence, where prefix
 circuits would repeat each step once per later readout. Operations at the end of a stretch
 that act outside the observables' qubits are deferred past the stop and the resets after it
-(``_defer``), and a reset takes its qubit out of the held state (``_grow``): a quantum-memory
+(``_defer``), and a reset takes its qubit out of the held state (``grow``): a quantum-memory
 step's last gates among hidden qubits then run on the hidden register alone.
 """
 
@@ -53,6 +53,7 @@ from qrnn.sim._pauli import (
     pauli_index,
     to_density_matrix,
 )
+from qrnn.sim._ptm_kernel import contract_product, grow, light_cone, partial_trace, reorder
 from qrnn.sim._values import check_values
 
 DEFAULT_MAX_QUBITS = 3
@@ -75,10 +76,11 @@ class Block:
 def _defer(before: list[Op], after: list[Op], support: set[int]):
     """Move the operations at the end of ``before`` that act outside the readout's
     ``support`` (and outside every later operation kept in ``before``) past the stop, into
-    ``after`` after its leading one-qubit operations on other qubits (the resets that follow
-    a quantum-memory step's readout). Exact: operations on disjoint qubits commute, and a
-    channel outside the support does not change the readout. The run then applies them where
-    the reset qubits are released (``_grow``), on a smaller state."""
+    ``after``: after its resets that come before the moved operations' qubits are next used
+    (with what those resets wait for), ahead of the rest. Exact: operations on disjoint qubits
+    commute, and a channel outside the support does not change the readout. The run then
+    applies them where the reset qubits are released (``grow``), on a smaller state (a
+    quantum-memory step's last gates among hidden qubits: on the hidden register alone)."""
     kept, moved, blocked = [], [], set(support)
     for op in reversed(before):
         if blocked.intersection(op.wires):
@@ -89,25 +91,42 @@ def _defer(before: list[Op], after: list[Op], support: set[int]):
     if not moved:
         return before, after
     wires = {w for op in moved for w in op.wires}
-    at = 0
-    while at < len(after) and len(after[at].wires) == 1 and not wires.intersection(after[at].wires):
-        at += 1
-    return kept[::-1], [*after[:at], *moved[::-1], *after[at:]]
+    end = 0  # after[:end] acts on other qubits: the moved operations commute with it
+    while end < len(after) and not wires.intersection(after[end].wires):
+        end += 1
+    # the resets in after[:end] and their ancestors there, in order: a down-set, so running
+    # it first and the rest of after[:end] later keeps every qubit's order
+    first, waited = [], set()
+    for op in reversed(after[:end]):
+        if waited.intersection(op.wires) or _forgets(op):
+            waited.update(op.wires)
+            first.append(op)
+    first.reverse()
+    rest = [op for op in after[:end] if not any(op is f for f in first)]
+    return kept[::-1], [*first, *moved[::-1], *rest, *after[end:]]
+
+
+def _forgets(op: Op) -> bool:
+    """Whether ``op`` is a one-qubit channel whose output does not depend on its input (a
+    reset)."""
+    if len(op.wires) != 1 or not isinstance(op, Channel):
+        return False
+    ptm = kraus_ptm(op.kraus)
+    return bool(np.all(np.abs(ptm[:, 1:]) < 1e-14))
 
 
 def _releases(block: Block) -> bool:
     """Whether a one-qubit block starts with a channel that forgets its input (a reset):
     the state after it is a product with the block's qubit."""
-    if len(block.qubits) != 1 or not isinstance(block.ops[0], Channel):
-        return False
-    ptm = kraus_ptm(block.ops[0].kraus)
-    return bool(np.all(np.abs(ptm[:, 1:]) < 1e-14))
+    return len(block.qubits) == 1 and _forgets(block.ops[0])
 
 
 def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
     """Greedy fusion in circuit order: an operation joins the last block on its qubits when
     the merged block is no dearer than two (and both read inputs or neither does); blocks
-    that are the last on their qubits and lie within the operation's qubits are absorbed."""
+    that are the last on their qubits and lie within the operation's qubits are absorbed. A
+    one-qubit block that starts with a reset stays one-qubit (``_releases``: the run takes
+    its qubit out of the state there)."""
     blocks: list[Block | None] = []
     last: dict[int, int] = {}
     for op in ops:
@@ -124,6 +143,7 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
                 block.dynamic == dynamic
                 and len(union) <= max_qubits
                 and merged <= block.cost() + _PASS + 4 ** len(wires)
+                and (len(union) == 1 or not _releases(block))
             ):
                 target = i
         if target is None:
@@ -138,6 +158,7 @@ def fuse(ops: list[Op], is_dynamic, max_qubits: int) -> list[Block]:
                 and other.dynamic == dynamic
                 and set(other.qubits) <= wires
                 and all(last[q] == j for q in other.qubits)
+                and not _releases(other)
             ):  # disjoint from the target and last on its qubits: it commutes up to here
                 block.ops[:0] = other.ops
                 block.qubits += [q for q in other.qubits if q not in block.qubits]
@@ -364,7 +385,7 @@ class NoisyBound:
 
             def run(*tensors, size=size):
                 k = len(vectors)
-                state, final_order[:], reads = _grow(
+                state, final_order[:], reads = grow(
                     list(tensors[:k]), tensors[k:], qubits, size, marks, self._read, releases
                 )
                 return (state if keep_state else None), (torch.stack(reads, 1) if marks else None)
@@ -411,9 +432,9 @@ class NoisyBound:
         observables = self._evolved_observables()
         standard = list(range(plan.n_qubits - 1, -1, -1))
         if plan.cut == 0:  # a product state meets the observables
-            return _contract_product(self._qubit_vectors(self._angles(inputs)), observables, batch)
+            return contract_product(self._qubit_vectors(self._angles(inputs)), observables, batch)
         state, state_order = self.states(inputs, plan.cut)
-        return state @ _reorder(observables, standard, state_order).T
+        return state @ reorder(observables, standard, state_order).T
 
     def expval_at_stops(self, inputs=None, final_qubits=None):
         """Expectation values at the program's stops (``sim.compile(..., stops=...)``), and
@@ -441,7 +462,7 @@ class NoisyBound:
         state, order, reads = self._run(inputs, None if keep else plan.marks[-1], plan.marks, keep)
         if not keep:
             return reads
-        reduced, local = _partial_trace(state, order, list(final_qubits))
+        reduced, local = partial_trace(state, order, list(final_qubits))
         return reads, to_density_matrix(reduced, local, len(local))
 
     def _readout(self, order):
@@ -478,37 +499,11 @@ class NoisyBound:
             terms = [(d, c) for d, c, k in plan.terms if k == column]
 
             def run(*matrices, terms=terms):
-                return _light_cone(terms, matrices, qubits, plan.n_qubits, self.dtype, self.device)
+                return light_cone(terms, matrices, qubits, plan.n_qubits, self.dtype, self.device)
 
             columns.append(_checkpointed(run, matrices))
         self._observables = torch.cat(columns)
         return self._observables
-
-
-def _light_cone(terms, matrices, qubits, n, dtype, device) -> torch.Tensor:
-    """``(1, 4**n)`` (standard order): the observable ``terms`` ``[(qubit -> digit, coeff)]``
-    through the adjoint PTMs ``matrices`` on ``qubits``, held on its support only."""
-    order = sorted({q for digits, _ in terms for q in digits}, reverse=True)
-    state = torch.zeros(1, 4 ** len(order), dtype=dtype, device=device)
-    for digits, coefficient in terms:
-        state[0, pauli_index(digits, order)] += coefficient
-    for matrix, block in zip(matrices, qubits, strict=True):
-        if not set(block) & set(order):
-            continue
-        new = [q for q in block if q not in order]
-        state = _widen(state, len(new))
-        state, order = _run_chain(state, [matrix], [block], order + new)
-    rest = [q for q in range(n - 1, -1, -1) if q not in order]
-    return _reorder(_widen(state, len(rest)), order + rest, list(range(n - 1, -1, -1)))
-
-
-def _widen(state, k: int) -> torch.Tensor:
-    """``state`` tensored with the identity on ``k`` more qubits (least significant)."""
-    if not k:
-        return state
-    wide = state.new_zeros(state.shape[0], state.shape[1], 4**k)
-    wide[:, :, 0] = state
-    return wide.reshape(state.shape[0], -1)
 
 
 def _checkpointed(run, tensors):
@@ -525,161 +520,10 @@ def _grad(static_angles, inputs) -> bool:
     )
 
 
-def _product(vectors, batch) -> torch.Tensor:
-    """``(batch, 4**n)`` Kronecker product of per-qubit ``(b, 4)`` vectors (first: most
-    significant)."""
-    state = vectors[0].expand(batch, 4)
-    for vector in vectors[1:]:
-        state = (state[:, :, None] * vector.expand(batch, 4)[:, None, :]).reshape(batch, -1)
-    return state
-
-
 def _cat(tensors):
     if tensors[0] is None:
         return None
     return torch.cat(tensors) if len(tensors) > 1 else tensors[0]
-
-
-def _partial_trace(state, order, keep):
-    """``(reduced (b, 4**k), local order)``: the Pauli coefficients of ``state (b, 4**n)``
-    (axis ``order``) with the identity on every qubit not in ``keep``; qubit ``keep[j]`` is
-    local qubit j."""
-    n = len(order)
-    tensor = state.view(-1, *([4] * n))[
-        (slice(None), *(slice(None) if q in keep else 0 for q in order))
-    ]
-    local = [keep.index(q) for q in order if q in keep]
-    return tensor.reshape(state.shape[0], -1), local
-
-
-def _grow(vectors, matrices, qubits, batch, marks=(), read=None, releases=()):
-    """``(state (batch, 4**n), order, reads)``: the product of the per-qubit ``vectors``
-    (qubit n-1 first) through the blocks, with the state held on the qubits the blocks have
-    joined so far only (the others are still a product): a qubit is tensored in when a block
-    first needs it, so the first layer of entanglers costs about one pass over the full
-    state. A one-qubit block on a qubit held apart acts on its vector; one that
-    ``releases`` (a reset) takes its qubit out of the held state again. ``reads``:
-    ``read(state, order)`` before block ``mark`` for each of ``marks`` (every qubit joined
-    from the first)."""
-    n = len(vectors)
-    reads = []
-    state = vectors[0].new_ones(batch, 1)
-    order: list[int] = []
-
-    def join(state, order, new, block=()):
-        # beside the block's qubits already held, so that the block's axes stay adjacent
-        held = [order.index(q) for q in block if q in order]
-        at = max(held) + 1 if held else len(order)
-        for q in new:
-            vector = vectors[n - 1 - q].expand(batch, 4)[:, None, :, None]
-            state = state.view(batch, 4**at, 1, -1) * vector
-            state = state.reshape(batch, -1)
-            order = [*order[:at], q, *order[at:]]
-            at += 1
-        return state, order
-
-    def read_at(i, state, order):
-        while len(reads) < len(marks) and marks[len(reads)] == i:
-            state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
-            reads.append(read(state, order))
-        return state, order
-
-    for i, (matrix, block) in enumerate(zip(matrices, qubits, strict=True)):
-        state, order = read_at(i, state, order)
-        q = block[0]
-        if len(block) == 1 and q not in order:  # a qubit held apart: its vector alone
-            vectors[n - 1 - q] = (matrix @ vectors[n - 1 - q][..., None])[..., 0]
-            continue
-        if releases and releases[i]:  # a reset: the rest's state, times the block's output
-            axis = order.index(q)
-            state = state.view(batch, 4**axis, 4, -1)[:, :, 0].reshape(batch, -1)
-            order = [p for p in order if p != q]
-            vectors[n - 1 - q] = matrix[:, :, 0]
-            continue
-        state, order = join(state, order, [q for q in block if q not in order], block)
-        state, order = _run_chain(state, [matrix], [block], order)
-    state, order = join(state, order, [q for q in range(n - 1, -1, -1) if q not in order])
-    state, order = read_at(len(matrices), state, order)
-    return state, order, reads
-
-
-def _layout(order, block):
-    """``(new order, start, permutation or None)`` to bring ``block``'s qubits together."""
-    m = len(block)
-    positions = sorted(order.index(q) for q in block)
-    if positions[-1] - positions[0] + 1 == m:
-        return order, positions[0], None
-    # the block's first qubit in the order stays; the others join it from the left, so a
-    # run of blocks along a line of qubits (a CNOT ring) keeps them adjacent afterwards
-    anchor = order[positions[0]]
-    others = [q for q in order if q not in block]
-    group = [q for q in order if q in block and q != anchor] + [anchor]
-    start = sum(1 for q in order[: positions[0]] if q not in block)
-    new_order = others[:start] + group + others[start:]
-    return new_order, start, [order.index(q) for q in new_order]
-
-
-def _run_chain(state, matrices, qubits, order):
-    """Apply PTMs ``(b or 1, 4**m, 4**m)`` on ``qubits`` to ``state (c, 4**n)`` in axis
-    ``order``; returns the state and its final order."""
-    n = len(order)
-    order = list(order)
-    for matrix, block in zip(matrices, qubits, strict=True):
-        m = len(block)
-        order_new, start, permutation = _layout(order, block)
-        if permutation is not None:
-            state = state.view(-1, *([4] * n)).permute(0, *(p + 1 for p in permutation))
-            state = state.reshape(-1, 4**n)
-        order = order_new
-        run = order[start : start + m]  # most significant first
-        local = [m - 1 - block.index(q) for q in run]  # the PTM's tensor axes, MSB first
-        if local != list(range(m)):
-            axes = [*local, *(m + a for a in local)]
-            matrix = matrix.view(-1, *([4] * 2 * m)).permute(0, *(a + 1 for a in axes))
-            matrix = matrix.reshape(-1, 4**m, 4**m)
-        batch = state.shape[0]
-        left, right = 4**start, 4 ** (n - start - m)
-        if right == 1:
-            if matrix.shape[0] == 1:
-                state = state.view(-1, 4**m) @ matrix[0].T
-            else:
-                state = state.view(batch, -1, 4**m) @ matrix.mT
-        elif right < 64:  # (a broadcast product of many tiny matrices is slow)
-            state = torch.einsum(
-                "bij,bljr->blir", matrix.expand(batch, -1, -1), state.view(batch, left, 4**m, right)
-            )
-        elif matrix.shape[0] == 1:
-            state = matrix[0] @ state.view(batch * left, 4**m, right)
-        else:
-            state = matrix[:, None] @ state.view(batch, left, 4**m, right)
-        state = state.reshape(batch, 4**n)
-    return state, order
-
-
-def _reorder(observables, order, target):
-    """``(k, 4**n)`` in axis ``order`` -> axis ``target``."""
-    if list(order) == list(target):
-        return observables
-    n = len(order)
-    tensor = observables.view(-1, *([4] * n)).permute(0, *(order.index(q) + 1 for q in target))
-    return tensor.reshape(observables.shape[0], -1)
-
-
-def _contract_product(vectors, observables, batch) -> torch.Tensor:
-    """``(batch, n_obs)``: observables ``(n_obs, 4**n)`` (standard order) against the product
-    of per-qubit vectors ``(b, 4)`` (qubit n-1 first), as two halves of the register: the
-    state itself is never built."""
-    n = len(vectors)
-    half = n // 2
-    high = _product(vectors[:half], batch) if half else None  # (batch, 4**half)
-    low = _product(vectors[half:], batch)  # (batch, 4**(n - half))
-    n_obs = observables.shape[0]
-    # (n_obs * 4**half, 4**low) @ (4**low, batch): one product with the batch as columns
-    partial = observables.reshape(n_obs * 4**half, -1) @ low.T
-    partial = partial.view(n_obs, 4**half, batch)
-    if high is None:
-        return partial[:, 0, :].T
-    return torch.einsum("oab,ba->bo", partial, high)
 
 
 def noisy_program_bytes(n_qubits: int) -> int:

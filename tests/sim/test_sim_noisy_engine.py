@@ -133,6 +133,36 @@ def test_every_gate_kind_once_with_its_error():
         np.testing.assert_allclose(rho, expected, atol=ATOL, rtol=0, err_msg=gate)
 
 
+def test_all_to_all_entanglers_match_aer():
+    """Two layers of two-qubit rotations on every pair of 6 qubits in column order (an
+    ion-trap entangler): each column is a star whose shared qubit walks along the state's
+    axes from gate to gate, and some gates land on the axes next to the last (moved to the
+    top first). Against Aer's density matrix and its expectation values."""
+    n = 6
+    theta = ParameterVector("theta", n * (n - 1) + n)
+    circuit = QuantumCircuit(n)
+    for q in range(n):
+        circuit.ry(theta[n * (n - 1) + q], q)
+    k = 0
+    for _layer in range(2):
+        for j in range(1, n):
+            for i in range(j):
+                circuit.rxx(theta[k], i, j)
+                k += 1
+    model = gate_noise({"ry", "rxx"})
+    values = random_values(circuit.num_parameters, 2, 13)
+    observables = ["IIIIIZ", "ZIIIZI", "IXIYII"]
+
+    rho = sim.density_matrix(circuit, values, model).numpy()
+    out = sim.expval(circuit, values, observables, noise_model=model).numpy()
+
+    for row in range(2):
+        reference = aer_density(bind(circuit, values[row]), model)
+        np.testing.assert_allclose(rho[row], reference, atol=ATOL, rtol=0)
+        expected = [np.trace(reference @ SparsePauliOp(o).to_matrix()).real for o in observables]
+        np.testing.assert_allclose(out[row], expected, atol=ATOL, rtol=0)
+
+
 def cell(n_qubits: int):
     """A small recurrent cell: angle encoding, weights, entanglers, a re-uploaded input."""
     x = ParameterVector("x", n_qubits)

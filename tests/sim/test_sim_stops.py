@@ -13,6 +13,7 @@ import pytest
 import torch
 from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit.quantum_info import partial_trace
+from qiskit_aer.noise import NoiseModel, amplitude_damping_error, depolarizing_error
 from references import density_matrix, measured_pauli
 
 from circuits import cells
@@ -144,3 +145,39 @@ def test_gates_outside_the_readout_run_after_the_reset_that_follows_it():
         state = density_matrix(circuit.assign_parameters(values[b].numpy()), noise)
         expected = partial_trace(state, [0, 1]).data  # bit j = qubit 2 + j
         np.testing.assert_allclose(rho[b].numpy(), expected, atol=1e-8)
+
+
+def test_gates_outside_the_readout_wait_for_every_reset_before_their_qubits_are_used():
+    # after the stop, a gate between two reset data qubits comes before the third's reset:
+    # the deferred gate among hidden qubits still runs after all three resets (on the hidden
+    # register alone), not before that gate with the third data qubit still held
+    x = ParameterVector("x", 6)
+    circuit = QuantumCircuit(5)
+    for step in range(2):
+        for q in range(3):
+            circuit.ry(x[3 * step + q], q)
+        for a, b in [(0, 1), (1, 2), (2, 3), (3, 4)]:
+            circuit.rxx(0.3 + a, a, b)
+        circuit.barrier()
+        circuit.reset([0, 1])
+        circuit.rxx(0.7, 0, 1)
+        circuit.reset(2)
+    stops = [i for i, instruction in enumerate(circuit.data) if instruction.name == "barrier"]
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.05, 2), ["rxx"])
+    noise.add_all_qubit_quantum_error(amplitude_damping_error(0.1), ["ry", "reset"])
+    observables = ["IIIIZ", "IIZIZ", "IIXII"]
+    values = values_for(circuit, 2, seed=4)
+
+    program = sim.compile(circuit, observables, noise_model=noise, stops=stops)
+    out = program.expval_at_stops(values)
+
+    blocks = program._noisy.blocks[program._noisy.marks[0] :]
+    deferred = next(k for k, block in enumerate(blocks) if set(block.qubits) == {3, 4})
+    assert sum(block.releases for block in blocks[:deferred]) == 3
+    for m, stop in enumerate(stops):
+        head = prefix(circuit, stop)
+        for b in range(2):
+            rho = density_matrix(head.assign_parameters(values[b, : head.num_parameters]), noise)
+            expected = [measured_pauli(rho, label, {}) for label in observables]
+            np.testing.assert_allclose(out[b, m].numpy(), expected, atol=1e-8)
