@@ -25,6 +25,16 @@ __all__ = ["channel_sequence", "is_ground_state", "memory_channel"]
 _CHUNK_ENTRIES = 2**16
 
 
+def _chunk_size(entries: int, batch: int, device: torch.device) -> int:
+    """Samples per chunk of the products: on the CPU with one thread about ``_CHUNK_ENTRIES``
+    complex entries of ``K rho`` (``entries`` per sample), else the whole batch: with several
+    threads every product is a parallel region, and one per sample stalls at each whenever a
+    thread has to wait for a core (measured: 3x slower on a busy 2-core machine)."""
+    if device.type != "cpu" or torch.get_num_threads() > 1:
+        return batch
+    return max(1, _CHUNK_ENTRIES // entries)
+
+
 def is_ground_state(rho: torch.Tensor) -> bool:
     """Whether every matrix of ``rho (B, H, H)`` is ``|0><0|`` (one device sync)."""
     corner = rho[:, 0, 0]
@@ -84,20 +94,47 @@ class _Workspace:
         self.h, self.d = h, source.shape[-1] // (2 * h * h)
         self.psi, self.source = psi, source
         entries = h * self.d * h
-        size = batch if rho.device.type != "cpu" else max(1, _CHUNK_ENTRIES // entries)
-        self.chunks = [slice(s, min(s + size, batch)) for s in range(0, batch, size)]
-        size = self.chunks[0].stop
-        self.moved = rho.new_empty(size, h * self.d, h)
-        self.product = source.new_empty(size, h * self.d, 2 * h)
+        # a chunk is one sample (its own matrix, no batch axis) where one fills the cache
+        self.size = _chunk_size(entries, batch, rho.device)
+        self.n_chunks = -(-batch // self.size)
+        self.moved = rho.new_empty(min(self.size, batch), h * self.d, h)
+        self.product = source.new_empty(min(self.size, batch), h * self.d, 2 * h)
+        self._conjugate = None
         real = source.new_empty(batch, source.shape[-1]) if psi is not None else None
         self._kraus_real, self._grad_kraus = real, None
+        self._built = -1  # the step whose Kraus operators are in _kraus_real
 
     def kraus(self, t: int) -> torch.Tensor:
-        """Step ``t``'s Kraus operators, ``(B, H, D, H)`` complex."""
+        """Step ``t``'s Kraus operators, ``(B, H, D, H)`` complex (built unless they are the
+        last ones built: the backward pass starts with the forward's last step)."""
         real = self.source
         if self.psi is not None:
-            real = torch.mm(self.psi[t], self.source, out=self._kraus_real)
+            real = self._kraus_real
+            if self._built != t:
+                torch.mm(self.psi[t], self.source, out=real)
+                self._built = t
         return torch.view_as_complex(real.view(real.shape[0], self.h, self.d, self.h, 2))
+
+    def split(self, tensor: torch.Tensor | None):
+        """``tensor``'s chunks (views): single samples without the batch axis when a chunk
+        is one sample, else ``(n, ...)``; None: as many Nones."""
+        if tensor is None:
+            return [None] * self.n_chunks
+        return tensor.unbind(0) if self.size == 1 else tensor.split(self.size)
+
+    def scratch(self, buffer: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """The part of the scratch ``buffer`` that matches ``chunk``'s samples."""
+        return buffer[0] if self.size == 1 else buffer[: chunk.shape[0]]
+
+    def conjugate(self, kraus: torch.Tensor) -> torch.Tensor:
+        """``conj(kraus)``, whose ``.mT`` chunks are the ``K^+`` of the products: a view where
+        a chunk is one sample (``mm`` takes it as it is), else written into a buffer (``bmm``
+        would copy a conjugate view into fresh memory at every product)."""
+        if self.size == 1:
+            return kraus.conj()
+        if self._conjugate is None:
+            self._conjugate = torch.empty_like(kraus)
+        return torch.conj_physical(kraus, out=self._conjugate)
 
     def grad_kraus(self, kraus: torch.Tensor) -> torch.Tensor:
         """A buffer for ``dL/dK`` (fresh when ``K`` is an input: it is returned)."""
@@ -199,17 +236,24 @@ def _forward_step(kraus, rho, probabilities, workspace, ground) -> torch.Tensor:
         column = kraus[..., 0]  # (B, h', j)
         torch.sum(torch.view_as_real(column).square(), -1, out=probabilities)
         return torch.bmm(column, column.mH)
-    rows = kraus.view(batch, h * d, h)
-    flat_probabilities = probabilities.view(batch, h * d)
+    rows = kraus.view(batch, h * d, h)  # rows (h', j): K_j
     new_rho = torch.empty_like(rho)
-    for part in workspace.chunks:
-        n = part.stop - part.start
-        moved = torch.bmm(rows[part], rho[part], out=workspace.moved[:n])  # rows (h', j): K_j rho
-        product = workspace.product[:n]
-        real_rows = torch.view_as_real(rows[part]).view(n, h * d, 2 * h)
-        torch.mul(torch.view_as_real(moved).view(n, h * d, 2 * h), real_rows, out=product)
-        torch.sum(product, -1, out=flat_probabilities[part])
-        torch.bmm(moved.view(n, h, d * h), kraus[part].view(n, h, d * h).mH, out=new_rho[part])
+    split, scratch = workspace.split, workspace.scratch
+    chunks = zip(
+        split(rows),
+        split(torch.view_as_real(rows).flatten(-2)),
+        split(workspace.conjugate(kraus).view(batch, h, d * h)),
+        split(rho),
+        split(probabilities.view(batch, h * d)),
+        split(new_rho),
+        strict=True,
+    )
+    for k_rows, k_real, k_conj, state, p, out in chunks:
+        moved = _product(k_rows, state, scratch(workspace.moved, k_rows))  # K_j rho
+        product = scratch(workspace.product, k_rows)
+        torch.mul(torch.view_as_real(moved).flatten(-2), k_real, out=product)
+        torch.sum(product, -1, out=p)
+        _product(moved.view(k_conj.shape), k_conj.mT, out)
     return new_rho
 
 
@@ -230,22 +274,38 @@ def _backward_step(kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_sta
             grad_kraus.zero_()
             grad_kraus[..., 0] = w
         return None
-    rows = kraus.view(batch, h * d, h)
     grad_rho = torch.empty_like(rho) if need_state else None
-    for part in workspace.chunks:
-        n = part.stop - part.start
-        w = workspace.moved[:n].view(n, h, d * h)
-        if herm2 is None:
-            torch.mul(scale[part], kraus[part], out=w.view(n, h, d, h))
+    split = workspace.split
+    chunks = zip(
+        split(kraus),
+        split(workspace.conjugate(kraus).view(batch, h * d, h) if need_state else None),
+        split(kraus.view(batch, h, d * h)),
+        split(rho),
+        split(herm2),
+        split(scale),
+        split(None if grad_kraus is None else grad_kraus.view(batch, h * d, h)),
+        split(grad_rho),
+        strict=True,
+    )
+    for k, k_conj, k_wide, state, g2, s, gk, gr in chunks:
+        w = workspace.scratch(workspace.moved, state).view(k.shape)  # W_j = w[:, j]
+        if g2 is None:
+            torch.mul(s, k, out=w)
         else:
-            torch.bmm(herm2[part], kraus[part].view(n, h, d * h), out=w)
-            if scale is not None:
-                w.view(n, h, d, h).addcmul_(scale[part], kraus[part])
-        w = w.view(n, h * d, h)
-        if grad_kraus is not None:
-            torch.bmm(w, rho[part], out=grad_kraus[part].view(n, h * d, h))
-        if grad_rho is not None:
-            torch.bmm(rows[part].mH, w, out=grad_rho[part])
+            _product(g2, k_wide, w.view(k_wide.shape))
+            if s is not None:
+                w.addcmul_(s, k)
+        w = w.view((*k_wide.shape[:-2], h * d, h))  # rows (h', j)
+        if gk is not None:
+            _product(w, state, gk)
+        if gr is not None:
+            _product(k_conj.mT, w, gr)
     if grad_rho is not None:
         grad_rho.mul_(0.5)
     return grad_rho
+
+
+def _product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` into ``out``: one sample's matrices (``mm``, which takes a conjugate
+    transpose ``.mH`` as it is, where ``bmm`` copies it) or a chunk's ``(n, ., .)``."""
+    return (torch.mm if a.dim() == 2 else torch.bmm)(a, b, out=out)
