@@ -26,12 +26,14 @@ F64 = torch.float64
 def chunks(request, monkeypatch):
     """How the channel splits a batch for its products: one sample at a time (the CPU with one
     thread), chunks of two (the last one shorter with a batch of 3), or the whole batch (several
-    threads, or off the CPU). Every result must be the same."""
+    threads, or off the CPU); with the first two the Kraus operators are also built in blocks
+    of 24 columns (the last one shorter). Every result must be the same."""
     size = {"one sample": 1, "two samples": 2, "whole batch": None}[request.param]
     if size is not None:
         monkeypatch.setattr(
             _memory_channel, "_chunk_size", lambda entries, batch, device: min(size, batch)
         )
+        monkeypatch.setattr(_memory_channel, "_KRAUS_COLUMNS", 24)
     return request.param
 
 
