@@ -21,8 +21,9 @@ running over the data register's basis::
 is a linear function of it. In tensors: ``K = psi @ table`` (one real matrix product for the
 whole batch, ``table`` a real rearrangement of ``U``), ``M = K rho`` and ``rho' = M K^+`` (two
 batched complex matrix products): about ``2 * 2**n_data * 8**n_hidden`` complex multiply-adds
-per sample and step, and three such products in the backward pass (``_ChannelStep``, written
-out by hand). Gradients reach the weights (through ``U``), the inputs and ``rho``.
+per sample and step, and three such products in the backward pass, written out by hand for a
+whole sequence in ``qrnn/sim/_memory_channel.py`` (with how the work around the products is
+arranged). Gradients reach the weights (through ``U``), the inputs and ``rho``.
 
 Public surface: :class:`MemoryProgram` compiles a step circuit once; its ``bind(weights)``
 builds ``U`` and gives a :class:`MemoryStep`, which runs one step

@@ -8,9 +8,12 @@ is not a product is arranged around them:
 - ``K_t`` is built into one buffer the steps share and rebuilt in the backward pass (one real
   product), not kept: on the CPU a fresh buffer of a step's size costs page faults comparable
   to the products themselves.
-- On the CPU the products run a chunk of samples at a time and each chunk's ``M`` is read out
-  into ``P`` while it is still in cache (``M`` itself is never kept).
-- The weights' gradient is summed over the steps into one buffer.
+- On the CPU with one thread the products run one sample at a time (``mm``, which takes
+  ``K^+`` as a view) and each sample's ``M`` is read out into ``P`` while it is still in cache;
+  otherwise one batched product per step, with ``conj(K)`` written into a buffer. ``M`` itself
+  is never kept.
+- The weights' gradient is summed over the steps into one buffer; a step whose output has no
+  gradient skips that part of the backward pass.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ import torch
 
 __all__ = ["channel_sequence", "is_ground_state", "memory_channel"]
 
-# Samples per chunk of the products on the CPU: about this many complex entries of K rho, so
-# that a chunk's product is still in cache when it is read out. Off the CPU a chunk is the
-# whole batch (one batched product each).
+# Samples per chunk of the products on the CPU with one thread: about this many complex
+# entries of K rho, so that a chunk's product is still in cache when it is read out.
 _CHUNK_ENTRIES = 2**16
 # Columns per block of the Kraus operators' product psi @ table (real entries).
 _KRAUS_COLUMNS = 2**14
