@@ -21,8 +21,9 @@ running over the data register's basis::
 is a linear function of it. In tensors: ``K = psi @ table`` (one real matrix product for the
 whole batch, ``table`` a real rearrangement of ``U``), ``M = K rho`` and ``rho' = M K^+`` (two
 batched complex matrix products): about ``2 * 2**n_data * 8**n_hidden`` complex multiply-adds
-per sample and step, and three such products in the backward pass (``_ChannelStep``, written
-out by hand). Gradients reach the weights (through ``U``), the inputs and ``rho``.
+per sample and step, and three such products in the backward pass, written out by hand for a
+whole sequence in ``qrnn/sim/_memory_channel.py`` (with how the work around the products is
+arranged). Gradients reach the weights (through ``U``), the inputs and ``rho``.
 
 Public surface: :class:`MemoryProgram` compiles a step circuit once; its ``bind(weights)``
 builds ``U`` and gives a :class:`MemoryStep`, which runs one step
@@ -41,6 +42,7 @@ from qiskit.circuit import Parameter, QuantumCircuit
 
 from qrnn.sim._errors import SimulationError, UnboundParameterError
 from qrnn.sim._footprint import check_memory, memory_program_bytes, memory_run_bytes
+from qrnn.sim._memory_channel import channel_sequence, is_ground_state, memory_channel
 from qrnn.sim._program import Program
 
 __all__ = ["MemoryProgram", "MemoryStep", "memory_channel"]
@@ -174,8 +176,7 @@ class MemoryProgram:
     @staticmethod
     def is_ground_state(rho: torch.Tensor) -> bool:
         """Whether every matrix of ``rho (B, H, H)`` is ``|0><0|`` (one device sync)."""
-        corner = rho[:, 0, 0]
-        return bool((corner == 1).all()) and int(torch.count_nonzero(rho)) == rho.shape[0]
+        return is_ground_state(rho)
 
 
 class MemoryStep:
@@ -221,9 +222,8 @@ class MemoryStep:
         inputs = self._check_inputs(inputs, 2)
         rho = self._check_state(rho, inputs.shape[0])
         self._check_memory(inputs, rho, 1)
-        kraus = self._kraus(_data_state(inputs))
-        probabilities, rho = memory_channel(kraus, rho)
-        return self._readout(probabilities), rho
+        probabilities, rho = channel_sequence(_data_state(inputs)[None], self.table, rho)
+        return self._readout(probabilities[0]), rho
 
     def run(
         self, inputs: torch.Tensor, rho: torch.Tensor, valid: torch.Tensor | None = None
@@ -244,31 +244,24 @@ class MemoryStep:
         length, batch, _ = inputs.shape
         rho = self._check_state(rho, batch)
         self._check_memory(inputs, rho, length)
-        # Inputs do not depend on the state: encode every step at once. Each step's Kraus
-        # operators are built just before its channel, so they are still in cache when used.
+        # Inputs do not depend on the state: encode every step at once; the channel builds
+        # each step's Kraus operators when it needs them.
         psi = _data_state(inputs.reshape(length * batch, -1)).view(length, batch, -1)
-        outputs = []
-        # unbind, not indexing: its backward stacks the step gradients once, where each index
-        # would scatter into a zero tensor of the whole sequence
-        for t, step_psi in enumerate(psi.unbind(0)):
-            probabilities, new_rho = memory_channel(self._kraus(step_psi), rho)
-            out = self._readout(probabilities)
-            if valid is not None and not bool(valid[t].all()):
-                keep = valid[t]
-                new_rho = torch.where(keep.view(-1, 1, 1), new_rho, rho)
-                out = out * keep.unsqueeze(-1).to(out.dtype)
-            rho = new_rho
-            outputs.append(out)
-        return torch.stack(outputs), rho
+        probabilities, rho = channel_sequence(psi, self.table, rho, valid)
+        out = self._readout(probabilities)
+        if valid is not None:
+            out = out * valid.unsqueeze(-1).to(out.dtype)
+        return out, rho
 
     def _kraus(self, psi: torch.Tensor) -> torch.Tensor:
         h = 2**self.program.n_hidden
         return torch.view_as_complex((psi @ self.table).view(psi.shape[0], h, psi.shape[1], h, 2))
 
     def _readout(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """``P (..., H, D)`` -> ``(..., n_obs)``."""
         if self.program._data_only:
-            return probabilities.sum(1) @ self._signs
-        return probabilities.flatten(1) @ self._signs
+            return probabilities.sum(-2) @ self._signs
+        return probabilities.flatten(-2) @ self._signs
 
     def _check_inputs(self, inputs: torch.Tensor, dims: int) -> torch.Tensor:
         n_data = self.program.n_data
@@ -309,84 +302,6 @@ class MemoryStep:
                 f"rho is the hidden register's density matrix and must be complex, got {rho.dtype}"
             )
         return rho
-
-
-def memory_channel(kraus: torch.Tensor, rho: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The primitive Kraus step of the hidden register.
-
-    Args:
-        kraus: ``(B, H, D, H)`` complex, ``kraus[b, :, j, :] = K_j`` of sample ``b``
-            (:meth:`MemoryStep.kraus_operators`).
-        rho: ``(B, H, H)`` complex, Hermitian, same dtype.
-
-    Returns:
-        ``(P, rho')``: ``P (B, H, D)`` real, the joint distribution over (hidden, data) basis
-        states after ``U`` (full index ``h * D + j``); ``rho' = sum_j K_j rho K_j^+``,
-        ``(B, H, H)``. Differentiable in both arguments (first derivatives only).
-    """
-    if not rho.requires_grad and MemoryProgram.is_ground_state(rho):
-        # rho = |0><0|: K_j rho K_j^+ = k_j k_j^+ with k_j = K_j[:, 0] (first step, default state)
-        column = kraus[..., 0]  # (B, h', j)
-        probabilities = torch.view_as_real(column).square().sum(-1)
-        return probabilities, torch.bmm(column, column.mH)
-    return _ChannelStep.apply(kraus, rho)
-
-
-class _ChannelStep(torch.autograd.Function):
-    """``(K, rho) -> (P, sum_j K_j rho K_j^+)`` with a backward that uses ``rho = rho^+``.
-
-    Forward: ``M = K rho`` and ``rho' = M K^+``, two batched products. Backward, with ``G`` the
-    Hermitian part of ``rho'``'s gradient (only that part reaches anything upstream, since
-    ``rho'`` is Hermitian) and ``G_j = G + diag(dL/dP[:, j])``:
-    ``dL/dK_j = 2 G_j M_j`` and ``dL/drho = sum_j K_j^+ G_j K_j``: three products instead of the
-    four autograd would run, and ``rho`` is not saved.
-    """
-
-    @staticmethod
-    def forward(ctx, kraus: torch.Tensor, rho: torch.Tensor):
-        batch, h, d, _ = kraus.shape
-        rows = kraus.view(batch, h * d, h)
-        moved = torch.bmm(rows, rho)  # rows (h', j): K_j rho
-        probabilities = (
-            (torch.view_as_real(moved) * torch.view_as_real(rows)).sum((-1, -2)).view(batch, h, d)
-        )
-        new_rho = torch.bmm(moved.view(batch, h, d * h), kraus.view(batch, h, d * h).mH)
-        ctx.save_for_backward(kraus, moved)
-        return probabilities, new_rho
-
-    @staticmethod
-    def backward(ctx, grad_probabilities, grad_rho):
-        if torch.is_grad_enabled():  # create_graph=True: this backward has no graph of its own
-            raise RuntimeError(
-                "the memory channel's backward pass is not differentiable: second derivatives "
-                "(create_graph=True) are not supported"
-            )
-        kraus, moved = ctx.saved_tensors
-        batch, h, d, _ = kraus.shape
-        scale = None  # dL/dP as a (B, h', j, 1) row scale
-        if grad_probabilities is not None:
-            scale = grad_probabilities.to(kraus.dtype).unsqueeze(-1)
-        # twice the Hermitian part of rho's gradient: the factor 2 of dL/dK comes for free
-        herm2 = None if grad_rho is None else grad_rho + grad_rho.mH
-        grad_kraus = grad_in = None
-        if ctx.needs_input_grad[0]:
-            if herm2 is None:
-                grad_kraus = torch.zeros_like(kraus)
-            else:
-                grad_kraus = torch.bmm(herm2, moved.view(batch, h, d * h)).view_as(kraus)
-            if scale is not None:
-                grad_kraus.addcmul_(scale, moved.view_as(kraus), value=2)
-        if ctx.needs_input_grad[1]:
-            if herm2 is None:
-                grad_moved = torch.zeros_like(kraus)
-            else:
-                grad_moved = torch.bmm(herm2, kraus.view(batch, h, d * h)).view_as(kraus)
-                grad_moved.mul_(0.5)
-            if scale is not None:
-                grad_moved.addcmul_(scale, kraus)
-            rows = kraus.view(batch, h * d, h)
-            grad_in = torch.bmm(rows.mH, grad_moved.view(batch, h * d, h))
-        return grad_kraus, grad_in
 
 
 def _data_state(inputs: torch.Tensor) -> torch.Tensor:

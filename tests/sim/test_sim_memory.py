@@ -17,8 +17,24 @@ from qiskit.quantum_info import DensityMatrix, SparsePauliOp, partial_trace
 
 from circuits import cells
 from qrnn import sim
+from qrnn.sim import _memory_channel
 
 F64 = torch.float64
+
+
+@pytest.fixture(params=["one sample", "two samples", "whole batch"])
+def chunks(request, monkeypatch):
+    """How the channel splits a batch for its products: one sample at a time (the CPU with one
+    thread), chunks of two (the last one shorter with a batch of 3), or the whole batch (several
+    threads, or off the CPU); with the first two the Kraus operators are also built in blocks
+    of 24 columns (the last one shorter). Every result must be the same."""
+    size = {"one sample": 1, "two samples": 2, "whole batch": None}[request.param]
+    if size is not None:
+        monkeypatch.setattr(
+            _memory_channel, "_chunk_size", lambda entries, batch, device: min(size, batch)
+        )
+        monkeypatch.setattr(_memory_channel, "_KRAUS_COLUMNS", 24)
+    return request.param
 
 
 def random_density_matrix(dim: int, seed: int) -> np.ndarray:
@@ -62,7 +78,7 @@ OBSERVABLES = {
 
 
 @pytest.mark.parametrize("kind", sorted(OBSERVABLES))
-def test_sequence_matches_density_matrix_with_resets(kind):
+def test_sequence_matches_density_matrix_with_resets(kind, chunks):
     cell = step_cell()
     observables = OBSERVABLES[kind]
     program = compiled(cell, observables)
@@ -97,7 +113,7 @@ def test_one_step_at_a_time_equals_the_sequence():
     torch.testing.assert_close(rho, final)
 
 
-def test_channel_probabilities_are_the_joint_distribution():
+def test_channel_probabilities_are_the_joint_distribution(chunks):
     cell = step_cell(n_data=1, n_hidden=2)
     program = compiled(cell)
     weights = np.random.default_rng(4).uniform(0, 2 * math.pi, len(cell.weights))
@@ -128,7 +144,7 @@ def test_ground_state_shortcut_equals_the_general_channel():
         torch.testing.assert_close(a, b.detach())
 
 
-def test_ended_sequences_keep_their_state_and_output_zero():
+def test_ended_sequences_keep_their_state_and_output_zero(chunks):
     cell = step_cell()
     program = compiled(cell)
     step = program.bind(torch.rand(len(cell.weights), dtype=F64) * 6)
@@ -168,7 +184,7 @@ def test_float32_runs_in_complex64():
     torch.testing.assert_close(rho32.to(torch.complex128), rho64, atol=1e-5, rtol=0)
 
 
-def test_gradients_match_finite_differences():
+def test_gradients_match_finite_differences(chunks):
     """Weights, inputs and the initial state; ``rho`` enters as the Hermitian part of a free
     complex matrix, the directions in which a density matrix can move."""
     cell = step_cell(n_data=1, n_hidden=2)
@@ -188,7 +204,7 @@ def test_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(run, (weights, inputs, free))
 
 
-def test_gradients_from_the_ground_state_match_finite_differences():
+def test_gradients_from_the_ground_state_match_finite_differences(chunks):
     cell = step_cell(n_data=2, n_hidden=1)
     program = compiled(cell)
     generator = torch.Generator().manual_seed(9)
@@ -201,6 +217,79 @@ def test_gradients_from_the_ground_state_match_finite_differences():
         return out, torch.view_as_real(final)
 
     assert torch.autograd.gradcheck(run, (weights, inputs))
+
+
+def test_gradients_of_part_of_the_results_match_finite_differences(chunks):
+    """Only the outputs (the last state gets no gradient), only the final state (the outputs
+    get none), and only the output of one step in the middle."""
+    cell = step_cell(n_data=1, n_hidden=2)
+    program = compiled(cell, ["IIZ", "ZIZ"])
+    generator = torch.Generator().manual_seed(11)
+    weights = (torch.rand(len(cell.weights), dtype=F64, generator=generator) * 6).requires_grad_()
+    inputs = torch.rand(3, 3, 1, dtype=F64, generator=generator).requires_grad_()
+    free = torch.as_tensor(np.stack([random_density_matrix(4, s) for s in (12, 13, 14)]))
+    free = free.clone().requires_grad_()
+
+    def run(weights, inputs, free):
+        return program.bind(weights).run(inputs, (free + free.mH) / 2)
+
+    assert torch.autograd.gradcheck(lambda *a: run(*a)[0], (weights, inputs, free))
+    final = lambda *a: torch.view_as_real(run(*a)[1])  # noqa: E731
+    assert torch.autograd.gradcheck(final, (weights, inputs, free))
+    assert torch.autograd.gradcheck(lambda *a: run(*a)[0][1], (weights, inputs, free))
+
+
+def test_gradients_of_ended_sequences_match_finite_differences(chunks):
+    cell = step_cell(n_data=1, n_hidden=2)
+    program = compiled(cell, ["IIZ", "ZZI"])
+    generator = torch.Generator().manual_seed(15)
+    weights = (torch.rand(len(cell.weights), dtype=F64, generator=generator) * 6).requires_grad_()
+    inputs = torch.rand(4, 3, 1, dtype=F64, generator=generator).requires_grad_()
+    free = torch.as_tensor(np.stack([random_density_matrix(4, s) for s in (16, 17, 18)]))
+    free = free.clone().requires_grad_()
+    lengths = torch.tensor([4, 2, 1])
+    valid = torch.arange(4)[:, None] < lengths  # (L, B)
+
+    def run(weights, inputs, free):
+        out, final = program.bind(weights).run(inputs, (free + free.mH) / 2, valid)
+        return out, torch.view_as_real(final)
+
+    assert torch.autograd.gradcheck(run, (weights, inputs, free))
+
+
+def test_channel_gradients_match_finite_differences(chunks):
+    """The primitive step on given Kraus operators: ``rho`` from the ground state (the
+    shortcut) and from a general state."""
+    cell = step_cell(n_data=1, n_hidden=2)
+    step = compiled(cell).bind(torch.rand(len(cell.weights), dtype=F64) * 6)
+    kraus = step.kraus_operators(torch.rand(3, 1, dtype=F64)).clone().requires_grad_()
+    free = torch.as_tensor(np.stack([random_density_matrix(4, s) for s in (19, 20, 21)]))
+    free = free.clone().requires_grad_()
+    ground = compiled(cell).ground_state(3, dtype=torch.complex128)
+
+    def general(kraus, free):
+        probabilities, new_rho = sim.memory_channel(kraus, (free + free.mH) / 2)
+        return probabilities, torch.view_as_real(new_rho)
+
+    def from_ground(kraus):
+        probabilities, new_rho = sim.memory_channel(kraus, ground)
+        return probabilities, torch.view_as_real(new_rho)
+
+    assert torch.autograd.gradcheck(general, (kraus, free))
+    assert torch.autograd.gradcheck(from_ground, (kraus,))
+
+
+def test_a_second_backward_pass_gives_the_same_gradients(chunks):
+    cell = step_cell()
+    program = compiled(cell)
+    weights = torch.rand(len(cell.weights), dtype=F64, requires_grad=True)
+    out, final = program.bind(weights).run(
+        torch.rand(3, 3, 2, dtype=F64), program.ground_state(3, dtype=torch.complex128)
+    )
+    loss = out.square().sum() + final.real.square().sum()
+    (first,) = torch.autograd.grad(loss, weights, retain_graph=True)
+    (second,) = torch.autograd.grad(loss, weights)
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
 
 
 def test_second_derivatives_are_refused_not_wrong():

@@ -1,0 +1,322 @@
+"""The hidden-register channel's products, a whole sequence in one autograd node.
+
+``qrnn/sim/_memory.py`` has the maths. Here, with ``K_t = psi_t @ source`` step ``t``'s Kraus
+operators, each step runs ``M = K rho`` and ``rho' = M K^+`` (two batched complex products),
+the backward pass three (two at a step whose ``rho'`` gets no gradient, as the last one). What
+is not a product is arranged around them:
+
+- ``K_t`` is built into one buffer the steps share and rebuilt in the backward pass (one real
+  product), not kept: on the CPU a fresh buffer of a step's size costs page faults comparable
+  to the products themselves.
+- On the CPU with one thread the products run one sample at a time (``mm``, which takes
+  ``K^+`` as a view) and each sample's ``M`` is read out into ``P`` while it is still in cache;
+  otherwise one batched product per step, with ``conj(K)`` written into a buffer. ``M`` itself
+  is never kept.
+- The weights' gradient is summed over the steps into one buffer; a step whose output has no
+  gradient skips that part of the backward pass.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["channel_sequence", "is_ground_state", "memory_channel"]
+
+# Samples per chunk of the products on the CPU with one thread: about this many complex
+# entries of K rho, so that a chunk's product is still in cache when it is read out.
+_CHUNK_ENTRIES = 2**16
+# Columns per block of the Kraus operators' product psi @ table (real entries).
+_KRAUS_COLUMNS = 2**14
+
+
+def _chunk_size(entries: int, batch: int, device: torch.device) -> int:
+    """Samples per chunk of the products: on the CPU with one thread about ``_CHUNK_ENTRIES``
+    complex entries of ``K rho`` (``entries`` per sample), else the whole batch: with several
+    threads every product is a parallel region, and one per sample stalls at each whenever a
+    thread has to wait for a core (measured: 3x slower on a busy 2-core machine)."""
+    if device.type != "cpu" or torch.get_num_threads() > 1:
+        return batch
+    return max(1, _CHUNK_ENTRIES // entries)
+
+
+def is_ground_state(rho: torch.Tensor) -> bool:
+    """Whether every matrix of ``rho (B, H, H)`` is ``|0><0|`` (one device sync)."""
+    corner = rho[:, 0, 0]
+    return bool((corner == 1).all()) and int(torch.count_nonzero(rho)) == rho.shape[0]
+
+
+def memory_channel(kraus: torch.Tensor, rho: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The primitive Kraus step of the hidden register.
+
+    Args:
+        kraus: ``(B, H, D, H)`` complex, ``kraus[b, :, j, :] = K_j`` of sample ``b``
+            (:meth:`MemoryStep.kraus_operators`).
+        rho: ``(B, H, H)`` complex, Hermitian, same dtype.
+
+    Returns:
+        ``(P, rho')``: ``P (B, H, D)`` real, the joint distribution over (hidden, data) basis
+        states after ``U`` (full index ``h * D + j``); ``rho' = sum_j K_j rho K_j^+``,
+        ``(B, H, H)``. Differentiable in both arguments (first derivatives only).
+    """
+    source = torch.view_as_real(kraus).reshape(kraus.shape[0], -1)
+    probabilities, new_rho = channel_sequence(None, source, rho)
+    return probabilities[0], new_rho
+
+
+def channel_sequence(
+    psi: torch.Tensor | None,
+    source: torch.Tensor,
+    rho: torch.Tensor,
+    valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A sequence of channel steps, step ``t``'s Kraus operators ``psi[t] @ source``.
+
+    Args:
+        psi: ``(L, B, D)`` real data-register states; None for one step whose Kraus
+            operators are ``source`` itself.
+        source: ``(D, H*D*H*2)`` real (``MemoryStep.table``), or ``(B, H*D*H*2)`` with ``psi``
+            None: ``[..., (h', j, h, re/im)]`` is ``K_j[h', h]``.
+        rho: ``(B, H, H)`` complex initial state.
+        valid: ``(L, B)`` bool or None; where False the state is kept (a sequence has ended).
+
+    Returns:
+        ``(P (L, B, H, D), rho_L (B, H, H))``. Differentiable in ``psi``, ``source`` and
+        ``rho`` (first derivatives only).
+    """
+    if valid is not None and bool(valid.all()):
+        valid = None
+    ground = not rho.requires_grad and is_ground_state(rho)
+    return _Channel.apply(psi, source, rho, valid, ground)
+
+
+class _Workspace:
+    """Buffers the steps of one sequence share, forward and backward (one step at a time):
+    the current step's Kraus operators, a chunk's product and its readout, and ``dL/dK``."""
+
+    def __init__(self, psi, source: torch.Tensor, rho: torch.Tensor) -> None:
+        batch, h = rho.shape[0], rho.shape[-1]
+        self.h, self.d = h, source.shape[-1] // (2 * h * h)
+        self.psi, self.source = psi, source
+        entries = h * self.d * h
+        # a chunk is one sample (its own matrix, no batch axis) where one fills the cache
+        self.size = _chunk_size(entries, batch, rho.device)
+        self.n_chunks = -(-batch // self.size)
+        self.moved = rho.new_empty(min(self.size, batch), h * self.d, h)
+        self.product = source.new_empty(min(self.size, batch), h * self.d, 2 * h)
+        self._conjugate = None
+        real = source.new_empty(batch, source.shape[-1]) if psi is not None else None
+        self._kraus_real, self._grad_kraus = real, None
+        self._built = -1  # the step whose Kraus operators are in _kraus_real
+
+    def kraus(self, t: int) -> torch.Tensor:
+        """Step ``t``'s Kraus operators, ``(B, H, D, H)`` complex (built unless they are the
+        last ones built: the backward pass starts with the forward's last step)."""
+        real = self.source
+        if self.psi is not None:
+            real = self._kraus_real
+            if self._built != t:
+                # in column blocks: about 25% faster than one product of this shape
+                for block in range(0, real.shape[1], _KRAUS_COLUMNS):
+                    columns = slice(block, block + _KRAUS_COLUMNS)
+                    torch.mm(self.psi[t], self.source[:, columns], out=real[:, columns])
+                self._built = t
+        return torch.view_as_complex(real.view(real.shape[0], self.h, self.d, self.h, 2))
+
+    def split(self, tensor: torch.Tensor | None):
+        """``tensor``'s chunks (views): single samples without the batch axis when a chunk
+        is one sample, else ``(n, ...)``; None: as many Nones."""
+        if tensor is None:
+            return [None] * self.n_chunks
+        return tensor.unbind(0) if self.size == 1 else tensor.split(self.size)
+
+    def scratch(self, buffer: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """The part of the scratch ``buffer`` that matches ``chunk``'s samples."""
+        return buffer[0] if self.size == 1 else buffer[: chunk.shape[0]]
+
+    def conjugate(self, kraus: torch.Tensor) -> torch.Tensor:
+        """``conj(kraus)``, whose ``.mT`` chunks are the ``K^+`` of the products: a view where
+        a chunk is one sample (``mm`` takes it as it is), else written into a buffer (``bmm``
+        would copy a conjugate view into fresh memory at every product)."""
+        if self.size == 1:
+            return kraus.conj()
+        if self._conjugate is None:
+            self._conjugate = torch.empty_like(kraus)
+        return torch.conj_physical(kraus, out=self._conjugate)
+
+    def grad_kraus(self, kraus: torch.Tensor) -> torch.Tensor:
+        """A buffer for ``dL/dK`` (fresh when ``K`` is an input: it is returned)."""
+        if self.psi is None:
+            return torch.empty_like(kraus)
+        if self._grad_kraus is None:
+            self._grad_kraus = torch.empty_like(kraus)
+        return self._grad_kraus
+
+
+class _Channel(torch.autograd.Function):
+    """``(psi, source, rho_0, valid, ground) -> (P, rho_L)`` (see :func:`channel_sequence`).
+
+    Backward, with ``G`` the Hermitian part of ``rho'``'s gradient (only that part reaches
+    anything upstream, since ``rho'`` is Hermitian) and ``G_j = G + diag(dL/dP[:, j])``:
+    ``W_j = 2 G_j K_j``, ``dL/dK_j = W_j rho`` and ``dL/drho = sum_j K_j^+ W_j / 2``; ``rho``
+    is kept for each step (``(B, H, H)``, small), ``M`` and ``K`` are not. ``ground``:
+    ``rho_0 = |0><0|`` and needs no gradient, so the first step is
+    ``K_j rho K_j^+ = k_j k_j^+`` with ``k_j = K_j[:, 0]``.
+    """
+
+    @staticmethod
+    def forward(ctx, psi, source, rho, valid, ground):
+        ctx.set_materialize_grads(False)
+        workspace = _Workspace(psi, source, rho)
+        h, d = workspace.h, workspace.d
+        length = 1 if psi is None else psi.shape[0]
+        probabilities = rho.new_empty(length, rho.shape[0], h, d, dtype=source.dtype)
+        states = []
+        for t in range(length):
+            states.append(rho)
+            first = ground and t == 0
+            new_rho = _forward_step(workspace.kraus(t), rho, probabilities[t], workspace, first)
+            if valid is not None:
+                new_rho = torch.where(valid[t].view(-1, 1, 1), new_rho, rho)
+            rho = new_rho
+        ctx.save_for_backward(psi, source, valid, *states)
+        ctx.workspace, ctx.ground = workspace, ground
+        return probabilities, rho
+
+    @staticmethod
+    def backward(ctx, grad_probabilities, grad_rho):
+        if torch.is_grad_enabled():  # create_graph=True: this backward has no graph of its own
+            raise RuntimeError(
+                "the memory channel's backward pass is not differentiable: second derivatives "
+                "(create_graph=True) are not supported"
+            )
+        psi, source, valid, *states = ctx.saved_tensors
+        workspace = ctx.workspace
+        need_psi, need_source, need_rho = ctx.needs_input_grad[:3]
+        need_kraus = need_psi or need_source
+        grad_psi = torch.empty_like(psi) if need_psi else None
+        grad_source = torch.zeros_like(source) if need_source and psi is not None else None
+        # the steps whose outputs have a gradient (often only the last ones feed a loss): one sync
+        p_steps = [False] * len(states)
+        if grad_probabilities is not None:
+            p_steps = grad_probabilities.flatten(1).any(1).tolist()
+        for t in range(len(states) - 1, -1, -1):
+            rho = states[t]
+            grad_out = grad_rho  # dL/drho_{t+1}
+            grad_kept = None  # the part of it that passes by the channel (ended sequences)
+            if valid is not None and grad_out is not None:
+                keep = valid[t].view(-1, 1, 1)
+                grad_kept = torch.where(keep, 0, grad_out)
+                grad_out = torch.where(keep, grad_out, 0)
+            grad_p = grad_probabilities[t] if p_steps[t] else None
+            # rho_t's gradient is needed upstream if rho_0 or an earlier step's K needs one
+            need_state = need_rho or (need_kraus and t > 0)
+            grad_rho = None
+            if grad_out is not None or grad_p is not None:
+                kraus = workspace.kraus(t)
+                grad_kraus = workspace.grad_kraus(kraus) if need_kraus else None
+                grad_rho = _backward_step(
+                    kraus,
+                    rho,
+                    grad_out,
+                    grad_p,
+                    workspace,
+                    grad_kraus,
+                    need_state,
+                    ctx.ground and t == 0,
+                )
+                if grad_kraus is not None:
+                    flat = torch.view_as_real(grad_kraus).view(grad_kraus.shape[0], -1)
+                    if psi is None:
+                        grad_source = flat if need_source else None
+                    else:
+                        if need_psi:
+                            torch.mm(flat, source.mT, out=grad_psi[t])
+                        if need_source:
+                            grad_source.addmm_(psi[t].mT, flat)
+            elif need_psi:
+                grad_psi[t] = 0
+            if grad_kept is not None:
+                grad_rho = grad_kept if grad_rho is None else grad_rho + grad_kept
+        return grad_psi, grad_source, grad_rho if need_rho else None, None, None
+
+
+def _forward_step(kraus, rho, probabilities, workspace, ground) -> torch.Tensor:
+    """One step: ``P`` into ``probabilities (B, H, D)``; returns ``rho'``."""
+    batch, h, d, _ = kraus.shape
+    if ground:
+        column = kraus[..., 0]  # (B, h', j)
+        torch.sum(torch.view_as_real(column).square(), -1, out=probabilities)
+        return torch.bmm(column, column.mH)
+    rows = kraus.view(batch, h * d, h)  # rows (h', j): K_j
+    new_rho = torch.empty_like(rho)
+    split, scratch = workspace.split, workspace.scratch
+    chunks = zip(
+        split(rows),
+        split(torch.view_as_real(rows).flatten(-2)),
+        split(workspace.conjugate(kraus).view(batch, h, d * h)),
+        split(rho),
+        split(probabilities.view(batch, h * d)),
+        split(new_rho),
+        strict=True,
+    )
+    for k_rows, k_real, k_conj, state, p, out in chunks:
+        moved = _product(k_rows, state, scratch(workspace.moved, k_rows))  # K_j rho
+        product = scratch(workspace.product, k_rows)
+        torch.mul(torch.view_as_real(moved).flatten(-2), k_real, out=product)
+        torch.sum(product, -1, out=p)
+        _product(moved.view(k_conj.shape), k_conj.mT, out)
+    return new_rho
+
+
+def _backward_step(kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_state, ground):
+    """One step back: ``dL/dK`` into ``grad_kraus`` (None: not needed); returns ``dL/drho``
+    (None unless ``need_state``). ``grad_out``: ``rho'``'s gradient, ``grad_p``: ``P``'s; at
+    least one is given."""
+    batch, h, d, _ = kraus.shape
+    herm2 = None if grad_out is None else grad_out + grad_out.mH  # 2 G
+    # twice dL/dP as a (B, h', j, 1) row scale: the diagonal part of W_j = 2 G_j K_j
+    scale = None if grad_p is None else (2 * grad_p).unsqueeze(-1)
+    if ground:  # rho = |0><0|: dL/dK_j = W_j[:, 0] <0|, only W's first column is needed
+        column = kraus[..., 0]
+        w = torch.zeros_like(column) if herm2 is None else torch.bmm(herm2, column)
+        if scale is not None:
+            w.addcmul_(scale[..., 0], column)
+        if grad_kraus is not None:
+            grad_kraus.zero_()
+            grad_kraus[..., 0] = w
+        return None
+    grad_rho = torch.empty_like(rho) if need_state else None
+    split = workspace.split
+    chunks = zip(
+        split(kraus),
+        split(workspace.conjugate(kraus).view(batch, h * d, h) if need_state else None),
+        split(kraus.view(batch, h, d * h)),
+        split(rho),
+        split(herm2),
+        split(scale),
+        split(None if grad_kraus is None else grad_kraus.view(batch, h * d, h)),
+        split(grad_rho),
+        strict=True,
+    )
+    for k, k_conj, k_wide, state, g2, s, gk, gr in chunks:
+        w = workspace.scratch(workspace.moved, state).view(k.shape)  # W_j = w[:, j]
+        if g2 is None:
+            torch.mul(s, k, out=w)
+        else:
+            _product(g2, k_wide, w.view(k_wide.shape))
+            if s is not None:
+                w.addcmul_(s, k)
+        w = w.view((*k_wide.shape[:-2], h * d, h))  # rows (h', j)
+        if gk is not None:
+            _product(w, state, gk)
+        if gr is not None:
+            _product(k_conj.mT, w, gr)
+    if grad_rho is not None:
+        grad_rho.mul_(0.5)
+    return grad_rho
+
+
+def _product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` into ``out``: one sample's matrices (``mm``, which takes a conjugate
+    transpose ``.mH`` as it is, where ``bmm`` copies it) or a chunk's ``(n, ., .)``."""
+    return (torch.mm if a.dim() == 2 else torch.bmm)(a, b, out=out)
