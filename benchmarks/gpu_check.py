@@ -14,7 +14,7 @@ on the CPU (float64 there), for:
   10-qubit density matrix is 16 MiB per sample in complex128, so its batches stay small);
 - W2 under the ``iontrap-10q`` device's noise (``to_backend(model, "torch", device=...)``:
   the exact noisy engine through the QRNN's markers), training steps at W2's full size and,
-  against the CPU's float64 first loss, at ``bench_noise.py``'s small size (2 + 3 qubits).
+  against the CPU's float64 first loss and gradients, at ``bench_noise.py``'s small size (2 + 3 qubits).
 
 Each section runs on its own; one that fails prints its traceback and the rest still run.
 ``--json PATH`` also writes the rows there.
@@ -109,23 +109,33 @@ def _training_step(model, inputs, targets):
     return step
 
 
-def _first_loss(build, inputs, targets, where, dtype):
+def _gradients(model):
+    return torch.cat([p.grad.flatten() for p in model.parameters()]).double().cpu()
+
+
+def _first_step(build, inputs, targets, where, dtype):
+    """The first training step's loss and gradients (before Adam moves the weights)."""
     model = build().to(device=where, dtype=dtype)
     step = _training_step(model, inputs.to(where, dtype), targets.to(where, dtype))
-    return step().double().item()
+    return step().double().item(), _gradients(model)
 
 
 def _training_rows(workload, build, inputs, targets, reference, device, repeats):
     """Steps/s of ``build()``'s training step on ``device`` in float32 and float64, and the
-    first loss's distance from ``reference`` (the CPU's float64 first loss, or NaN)."""
+    first step's largest distance from ``reference`` (the CPU's float64 first loss and
+    gradients, ``_first_step``; None: not compared, NaN)."""
     rows = []
     for dtype in (torch.float32, torch.float64):
         model = build().to(device=device, dtype=dtype)
         step = _training_step(model, inputs.to(device, dtype), targets.to(device, dtype))
         first = step().double().item()
+        error = float("nan")
+        if reference is not None:
+            loss, gradients = reference
+            error = max(abs(first - loss), (_gradients(model) - gradients).abs().max().item())
         seconds, _ = _median_seconds(step, repeats, device)
         name = str(dtype).split(".")[1]
-        rows.append((workload, name, len(inputs), 1 / seconds, abs(first - reference)))
+        rows.append((workload, name, len(inputs), 1 / seconds, error))
         print(*rows[-1], flush=True)
     return rows
 
@@ -145,9 +155,9 @@ def suite_rows(device, batches, repeats, names):
             inputs, targets = w2.data(batch=batch, steps=suite.STEPS, dtype=torch.float64)
             # the CPU reference at the suite's batch only: the same code path, and at 14
             # qubits a batch of 1024 would take minutes there
-            reference = float("nan")
+            reference = None
             if batch <= suite.BATCH:
-                reference = _first_loss(build, inputs, targets, CPU, torch.float64)
+                reference = _first_step(build, inputs, targets, CPU, torch.float64)
             rows += _training_rows(shape.name, build, inputs, targets, reference, device, repeats)
     return rows
 
@@ -161,7 +171,7 @@ def w2_training(device, batches, repeats):
             torch.manual_seed(0)
             return w2.W2Model(dtype=torch.float64)
 
-        reference = _first_loss(build, inputs, targets, CPU, torch.float64)
+        reference = _first_step(build, inputs, targets, CPU, torch.float64)
         rows += _training_rows("W2 train step", build, inputs, targets, reference, device, repeats)
     return rows
 
@@ -184,9 +194,9 @@ def noisy_w2(device, sizes, repeats):
             model = w2.W2Model(n_data, n_hidden, dtype=torch.float64)
             return to_backend(model, "torch", device=noisy_device)
 
-        reference = float("nan")
+        reference = None
         if n_data + n_hidden <= 5:
-            reference = _first_loss(build, inputs, targets, CPU, torch.float64)
+            reference = _first_step(build, inputs, targets, CPU, torch.float64)
         label = f"noisy W2 {n_data}+{n_hidden} x{steps}"
         rows += _training_rows(label, build, inputs, targets, reference, device, repeats)
         if device.type == "cuda":
