@@ -12,6 +12,7 @@ from qiskit_aer.noise import NoiseModel, depolarizing_error
 from references import Reference, finite_difference
 
 import qrnn.backends as backends
+from circuits import ansatz, encoding
 from qrnn.backends.aer import gpu_available
 
 
@@ -185,19 +186,8 @@ def test_parameter_shift_skips_slots_and_equals_torch_autograd(aer_runs):
     """W1's cell form on four qubits, read on <Z_i>: the last RZ of every wire cannot change
     them (qrnn._shift_cones), so the backward pass runs 2 rows for each of the other slots;
     the gradient equals the torch engine's autograd. With an X observable every slot runs."""
-    x = ParameterVector("x", 4 + 24)
-    qc = QuantumCircuit(4)
-    for q in range(4):
-        qc.ry(x[q], q)
-    k = 4
-    for _ in range(2):
-        for q in range(4):
-            qc.rx(x[k], q)
-            qc.ry(x[k + 1], q)
-            qc.rz(x[k + 2], q)
-            k += 3
-        for q in range(4):
-            qc.cx(q, (q + 1) % 4)
+    qc, _angles = encoding.angle_encoding(4)
+    qc.compose(ansatz.hardware_efficient(4, reps=2)[0], inplace=True)
     start = torch.tensor(np.random.default_rng(5).uniform(-3, 3, (3, 28)))
     grad_output = torch.linspace(-1, 1, 12, dtype=torch.float64).reshape(3, 4)
     for labels, n_rows in ((["IIIZ", "IIZI", "IZII", "ZIII"], 2 * 24), (["IIIX"], 2 * 28)):

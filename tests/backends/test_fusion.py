@@ -13,6 +13,7 @@ from qiskit.quantum_info import Operator, SparsePauliOp, Statevector, random_uni
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 import qrnn.backends as backends
+from circuits import ansatz, encoding
 from qrnn import gradients
 from qrnn.backends._fusion import fuse, zyz_angles
 
@@ -101,19 +102,8 @@ def test_aer_fuses_noise_free_runs_only():
     """W1's cell form: RY encoding, then RX RY RZ per qubit and a CX ring, twice; <Z_i>. Aer's
     values (fused) equal qiskit.quantum_info's; with a noise model nothing is fused, since
     errors attach to gates by name."""
-    x = ParameterVector("x", 4 + 2 * 12)
-    qc = QuantumCircuit(4)
-    for q in range(4):
-        qc.ry(x[q], q)
-    k = 4
-    for _ in range(2):
-        for q in range(4):
-            qc.rx(x[k], q)
-            qc.ry(x[k + 1], q)
-            qc.rz(x[k + 2], q)
-            k += 3
-        for q in range(4):
-            qc.cx(q, (q + 1) % 4)
+    qc, _angles = encoding.angle_encoding(4)
+    qc.compose(ansatz.hardware_efficient(4, reps=2)[0], inplace=True)
     labels = ["IIIZ", "IIZI", "IZII", "ZIII", "XXII"]
     values = torch.tensor(np.random.default_rng(3).uniform(-3, 3, (5, 28)))
     backend = backends.get("aer")
