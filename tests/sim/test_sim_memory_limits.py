@@ -177,13 +177,13 @@ def test_a_memory_sequence_too_large_is_refused_before_its_kraus_operators():
     )
     weights = torch.rand(len(step.weights), requires_grad=True)
     memory_step = program.bind(weights)
-    batch = 256
+    batch = 1024
     rho = program.ground_state(batch)
 
     with address_space_limit(2**30), pytest.raises(sim.SimulationMemoryError) as refused:
         memory_step.run(torch.rand(20, batch, 4), rho)
     assert str(refused.value).startswith(
-        "20 steps of a batch of 256 through the channel of 6 hidden qubits with gradients"
+        "20 steps of a batch of 1024 through the channel of 6 hidden qubits with gradients"
     )
 
 
