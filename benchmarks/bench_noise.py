@@ -31,17 +31,20 @@ the executors in rounds and report the median; torch and Aer get the same number
 * **the default run's noisy evaluation** (``qrnn evaluate RUN --device iontrap-10q --shots
   1000``): the model ``qrnn train`` builds by default (a QRNN, 4 data + 6 hidden qubits,
   windows of 4; weights as initialised with seed 0, or a run's checkpoint with ``--run``) moved
-  to the device with 1000 shots, on the torch engine and on Aer, predicting the same
-  ``--windows`` test windows (a fixed subset: Aer takes tens of seconds per window); the torch
-  engine also scores all validation and test windows, as ``qrnn evaluate`` does (its
-  compilation and weight binding, once per evaluation, are done before the timed rounds;
-  Aer's timing includes its transpilation, a few seconds of each window's). The shot
-  predictions of the two differ by shot noise only: printed beside the spread the shots
-  alone give (the torch engine's exact predictions against its sampled ones).
+  to the device with 1000 shots, on the torch engine and on Aer, in ``--windows`` interleaved
+  rounds (default 8; Aer takes tens of seconds per window): round r times Aer predicting test
+  window r and the torch engine predicting the batch of 16 test windows that holds it (``qrnn
+  evaluate``'s batch); the median of the rounds' per-window ratios is reported with their
+  range. The torch engine's compilation and weight binding (once per evaluation) are done
+  before the rounds; Aer's timing includes its transpilation, a few seconds of each window's.
+  The torch engine also scores all validation and test windows, as ``qrnn evaluate`` does
+  (``--skip-all-windows``: not). The shot predictions of the two differ by shot noise only:
+  printed beside the spread the shots alone give (the torch engine's exact predictions
+  against its sampled ones).
 
     python benchmarks/bench_noise.py [--rounds N] [--threads N] [--skip-pennylane]
-        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--run RUN]
-        [--w2-batch N] [--w2-steps N]
+        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--skip-all-windows]
+        [--run RUN] [--w2-batch N] [--w2-steps N]
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ here only says which step circuit it runs, how a step's features become the data
 inputs (:meth:`MemoryCell.angles`) and which weights the circuit takes. On another executor
 (``to_backend``) a whole sequence runs as one circuit with resets
 (``circuits.cells.unroll``), read at markers, and the hidden register's final state is the
-executor's own (``Backend.density_matrix``).
+executor's own (``Backend.density_matrix``); where the caller reads the outputs only (a
+``Forecaster``: ``_recurrent.outputs_only``) it is not made, and ``h_n`` is None.
 """
 
 from __future__ import annotations

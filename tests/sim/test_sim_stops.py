@@ -18,6 +18,7 @@ from references import density_matrix, measured_pauli
 
 from circuits import cells
 from qrnn import backends, devices, sim
+from qrnn.sim import _noisy
 
 DEVICE = "iontrap-10q"
 OBSERVABLES = ["IIIIZ", "IIIZI", "IIIZZ", "XIIII"]
@@ -183,9 +184,13 @@ def test_gates_outside_the_readout_wait_for_every_reset_before_their_qubits_are_
             np.testing.assert_allclose(out[b, m].numpy(), expected, atol=1e-8)
 
 
-def test_the_last_readout_meets_the_observables_evolved_back_through_the_weight_gates():
+def test_the_last_readout_meets_the_observables_evolved_back_through_the_weight_gates(
+    monkeypatch,
+):
     # without the final state, the last step's gates after its inputs run once per bind on
-    # the observables (backwards), met with each sample's state after the step's encoding
+    # the observables (backwards), met with each sample's state after the step's encoding;
+    # one sample per chunk of the run (each chunk meets the same observables)
+    monkeypatch.setattr(_noisy, "_CPU_CHUNK_BYTES", 1)
     circuit, stops, noise, confusion = sequence(steps=2)
     weights = [p for p in circuit.parameters if p.name.startswith("w")]
     inputs = [p for p in circuit.parameters if not p.name.startswith("w")]
