@@ -38,13 +38,14 @@ the executors in rounds and report the median; torch and Aer get the same number
   range. The torch engine's compilation and weight binding (once per evaluation) are done
   before the rounds; Aer's timing includes its transpilation, a few seconds of each window's.
   The torch engine also scores all validation and test windows, as ``qrnn evaluate`` does
-  (``--skip-all-windows``: not). The shot predictions of the two differ by shot noise only:
-  printed beside the spread the shots alone give (the torch engine's exact predictions
-  against its sampled ones).
+  (``--skip-all-windows``: not); ``--aer-final-state`` also times Aer as the forecaster ran
+  before it read outputs only (the final state made too). The shot predictions of the two
+  differ by shot noise only: printed beside the spread the shots alone give (the torch
+  engine's exact predictions against its sampled ones).
 
     python benchmarks/bench_noise.py [--rounds N] [--threads N] [--skip-pennylane]
-        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--skip-all-windows]
-        [--run RUN] [--w2-batch N] [--w2-steps N]
+        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--aer-final-state]
+        [--skip-all-windows] [--run RUN] [--w2-batch N] [--w2-steps N]
 """
 
 from __future__ import annotations
@@ -168,6 +169,12 @@ def main(argv=None):
         default=8,
         help="evaluation rounds: test windows both engines predict, one per round (default 8; "
         "Aer takes tens of seconds per window)",
+    )
+    parser.add_argument(
+        "--aer-final-state",
+        action="store_true",
+        help="also time Aer making the final state each round, as before the Forecaster read "
+        "outputs only",
     )
     parser.add_argument(
         "--skip-all-windows",
@@ -350,6 +357,14 @@ def default_model(run=None):
     return model, data
 
 
+def with_final_state(forecaster, windows):
+    """The forecaster's prediction as it ran before it read outputs only: the recurrent
+    module also makes its final state (on Aer: one more density-matrix simulation)."""
+    with torch.no_grad():
+        output, _state = forecaster.recurrent(windows)
+        return forecaster.head(output[:, -1])
+
+
 def evaluation_rows(args):
     """The default run's noisy evaluation, torch engine vs Aer, on the same windows, in
     interleaved rounds: round r times Aer predicting test window r and the torch engine
@@ -373,8 +388,8 @@ def evaluation_rows(args):
     exact_model, _ = on("torch")
     batch = min(EVALUATION_BATCH, len(test))
     predict(torch_model, test[:batch])  # compiling and binding, once per evaluation
-    seconds = {"torch": [], "aer": []}  # per window
-    ratios, on_torch, on_aer = [], [], []
+    seconds = {"torch": [], "aer": [], "aer, final state": []}  # per window
+    ratios, final_ratios, on_torch, on_aer = [], [], [], []
     for r in range(args.windows):
         first = min(r // batch * batch, len(test) - batch)
         windows = test[first : first + batch]
@@ -385,9 +400,13 @@ def evaluation_rows(args):
         seconds["aer"].append(elapsed)
         on_aer.append(predictions[0])
         ratios.append(seconds["aer"][-1] / seconds["torch"][-1])
+        if args.aer_final_state:
+            elapsed, _ = timed(lambda w=test[r : r + 1]: with_final_state(aer_model, w))
+            seconds["aer, final state"].append(elapsed)
+            final_ratios.append(elapsed / seconds["torch"][-1])
     on_torch, on_aer = torch.stack(on_torch), torch.stack(on_aer)
     exact = predict(exact_model, test[: args.windows])
-    median = {key: statistics.median(values) for key, values in seconds.items()}
+    median = {key: statistics.median(values) for key, values in seconds.items() if values}
     shot_noise = float((on_torch - exact).abs().max())
     difference = float((on_torch - on_aer).abs().max())
     print(
@@ -400,6 +419,13 @@ def evaluation_rows(args):
         f"  ratio per round: median {statistics.median(ratios):.1f}x Aer (range "
         f"{min(ratios):.1f}-{max(ratios):.1f}x)"
     )
+    if final_ratios:
+        print(
+            f"  Aer also making the final state (the Forecaster's path before it read outputs "
+            f"only) {median['aer, final state']:.3f} s: median "
+            f"{statistics.median(final_ratios):.1f}x (range {min(final_ratios):.1f}-"
+            f"{max(final_ratios):.1f}x)"
+        )
     print(
         f"  max |torch - Aer| prediction {difference:.3g} (shots alone: max |sampled - exact| "
         f"{shot_noise:.3g} on torch)"
