@@ -31,17 +31,21 @@ the executors in rounds and report the median; torch and Aer get the same number
 * **the default run's noisy evaluation** (``qrnn evaluate RUN --device iontrap-10q --shots
   1000``): the model ``qrnn train`` builds by default (a QRNN, 4 data + 6 hidden qubits,
   windows of 4; weights as initialised with seed 0, or a run's checkpoint with ``--run``) moved
-  to the device with 1000 shots, on the torch engine and on Aer, predicting the same
-  ``--windows`` test windows (a fixed subset: Aer takes tens of seconds per window); the torch
-  engine also scores all validation and test windows, as ``qrnn evaluate`` does (its
-  compilation and weight binding, once per evaluation, are done before the timed rounds;
-  Aer's timing includes its transpilation, a few seconds of each window's). The shot
-  predictions of the two differ by shot noise only: printed beside the spread the shots
-  alone give (the torch engine's exact predictions against its sampled ones).
+  to the device with 1000 shots, on the torch engine and on Aer, in ``--windows`` interleaved
+  rounds (default 8; Aer takes tens of seconds per window): round r times Aer predicting test
+  window r and the torch engine predicting the batch of 16 test windows that holds it (``qrnn
+  evaluate``'s batch); the median of the rounds' per-window ratios is reported with their
+  range. The torch engine's compilation and weight binding (once per evaluation) are done
+  before the rounds; Aer's timing includes its transpilation, a few seconds of each window's.
+  The torch engine also scores all validation and test windows, as ``qrnn evaluate`` does
+  (``--skip-all-windows``: not); ``--aer-final-state`` also times Aer as the forecaster ran
+  before it read outputs only (the final state made too). The shot predictions of the two
+  differ by shot noise only: printed beside the spread the shots alone give (the torch
+  engine's exact predictions against its sampled ones).
 
     python benchmarks/bench_noise.py [--rounds N] [--threads N] [--skip-pennylane]
-        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--run RUN]
-        [--w2-batch N] [--w2-steps N]
+        [--skip-w1] [--skip-w2] [--skip-evaluation] [--windows N] [--aer-final-state]
+        [--skip-all-windows] [--run RUN] [--w2-batch N] [--w2-steps N]
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ import w1
 from qrnn import backends, devices, sim
 
 DEVICE = "iontrap-10q"
+EVALUATION_BATCH = 16  # windows per forward in ``qrnn evaluate``'s scoring
 
 
 def timed(function):
@@ -159,7 +164,22 @@ def main(argv=None):
     parser.add_argument("--skip-evaluation", action="store_true")
     parser.add_argument("--skip-w2", action="store_true")
     parser.add_argument(
-        "--windows", type=int, default=4, help="test windows both engines predict (default 4)"
+        "--windows",
+        type=int,
+        default=8,
+        help="evaluation rounds: test windows both engines predict, one per round (default 8; "
+        "Aer takes tens of seconds per window)",
+    )
+    parser.add_argument(
+        "--aer-final-state",
+        action="store_true",
+        help="also time Aer making the final state each round, as before the Forecaster read "
+        "outputs only",
+    )
+    parser.add_argument(
+        "--skip-all-windows",
+        action="store_true",
+        help="no torch scoring of all validation and test windows",
     )
     parser.add_argument("--run", help="a run directory of the default model (default: seed 0)")
     parser.add_argument(
@@ -337,13 +357,26 @@ def default_model(run=None):
     return model, data
 
 
+def with_final_state(forecaster, windows):
+    """The forecaster's prediction as it ran before it read outputs only: the recurrent
+    module also makes its final state (on Aer: one more density-matrix simulation)."""
+    with torch.no_grad():
+        output, _state = forecaster.recurrent(windows)
+        return forecaster.head(output[:, -1])
+
+
 def evaluation_rows(args):
-    """The default run's noisy evaluation, torch engine vs Aer, on the same windows."""
+    """The default run's noisy evaluation, torch engine vs Aer, on the same windows, in
+    interleaved rounds: round r times Aer predicting test window r and the torch engine
+    predicting the batch of ``EVALUATION_BATCH`` test windows that holds it (what ``qrnn
+    evaluate`` runs); the round's ratio is per window. The median ratio is reported."""
     from qrnn.models import to_backend
     from qrnn.train import evaluate, predict
 
     shots = 1000
-    windows = default_model(args.run)[1].test.inputs[: args.windows]
+    test = default_model(args.run)[1].test.inputs
+    if args.windows > len(test):
+        raise SystemExit(f"--windows {args.windows}: the test split has {len(test)} windows")
 
     def on(backend, **options):
         model, data = default_model(args.run)
@@ -353,37 +386,58 @@ def evaluation_rows(args):
     aer_model, _ = on("aer", shots=shots, seed=1)
     aer_model.recurrent.cell_l0._backend.simulator.set_options(max_parallel_threads=args.threads)
     exact_model, _ = on("torch")
-    times = {"torch": [], "aer": []}
-    predict(torch_model, windows)  # compiling and binding, once per evaluation
-    predictions = {}
-    for _ in range(args.rounds):
-        for key, model in (("torch", torch_model), ("aer", aer_model)):
-            seconds, predictions[key] = timed(lambda m=model: predict(m, windows))
-            times[key].append(seconds)
-    exact = predict(exact_model, windows)
-    median = {key: statistics.median(values) for key, values in times.items()}
-    shot_noise = float((predictions["torch"] - exact).abs().max())
-    difference = float((predictions["torch"] - predictions["aer"]).abs().max())
+    batch = min(EVALUATION_BATCH, len(test))
+    predict(torch_model, test[:batch])  # compiling and binding, once per evaluation
+    seconds = {"torch": [], "aer": [], "aer, final state": []}  # per window
+    ratios, final_ratios, on_torch, on_aer = [], [], [], []
+    for r in range(args.windows):
+        first = min(r // batch * batch, len(test) - batch)
+        windows = test[first : first + batch]
+        elapsed, predictions = timed(lambda w=windows: predict(torch_model, w))
+        seconds["torch"].append(elapsed / batch)
+        on_torch.append(predictions[r - first])
+        elapsed, predictions = timed(lambda w=test[r : r + 1]: predict(aer_model, w))
+        seconds["aer"].append(elapsed)
+        on_aer.append(predictions[0])
+        ratios.append(seconds["aer"][-1] / seconds["torch"][-1])
+        if args.aer_final_state:
+            elapsed, _ = timed(lambda w=test[r : r + 1]: with_final_state(aer_model, w))
+            seconds["aer, final state"].append(elapsed)
+            final_ratios.append(elapsed / seconds["torch"][-1])
+    on_torch, on_aer = torch.stack(on_torch), torch.stack(on_aer)
+    exact = predict(exact_model, test[: args.windows])
+    median = {key: statistics.median(values) for key, values in seconds.items() if values}
+    shot_noise = float((on_torch - exact).abs().max())
+    difference = float((on_torch - on_aer).abs().max())
     print(
-        f"\nThe default run's noisy evaluation ({DEVICE}, {shots} shots), {len(windows)} test "
-        f"windows of {windows.shape[1]} steps, the same on both:"
+        f"\nThe default run's noisy evaluation ({DEVICE}, {shots} shots, windows of "
+        f"{test.shape[1]} steps), {args.windows} rounds, per window (median):"
     )
-    print(f"  Aer (prefix circuit per step, transpiling included) {median['aer']:9.2f} s")
+    print(f"  Aer (prefix circuit per step, transpiling included)  {median['aer']:8.3f} s")
+    print(f"  qrnn torch (one pass per window, batches of {batch})     {median['torch']:8.3f} s")
     print(
-        f"  qrnn torch (one pass per window, compiled)          {median['torch']:9.2f} s "
-        f"({median['aer'] / median['torch']:.1f}x Aer)"
+        f"  ratio per round: median {statistics.median(ratios):.1f}x Aer (range "
+        f"{min(ratios):.1f}-{max(ratios):.1f}x)"
     )
+    if final_ratios:
+        print(
+            f"  Aer also making the final state (the Forecaster's path before it read outputs "
+            f"only) {median['aer, final state']:.3f} s: median "
+            f"{statistics.median(final_ratios):.1f}x (range {min(final_ratios):.1f}-"
+            f"{max(final_ratios):.1f}x)"
+        )
     print(
         f"  max |torch - Aer| prediction {difference:.3g} (shots alone: max |sampled - exact| "
         f"{shot_noise:.3g} on torch)"
     )
-    seconds, scores = timed(lambda: evaluate(torch_model, data, ("val", "test"), batch_size=16))
+    if args.skip_all_windows:
+        return
+    elapsed, scores = timed(lambda: evaluate(torch_model, data, ("val", "test"), batch_size=batch))
     total = len(data.val.inputs) + len(data.test.inputs)
-    per_window = median["aer"] / len(windows) / (seconds / total)
     print(
         f"  qrnn torch, all {total} validation and test windows (qrnn evaluate's scoring): "
-        f"{seconds:.1f} s; test MSE {scores['test']['mse']:.4g}; per window "
-        f"{per_window:.1f}x Aer's"
+        f"{elapsed:.1f} s; test MSE {scores['test']['mse']:.4g}; per window "
+        f"{median['aer'] / (elapsed / total):.1f}x Aer's median"
     )
 
 

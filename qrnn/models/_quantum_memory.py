@@ -7,7 +7,8 @@ here only says which step circuit it runs, how a step's features become the data
 inputs (:meth:`MemoryCell.angles`) and which weights the circuit takes. On another executor
 (``to_backend``) a whole sequence runs as one circuit with resets
 (``circuits.cells.unroll``), read at markers, and the hidden register's final state is the
-executor's own (``Backend.density_matrix``).
+executor's own (``Backend.density_matrix``); where the caller reads the outputs only (a
+``Forecaster``: ``_recurrent.outputs_only``) it is not made, and ``h_n`` is None.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch import nn
 from circuits import cells
 from qrnn import backends, sim
 from qrnn._checks import integer
-from qrnn.models._recurrent import RecurrentBase, State, StepCell
+from qrnn.models._recurrent import RecurrentBase, State, StepCell, final_state_wanted
 
 __all__ = ["MemoryCell", "MemoryRecurrent", "check_registers", "registers_repr"]
 
@@ -195,7 +196,8 @@ class MemoryCell(StepCell):
         angles = self.angles(sequence.reshape(length * batch, -1)).view(length, batch, -1)
         lengths = torch.full((batch,), length) if valid is None else valid.sum(0).cpu()
         hidden = list(range(self.n_data, self.n_qubits))
-        full = bool((lengths == length).all())
+        wanted = final_state_wanted()  # (not within ``outputs_only``: then final is None)
+        joint = wanted and bool((lengths == length).all())  # with the outputs, in one run
         circuit, weight_columns, input_columns = self._unrolled_circuit(length)
         parameters = list(circuit.parameters)
         bound = self._backend.bind(  # a backend that binds the weights once (torch, noisy)
@@ -205,20 +207,21 @@ class MemoryCell(StepCell):
             [parameters[c] for c in input_columns.reshape(-1)],
             self.weight_values().to(angles.dtype),
             at_markers=True,
-            state_qubits=hidden if full else None,
+            state_qubits=hidden if joint else None,
         )
         inputs = angles.permute(1, 0, 2).reshape(batch, -1)
         circuit, values = self._unrolled_values(angles)
-        if bound is not None and full:
+        if bound is not None and joint:
             out, final = bound(inputs)
         elif bound is not None:
-            out, final = bound(inputs), self._final_states(angles, lengths, hidden)
-        elif full:  # outputs and final states from one simulation
+            out, final = bound(inputs), None
+        elif joint:  # outputs and final states from one simulation
             out, final = self._backend.expval_at_markers(
                 circuit, values, self.observables, state_qubits=hidden
             )
         else:
-            out = self._backend.expval_at_markers(circuit, values, self.observables)
+            out, final = self._backend.expval_at_markers(circuit, values, self.observables), None
+        if wanted and final is None:
             final = self._final_states(angles, lengths, hidden)
         out = out.transpose(0, 1)  # (L, N, obs)
         if valid is not None:

@@ -18,8 +18,10 @@ zero). The reverse direction of a sequence of length ``l`` reads its steps ``l-1
 
 from __future__ import annotations
 
+import contextvars
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -30,6 +32,25 @@ from qrnn._checks import boolean, integer
 
 State = tuple[torch.Tensor, ...]
 Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
+
+_FINAL_STATE_WANTED = contextvars.ContextVar("final_state_wanted", default=True)
+
+
+@contextmanager
+def outputs_only() -> Iterator[None]:
+    """Within it the caller reads only the recurrent modules' ``output``: a cell whose
+    executor would make its final state separately (a quantum-memory cell on a noisy backend)
+    may skip it and return None, and the module's state is then None."""
+    token = _FINAL_STATE_WANTED.set(False)
+    try:
+        yield
+    finally:
+        _FINAL_STATE_WANTED.reset(token)
+
+
+def final_state_wanted() -> bool:
+    """False within :func:`outputs_only`."""
+    return _FINAL_STATE_WANTED.get()
 
 
 def scan(
@@ -378,6 +399,8 @@ class RecurrentBase(nn.Module):
         return ("h_0", "c_0")[k] if self._pair_state else "hx"
 
     def _stack_state(self, finals: list[State], unbatched: bool):
+        if any(part is None for state in finals for part in state):  # (``outputs_only``)
+            return None
         stacked = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         if unbatched:
             stacked = tuple(s.squeeze(1) for s in stacked)

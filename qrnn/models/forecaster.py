@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from qrnn.models._recurrent import outputs_only
+
 
 def recurrent_output_size(recurrent: nn.Module) -> int:
     """Number of features per time step in ``recurrent``'s ``output``.
@@ -97,6 +99,7 @@ class Forecaster(nn.Module):
             )
         batch_first = getattr(self.recurrent, "batch_first", True)
         sequence = window if batch_first else window.transpose(0, 1)
-        output, _state = self.recurrent(sequence)
+        with outputs_only():  # the state is not read: an executor may skip making it
+            output, _state = self.recurrent(sequence)
         last = output[:, -1] if batch_first else output[-1]
         return self.head(last)

@@ -15,7 +15,8 @@ from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 from qrnn import backends, data, devices, sim
 from qrnn.layer import QuantumLayer
-from qrnn.models import QRNN, build, quantum_modules, to_backend
+from qrnn.models import QRNN, Forecaster, build, quantum_modules, to_backend
+from qrnn.models._recurrent import outputs_only
 from qrnn.train import fit
 
 F64 = torch.float64
@@ -212,3 +213,19 @@ def test_a_memory_model_on_a_noisy_device_binds_its_weights_with_the_same_gradie
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(h_n[0], rho, rtol=0, atol=1e-12)
     torch.testing.assert_close(cell.weight.grad, weight.grad, rtol=0, atol=1e-10)
+
+
+def test_a_forecaster_reads_only_the_outputs_with_the_values_of_aer():
+    # a Forecaster reads the last step's outputs only: the torch engine then makes no final
+    # state and reads the last step backwards (``outputs_only``); Aer runs the circuits
+    x = windows(batch=8)
+    forecaster = Forecaster(tiny_qrnn(), 1).double()
+    on_aer = to_backend(copy.deepcopy(forecaster), "aer", device=DEVICE)
+    on_torch = to_backend(forecaster, "torch", device=DEVICE)
+    with torch.no_grad():
+        torch.testing.assert_close(on_torch(x), on_aer(x), atol=1e-8, rtol=0)
+        output, h_n = on_torch.recurrent(x)  # called alone: with its final state
+        with outputs_only():
+            alone, skipped = on_torch.recurrent(x)
+    assert h_n.shape == (1, 8, 2, 2) and skipped is None
+    torch.testing.assert_close(alone, output, atol=1e-10, rtol=0)

@@ -18,6 +18,7 @@ from references import density_matrix, measured_pauli
 
 from circuits import cells
 from qrnn import backends, devices, sim
+from qrnn.sim import _noisy
 
 DEVICE = "iontrap-10q"
 OBSERVABLES = ["IIIIZ", "IIIZI", "IIIZZ", "XIIII"]
@@ -181,3 +182,71 @@ def test_gates_outside_the_readout_wait_for_every_reset_before_their_qubits_are_
             rho = density_matrix(head.assign_parameters(values[b, : head.num_parameters]), noise)
             expected = [measured_pauli(rho, label, {}) for label in observables]
             np.testing.assert_allclose(out[b, m].numpy(), expected, atol=1e-8)
+
+
+def test_the_last_readout_meets_the_observables_evolved_back_through_the_weight_gates(
+    monkeypatch,
+):
+    # without the final state, the last step's gates after its inputs run once per bind on
+    # the observables (backwards), met with each sample's state after the step's encoding;
+    # one sample per chunk of the run (each chunk meets the same observables)
+    monkeypatch.setattr(_noisy, "_CPU_CHUNK_BYTES", 1)
+    circuit, stops, noise, confusion = sequence(steps=2)
+    weights = [p for p in circuit.parameters if p.name.startswith("w")]
+    inputs = [p for p in circuit.parameters if not p.name.startswith("w")]
+    staged = sim.compile(
+        circuit,
+        OBSERVABLES,
+        noise_model=noise,
+        weight_params=weights,
+        input_params=inputs,
+        stops=stops,
+    )
+    values = values_for(circuit, 8, seed=5)
+    index = {p: k for k, p in enumerate(circuit.parameters)}
+    w = values[0, [index[p] for p in weights]]
+    x = values[:, [index[p] for p in inputs]]
+    assert staged._noisy.last_stop_backwards(8, hoisted=False)  # the path under test
+    bound = staged.bind(w)
+    out = bound.expval_at_stops(x)
+    again = bound.expval_at_stops(x)  # the evolved observables kept
+    forward, _ = bound.expval_at_stops(x, final_qubits=[4])  # the states run to the end
+    np.testing.assert_allclose(again.numpy(), out.numpy(), atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), forward.numpy(), atol=1e-10)
+    for m, stop in enumerate(stops):
+        head = prefix(circuit, stop)
+        for b in range(8):
+            row = torch.cat([w, x[b]])[[[*weights, *inputs].index(p) for p in circuit.parameters]]
+            rho = density_matrix(head.assign_parameters(row[: head.num_parameters].numpy()), noise)
+            expected = [measured_pauli(rho, label, confusion) for label in OBSERVABLES]
+            np.testing.assert_allclose(out[b, m].numpy(), expected, atol=1e-8)
+
+
+def test_gradients_through_the_last_readout_backwards_match_finite_differences():
+    x, w = ParameterVector("x", 2), ParameterVector("w", 2)
+    circuit = QuantumCircuit(2)
+    for step in range(2):
+        circuit.ry(x[step], 0)
+        circuit.rxx(w[0], 0, 1)
+        circuit.ry(w[1], 1)
+        circuit.rxx(0.4, 0, 1)
+        circuit.barrier()
+        circuit.reset(0)
+    stops = [i for i, instruction in enumerate(circuit.data) if instruction.name == "barrier"]
+    noise = devices.get(DEVICE, n_qubits=2).noise_model()
+    program = sim.compile(
+        circuit,
+        ["IZ", "ZZ"],
+        stops=stops,
+        noise_model=noise,
+        weight_params=list(w),
+        input_params=list(x),
+    )
+    assert program._noisy.last_stop_backwards(8, hoisted=False)  # the path under test
+    inputs = values_for(circuit, 8, seed=6)[:, :2].requires_grad_()
+    weights = torch.tensor([0.7, -1.2], dtype=torch.float64, requires_grad=True)
+
+    def readouts(weights, inputs):
+        return program.bind(weights).expval_at_stops(inputs)
+
+    assert torch.autograd.gradcheck(readouts, (weights, inputs))
