@@ -14,7 +14,8 @@ on the CPU (float64 there), for:
   10-qubit density matrix is 16 MiB per sample in complex128, so its batches stay small);
 - W2 under the ``iontrap-10q`` device's noise (``to_backend(model, "torch", device=...)``:
   the exact noisy engine through the QRNN's markers), training steps at W2's full size and,
-  against the CPU's float64 first loss and gradients, at ``bench_noise.py``'s small size (2 + 3 qubits).
+  against the CPU's float64 first loss and gradients, at ``bench_noise.py``'s small size
+  (2 + 3 qubits).
 
 Each section runs on its own; one that fails prints its traceback and the rest still run.
 ``--json PATH`` also writes the rows there.
