@@ -228,6 +228,12 @@ class BoundProgram:
 
     def unitary(self, inputs=None) -> torch.Tensor:
         """(2**n, 2**n) complex unitary of the circuit for unbatched weights and inputs."""
+        size = 2**self.program.n_qubits
+        return self.unitary_axes(inputs).reshape(size, size)
+
+    def unitary_axes(self, inputs=None) -> torch.Tensor:
+        """The unitary as a ``(2,) * n + (2**n,)`` view, no copy made: output qubits
+        ``n-1 .. 0`` (one axis each), then the input index (:meth:`unitary` reshaped)."""
         self._sync_grad_mode()
         if inputs is not None:
             inputs = check_values(inputs, len(self.program.input_index), "inputs")
@@ -257,11 +263,16 @@ class BoundProgram:
         state = torch.eye(2**n, dtype=self.complex_dtype, device=self.device)  # columns: inputs
         _steps, blocks = bound.tensors.chain_steps(0)
         matrices = [bound.kernel_matrix(k, angles) for k in blocks]
+        phase = self._global_phase(inputs)[0]
+        if matrices:  # on the first block's matrix rather than on all 4**n entries
+            matrices[0] = matrices[0] * phase
         chain = bound.tensors.chain_plan(0, matrices, False, None)
         matrices = bound.place(chain, blocks, matrices)
         state = run_chain(chain, state, matrices)
-        matrix = _to_standard_order(state, plan.schedule.order, plan.n_wires).T  # rows: outputs
-        return matrix * self._global_phase(inputs)[0]
+        if not matrices:
+            state = state * phase
+        axes = [plan.schedule.order.index(w) for w in range(n - 1, -1, -1)]
+        return state.view(*([2] * n), -1).permute(*axes, n)
 
     def density_matrix(self, inputs=None) -> torch.Tensor:
         """(batch, 2**n, 2**n) complex final density matrices."""

@@ -157,7 +157,7 @@ class MemoryProgram:
             )
         bound = self._program.bind(weights)
         # RY(pi * 0) = I: the step circuit at zero input is U alone.
-        unitary = bound.unitary(weights.new_zeros(self.n_data))
+        unitary = bound.unitary_axes(weights.new_zeros(self.n_data))
         return MemoryStep(self, unitary)
 
     def ground_state(
@@ -192,11 +192,13 @@ class MemoryStep:
     """
 
     def __init__(self, program: MemoryProgram, unitary: torch.Tensor) -> None:
+        """``unitary``: ``(2**n, 2**n)``, or a view of it whose axes split each index into
+        its qubits (``BoundProgram.unitary_axes``)."""
         self.program = program
         d, h = 2**program.n_data, 2**program.n_hidden
-        # table[d, (h', j, h, re/im)] = U[h' D + j, h D + d]
-        self.table = torch.view_as_real(unitary.reshape(h, d, h, d)).permute(3, 0, 1, 2, 4)
-        self.table = self.table.reshape(d, -1)
+        # table[d, (h', j, h, re/im)] = U[h' D + j, h D + d], in one copy
+        unitary = unitary.unflatten(-1, (h, d)).movedim(-1, 0)  # (d, *rows, h)
+        self.table = torch.view_as_real(unitary).reshape(d, -1)
         self._signs = torch.as_tensor(
             program._signs, dtype=self.table.dtype, device=self.table.device
         )

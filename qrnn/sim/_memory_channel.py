@@ -10,8 +10,10 @@ is not a product is arranged around them:
   to the products themselves.
 - On the CPU with one thread the products run one sample at a time (``mm``, which takes
   ``K^+`` as a view) and each sample's ``M`` is read out into ``P`` while it is still in cache;
-  otherwise one batched product per step, with ``conj(K)`` written into a buffer. ``M`` itself
-  is never kept.
+  otherwise one batched product per step (``bmm`` would copy a conjugate view), with ``K``
+  conjugated in place once ``M``, ``P`` (or, backward, ``W``) are made: no buffer of its own,
+  since a fresh buffer of a step's size costs as much in page faults as the conjugation.
+  ``M`` itself is never kept.
 - The weights' gradient is summed over the steps into one buffer; a step whose output has no
   gradient skips that part of the backward pass.
 """
@@ -102,8 +104,6 @@ class _Workspace:
         self.size = _chunk_size(entries, batch, rho.device)
         self.n_chunks = -(-batch // self.size)
         self.moved = rho.new_empty(min(self.size, batch), h * self.d, h)
-        self.product = source.new_empty(min(self.size, batch), h * self.d, 2 * h)
-        self._conjugate = None
         real = source.new_empty(batch, source.shape[-1]) if psi is not None else None
         self._kraus_real, self._grad_kraus = real, None
         self._built = -1  # the step whose Kraus operators are in _kraus_real
@@ -134,14 +134,15 @@ class _Workspace:
         return buffer[0] if self.size == 1 else buffer[: chunk.shape[0]]
 
     def conjugate(self, kraus: torch.Tensor) -> torch.Tensor:
-        """``conj(kraus)``, whose ``.mT`` chunks are the ``K^+`` of the products: a view where
-        a chunk is one sample (``mm`` takes it as it is), else written into a buffer (``bmm``
-        would copy a conjugate view into fresh memory at every product)."""
+        """``conj(kraus)`` for a chunk whose ``K`` is no longer needed as it is; its ``.mT`` is
+        the ``K^+`` of the products. A view where a chunk is one sample (``mm`` takes it as it
+        is), else conjugated in place (a copy where ``K`` is the caller's tensor)."""
         if self.size == 1:
             return kraus.conj()
-        if self._conjugate is None:
-            self._conjugate = torch.empty_like(kraus)
-        return torch.conj_physical(kraus, out=self._conjugate)
+        if self.psi is None:
+            return torch.conj_physical(kraus)
+        self._built = -1
+        return kraus.conj_physical_()
 
     def grad_kraus(self, kraus: torch.Tensor) -> torch.Tensor:
         """A buffer for ``dL/dK`` (fresh when ``K`` is an input: it is returned)."""
@@ -249,22 +250,19 @@ def _forward_step(kraus, rho, probabilities, workspace, ground) -> torch.Tensor:
         return torch.bmm(column, column.mH)
     rows = kraus.view(batch, h * d, h)  # rows (h', j): K_j
     new_rho = torch.empty_like(rho)
-    split, scratch = workspace.split, workspace.scratch
+    split = workspace.split
     chunks = zip(
         split(rows),
-        split(torch.view_as_real(rows).flatten(-2)),
-        split(workspace.conjugate(kraus).view(batch, h, d * h)),
         split(rho),
         split(probabilities.view(batch, h * d)),
         split(new_rho),
         strict=True,
     )
-    for k_rows, k_real, k_conj, state, p, out in chunks:
-        moved = _product(k_rows, state, scratch(workspace.moved, k_rows))  # K_j rho
-        product = scratch(workspace.product, k_rows)
-        torch.mul(torch.view_as_real(moved).flatten(-2), k_real, out=product)
-        torch.sum(product, -1, out=p)
-        _product(moved.view(k_conj.shape), k_conj.mT, out)
+    for k_rows, state, p, out in chunks:
+        moved = _product(k_rows, state, workspace.scratch(workspace.moved, k_rows))  # K_j rho
+        _readout(moved, k_rows, p)
+        wide = (*moved.shape[:-2], h, d * h)
+        _product(moved.view(wide), workspace.conjugate(k_rows).view(wide).mT, out)
     return new_rho
 
 
@@ -289,7 +287,6 @@ def _backward_step(kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_sta
     split = workspace.split
     chunks = zip(
         split(kraus),
-        split(workspace.conjugate(kraus).view(batch, h * d, h) if need_state else None),
         split(kraus.view(batch, h, d * h)),
         split(rho),
         split(herm2),
@@ -298,7 +295,7 @@ def _backward_step(kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_sta
         split(grad_rho),
         strict=True,
     )
-    for k, k_conj, k_wide, state, g2, s, gk, gr in chunks:
+    for k, k_wide, state, g2, s, gk, gr in chunks:
         w = workspace.scratch(workspace.moved, state).view(k.shape)  # W_j = w[:, j]
         if g2 is None:
             torch.mul(s, k, out=w)
@@ -310,10 +307,19 @@ def _backward_step(kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_sta
         if gk is not None:
             _product(w, state, gk)
         if gr is not None:
-            _product(k_conj.mT, w, gr)
+            _product(workspace.conjugate(k).view(w.shape).mT, w, gr)
     if grad_rho is not None:
         grad_rho.mul_(0.5)
     return grad_rho
+
+
+def _readout(moved: torch.Tensor, k_rows: torch.Tensor, out: torch.Tensor) -> None:
+    """``P = Re sum_h M[r, h] conj(K[r, h])`` into ``out (..., R)`` for ``M``, ``K`` of shape
+    ``(..., R, H)``: one small product per row of the real views, with no buffer for the
+    elementwise product."""
+    columns = 2 * k_rows.shape[-1]
+    rows = torch.view_as_real(moved).reshape(-1, 1, columns)
+    torch.bmm(rows, torch.view_as_real(k_rows).reshape(-1, columns, 1), out=out.view(-1, 1, 1))
 
 
 def _product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

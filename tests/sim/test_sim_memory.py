@@ -279,6 +279,21 @@ def test_channel_gradients_match_finite_differences(chunks):
     assert torch.autograd.gradcheck(from_ground, (kraus,))
 
 
+def test_the_callers_kraus_operators_are_left_as_they_were(chunks):
+    """The channel conjugates Kraus operators in place where they are its own: never the
+    caller's, forward or backward."""
+    cell = step_cell(n_data=1, n_hidden=2)
+    step = compiled(cell).bind(torch.rand(len(cell.weights), dtype=F64) * 6)
+    kraus = step.kraus_operators(torch.rand(3, 1, dtype=F64)).requires_grad_()
+    before = kraus.detach().clone()
+    rho = torch.as_tensor(np.stack([random_density_matrix(4, s) for s in (1, 2, 3)]))
+
+    probabilities, new_rho = sim.memory_channel(kraus, rho)
+    (probabilities.sum() + new_rho.real.square().sum()).backward()
+
+    torch.testing.assert_close(kraus.detach(), before, rtol=0, atol=0)
+
+
 def test_a_second_backward_pass_gives_the_same_gradients(chunks):
     cell = step_cell()
     program = compiled(cell)

@@ -305,6 +305,26 @@ def test_unitary_of_circuit_whose_first_gates_are_one_qubit_gates():
     assert_close(sim.compile(circuit).unitary(values), reference_unitary(circuit, values))
 
 
+def test_unitary_keeps_a_parameterized_global_phase_and_its_gradient():
+    """The global phase rides on the first block's matrix (or on the identity when there is
+    no gate): values against Operator, gradients against finite differences."""
+    theta = ParameterVector("theta", 2)
+    circuit = QuantumCircuit(2, global_phase=0.5 * theta[0] + 0.3)
+    circuit.crz(theta[1], 0, 1)  # its definition carries phases too
+    circuit.rz(theta[0], 1)
+    gateless = QuantumCircuit(2, global_phase=theta[0] - 0.2)
+    values = torch.tensor([0.4, -1.1], dtype=torch.float64)
+
+    for case in (circuit, gateless):
+        program = sim.compile(case)
+        row = values[: case.num_parameters]
+        assert_close(program.unitary(row), reference_unitary(case, row))
+        assert torch.autograd.gradcheck(
+            lambda v, program=program: torch.view_as_real(program.unitary(v)),
+            (row.clone().requires_grad_(),),
+        )
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_noiseless_density_matrix_matches_density_matrix(seed):
     n_qubits = 1 + seed % 4
