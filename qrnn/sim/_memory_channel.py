@@ -8,17 +8,24 @@ is not a product is arranged around them:
 - ``K_t`` is built into one buffer the steps share and rebuilt in the backward pass (one real
   product), not kept: on the CPU a fresh buffer of a step's size costs page faults comparable
   to the products themselves.
-- On the CPU with one thread the products run one sample at a time (``mm``, which takes
-  ``K^+`` as a view) and each sample's ``M`` is read out into ``P`` while it is still in cache;
-  otherwise one batched product per step (``bmm`` would copy a conjugate view), with ``K``
-  conjugated in place once ``M``, ``P`` (or, backward, ``W``) are made: no buffer of its own,
-  since a fresh buffer of a step's size costs as much in page faults as the conjugation.
-  ``M`` itself is never kept.
-- The weights' gradient is summed over the steps into one buffer; a step whose output has no
-  gradient skips that part of the backward pass.
+- On the CPU the batch is cut into one part per torch thread, each run forward and backward
+  by a worker thread of its own with one torch thread (the memory-bound work around the
+  products hardly gains from a second thread inside an operation; the parts do). Within a
+  part the products run one sample at a time (``mm``, which takes ``K^+`` as a view) and each
+  sample's ``M`` is read out into ``P`` while it is still in cache. Off the CPU: one batched
+  product per step (``bmm`` would copy a conjugate view), with ``K`` conjugated in place once
+  ``M``, ``P`` (or, backward, ``W``) are made, not into a buffer of its own. ``M`` itself is
+  never kept.
+- The weights' gradient is summed over the steps into one buffer per part; a step whose
+  output has no gradient skips that part of the backward pass.
 """
 
 from __future__ import annotations
+
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -32,13 +39,78 @@ _KRAUS_COLUMNS = 2**14
 
 
 def _chunk_size(entries: int, batch: int, device: torch.device) -> int:
-    """Samples per chunk of the products: on the CPU with one thread about ``_CHUNK_ENTRIES``
-    complex entries of ``K rho`` (``entries`` per sample), else the whole batch: with several
-    threads every product is a parallel region, and one per sample stalls at each whenever a
-    thread has to wait for a core (measured: 3x slower on a busy 2-core machine)."""
+    """Samples per chunk of the products: on the CPU with one thread (as in every part's
+    worker) about ``_CHUNK_ENTRIES`` complex entries of ``K rho`` (``entries`` per sample),
+    else the whole batch: with several threads every product is a parallel region, and one
+    per sample stalls at each whenever a thread has to wait for a core (measured: 3x slower on
+    a busy 2-core machine)."""
     if device.type != "cpu" or torch.get_num_threads() > 1:
         return batch
     return max(1, _CHUNK_ENTRIES // entries)
+
+
+def _min_part(psi: torch.Tensor) -> int:
+    """The fewest samples worth a part of their own: a part builds its Kraus operators from
+    the whole table (as many entries as ``D`` samples' Kraus operators) and sums its own copy
+    of the table's gradient, so parts of ``D`` samples or more keep that below the samples'
+    own work (16 parts of 2 samples ran W2 7x slower than 2 parts on a 16-core machine)."""
+    return psi.shape[-1]
+
+
+def _parts(psi, rho: torch.Tensor) -> tuple[list[slice], int]:
+    """The batch's parts and the torch threads of each. On the CPU with several threads, up
+    to one part per thread (``_min_part`` samples or more each), each run by a worker thread
+    of its own; elsewhere, or for a single step on given Kraus operators (``psi`` None), one
+    part in the calling thread."""
+    batch, threads = rho.shape[0], torch.get_num_threads()
+    count = 1
+    if psi is not None and rho.device.type == "cpu" and threads > 1:
+        count = min(threads, batch // _min_part(psi))
+    if count <= 1:
+        return [slice(None)], threads
+    bounds = [batch * k // count for k in range(count + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)], threads // count
+
+
+class _Pool:
+    """Worker threads for the batch's parts, each with its own torch thread count (torch's
+    setting is per thread); rebuilt when the counts change or after a fork (the child has no
+    threads)."""
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+        self._shape = (0, 0)
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._executor, self._shape = None, (0, 0)
+
+    def map(self, function, items: list, threads: int) -> list:
+        """``[function(item) for item in items]``, in parallel where there are several (each
+        worker with ``threads`` torch threads); gradients off in the workers (they run inside
+        an autograd function)."""
+        if len(items) == 1:
+            return [function(items[0])]
+        with self._lock:
+            if self._shape != (len(items), threads):
+                if self._executor is not None:
+                    self._executor.shutdown(wait=False)
+                self._executor = ThreadPoolExecutor(
+                    len(items), "qrnn-channel", initializer=torch.set_num_threads,
+                    initargs=(threads,),
+                )  # fmt: skip
+                self._shape = (len(items), threads)
+            executor = self._executor
+
+        def run(item):
+            with torch.no_grad():
+                return function(item)
+
+        return list(executor.map(run, items))
+
+
+_POOL = _Pool()
 
 
 def is_ground_state(rho: torch.Tensor) -> bool:
@@ -104,6 +176,7 @@ class _Workspace:
         self.size = _chunk_size(entries, batch, rho.device)
         self.n_chunks = -(-batch // self.size)
         self.moved = rho.new_empty(min(self.size, batch), h * self.d, h)
+        self.product = source.new_empty(min(self.size, batch), h * self.d, 2 * h)
         real = source.new_empty(batch, source.shape[-1]) if psi is not None else None
         self._kraus_real, self._grad_kraus = real, None
         self._built = -1  # the step whose Kraus operators are in _kraus_real
@@ -167,21 +240,27 @@ class _Channel(torch.autograd.Function):
     @staticmethod
     def forward(ctx, psi, source, rho, valid, ground):
         ctx.set_materialize_grads(False)
-        workspace = _Workspace(psi, source, rho)
-        h, d = workspace.h, workspace.d
+        h = rho.shape[-1]
         length = 1 if psi is None else psi.shape[0]
-        probabilities = rho.new_empty(length, rho.shape[0], h, d, dtype=source.dtype)
-        states = []
-        for t in range(length):
-            states.append(rho)
-            first = ground and t == 0
-            new_rho = _forward_step(workspace.kraus(t), rho, probabilities[t], workspace, first)
-            if valid is not None:
-                new_rho = torch.where(valid[t].view(-1, 1, 1), new_rho, rho)
-            rho = new_rho
-        ctx.save_for_backward(psi, source, valid, *states)
-        ctx.workspace, ctx.ground = workspace, ground
-        return probabilities, rho
+        shape = (length, rho.shape[0], h, source.shape[-1] // (2 * h * h))
+        probabilities = rho.new_empty(shape, dtype=source.dtype)
+
+        def run(part):
+            return _forward_part(
+                _part(psi, part), source, rho[part], _part(valid, part), ground,
+                probabilities[:, part],
+            )  # fmt: skip
+
+        parts, threads = _parts(psi, rho)
+        results = _POOL.map(run, parts, threads)
+        ctx.save_for_backward(psi, source, valid, rho)
+        # each part's workspace and states rho_1 .. rho_{L-1} (rho_0 is saved above)
+        ctx.parts = [(part, workspace, states) for part, (workspace, states, _) in zip(
+            parts, results, strict=True
+        )]  # fmt: skip
+        ctx.ground, ctx.threads = ground, threads
+        finals = [final for _, _, final in results]
+        return probabilities, finals[0] if len(finals) == 1 else torch.cat(finals)
 
     @staticmethod
     def backward(ctx, grad_probabilities, grad_rho):
@@ -190,55 +269,103 @@ class _Channel(torch.autograd.Function):
                 "the memory channel's backward pass is not differentiable: second derivatives "
                 "(create_graph=True) are not supported"
             )
-        psi, source, valid, *states = ctx.saved_tensors
-        workspace = ctx.workspace
-        need_psi, need_source, need_rho = ctx.needs_input_grad[:3]
-        need_kraus = need_psi or need_source
+        psi, _, valid, rho = ctx.saved_tensors  # the source is in each part's workspace
+        need_psi, need_rho = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
         grad_psi = torch.empty_like(psi) if need_psi else None
-        grad_source = torch.zeros_like(source) if need_source and psi is not None else None
         # the steps whose outputs have a gradient (often only the last ones feed a loss): one sync
-        p_steps = [False] * len(states)
+        length = 1 if psi is None else psi.shape[0]
+        p_steps = [False] * length
         if grad_probabilities is not None:
             p_steps = grad_probabilities.flatten(1).any(1).tolist()
-        for t in range(len(states) - 1, -1, -1):
-            rho = states[t]
-            grad_out = grad_rho  # dL/drho_{t+1}
-            grad_kept = None  # the part of it that passes by the channel (ended sequences)
-            if valid is not None and grad_out is not None:
-                keep = valid[t].view(-1, 1, 1)
-                grad_kept = torch.where(keep, 0, grad_out)
-                grad_out = torch.where(keep, grad_out, 0)
-            grad_p = grad_probabilities[t] if p_steps[t] else None
-            # rho_t's gradient is needed upstream if rho_0 or an earlier step's K needs one
-            need_state = need_rho or (need_kraus and t > 0)
+
+        def run(item):
+            part, workspace, states = item
+            return _backward_part(
+                workspace,
+                [rho[part], *states],
+                _part(valid, part),
+                _part(grad_probabilities, part),
+                p_steps,
+                None if grad_rho is None else grad_rho[part],
+                _part(grad_psi, part),
+                ctx.needs_input_grad[:3],
+                ctx.ground,
+            )
+
+        results = _POOL.map(run, ctx.parts, ctx.threads)
+        grad_source = results[0][0]
+        for other, _ in results[1:]:
+            grad_source += other
+        grad_rhos = [grad for _, grad in results]
+        if not need_rho or grad_rhos[0] is None:  # the parts run the same steps: all None
             grad_rho = None
-            if grad_out is not None or grad_p is not None:
-                kraus = workspace.kraus(t)
-                grad_kraus = workspace.grad_kraus(kraus) if need_kraus else None
-                grad_rho = _backward_step(
-                    kraus,
-                    rho,
-                    grad_out,
-                    grad_p,
-                    workspace,
-                    grad_kraus,
-                    need_state,
-                    ctx.ground and t == 0,
-                )
-                if grad_kraus is not None:
-                    flat = torch.view_as_real(grad_kraus).view(grad_kraus.shape[0], -1)
-                    if psi is None:
-                        grad_source = flat if need_source else None
-                    else:
-                        if need_psi:
-                            torch.mm(flat, source.mT, out=grad_psi[t])
-                        if need_source:
-                            grad_source.addmm_(psi[t].mT, flat)
-            elif need_psi:
-                grad_psi[t] = 0
-            if grad_kept is not None:
-                grad_rho = grad_kept if grad_rho is None else grad_rho + grad_kept
-        return grad_psi, grad_source, grad_rho if need_rho else None, None, None
+        else:
+            grad_rho = torch.cat(grad_rhos) if len(grad_rhos) > 1 else grad_rhos[0]
+        return grad_psi, grad_source, grad_rho, None, None
+
+
+def _part(tensor: torch.Tensor | None, part: slice) -> torch.Tensor | None:
+    """``tensor (L, B, ...)``'s samples ``part`` (a view), None for None."""
+    return None if tensor is None else tensor[:, part]
+
+
+def _forward_part(psi, source, rho, valid, ground, probabilities):
+    """The forward pass of one part of the batch (``probabilities (L, b, H, D)`` filled):
+    returns its workspace, its states ``rho_1 .. rho_{L-1}`` and ``rho_L``."""
+    workspace = _Workspace(psi, source, rho)
+    states = []
+    for t in range(probabilities.shape[0]):
+        if t:
+            states.append(rho)
+        first = ground and t == 0
+        new_rho = _forward_step(workspace.kraus(t), rho, probabilities[t], workspace, first)
+        if valid is not None:
+            new_rho = torch.where(valid[t].view(-1, 1, 1), new_rho, rho)
+        rho = new_rho
+    return workspace, states, rho
+
+
+def _backward_part(workspace, states, valid, grad_probabilities, p_steps, grad_rho, grad_psi,
+                   needs, ground):  # fmt: skip
+    """The backward pass of one part of the batch, ``states`` its ``rho_0 .. rho_{L-1}``,
+    ``grad_psi (L, b, D)`` (or None) filled: returns the part's ``dL/dsource`` (None where not
+    needed) and ``dL/drho_0``."""
+    psi, source = workspace.psi, workspace.source
+    need_psi, need_source, need_rho = needs
+    need_kraus = need_psi or need_source
+    grad_source = torch.zeros_like(source) if need_source and psi is not None else None
+    for t in range(len(states) - 1, -1, -1):
+        rho = states[t]
+        grad_out = grad_rho  # dL/drho_{t+1}
+        grad_kept = None  # the part of it that passes by the channel (ended sequences)
+        if valid is not None and grad_out is not None:
+            keep = valid[t].view(-1, 1, 1)
+            grad_kept = torch.where(keep, 0, grad_out)
+            grad_out = torch.where(keep, grad_out, 0)
+        grad_p = grad_probabilities[t] if p_steps[t] else None
+        # rho_t's gradient is needed upstream if rho_0 or an earlier step's K needs one
+        need_state = need_rho or (need_kraus and t > 0)
+        grad_rho = None
+        if grad_out is not None or grad_p is not None:
+            kraus = workspace.kraus(t)
+            grad_kraus = workspace.grad_kraus(kraus) if need_kraus else None
+            grad_rho = _backward_step(
+                kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_state, ground and t == 0
+            )
+            if grad_kraus is not None:
+                flat = torch.view_as_real(grad_kraus).view(grad_kraus.shape[0], -1)
+                if psi is None:
+                    grad_source = flat if need_source else None
+                else:
+                    if need_psi:
+                        torch.mm(flat, source.mT, out=grad_psi[t])
+                    if need_source:
+                        grad_source.addmm_(psi[t].mT, flat)
+        elif need_psi:
+            grad_psi[t] = 0
+        if grad_kept is not None:
+            grad_rho = grad_kept if grad_rho is None else grad_rho + grad_kept
+    return grad_source, grad_rho
 
 
 def _forward_step(kraus, rho, probabilities, workspace, ground) -> torch.Tensor:
@@ -260,7 +387,7 @@ def _forward_step(kraus, rho, probabilities, workspace, ground) -> torch.Tensor:
     )
     for k_rows, state, p, out in chunks:
         moved = _product(k_rows, state, workspace.scratch(workspace.moved, k_rows))  # K_j rho
-        _readout(moved, k_rows, p)
+        _readout(moved, k_rows, workspace.scratch(workspace.product, k_rows), p)
         wide = (*moved.shape[:-2], h, d * h)
         _product(moved.view(wide), workspace.conjugate(k_rows).view(wide).mT, out)
     return new_rho
@@ -313,13 +440,12 @@ def _backward_step(kraus, rho, grad_out, grad_p, workspace, grad_kraus, need_sta
     return grad_rho
 
 
-def _readout(moved: torch.Tensor, k_rows: torch.Tensor, out: torch.Tensor) -> None:
+def _readout(moved, k_rows, product, out) -> None:
     """``P = Re sum_h M[r, h] conj(K[r, h])`` into ``out (..., R)`` for ``M``, ``K`` of shape
-    ``(..., R, H)``: one small product per row of the real views, with no buffer for the
-    elementwise product."""
-    columns = 2 * k_rows.shape[-1]
-    rows = torch.view_as_real(moved).reshape(-1, 1, columns)
-    torch.bmm(rows, torch.view_as_real(k_rows).reshape(-1, columns, 1), out=out.view(-1, 1, 1))
+    ``(..., R, H)``, through the real views (``product``: scratch of their shape; one sample's
+    is still in cache for the sum; one small product per row instead was 2.5x slower)."""
+    real = torch.view_as_real(k_rows).flatten(-2)
+    torch.sum(torch.mul(torch.view_as_real(moved).flatten(-2), real, out=product), -1, out=out)
 
 
 def _product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

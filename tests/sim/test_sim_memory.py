@@ -8,6 +8,7 @@ differences (float64) for the gradients.
 from __future__ import annotations
 
 import math
+import multiprocessing
 
 import numpy as np
 import pytest
@@ -22,19 +23,28 @@ from qrnn.sim import _memory_channel
 F64 = torch.float64
 
 
-@pytest.fixture(params=["one sample", "two samples", "whole batch"])
+@pytest.fixture(params=["one sample", "two samples", "whole batch", "two threads"])
 def chunks(request, monkeypatch):
     """How the channel splits a batch for its products: one sample at a time (the CPU with one
-    thread), chunks of two (the last one shorter with a batch of 3), or the whole batch (several
-    threads, or off the CPU); with the first two the Kraus operators are also built in blocks
-    of 24 columns (the last one shorter). Every result must be the same."""
-    size = {"one sample": 1, "two samples": 2, "whole batch": None}[request.param]
-    if size is not None:
+    thread), chunks of two (the last one shorter with a batch of 3), or the whole batch (off
+    the CPU); with the first two the Kraus operators are also built in blocks of 24 columns
+    (the last one shorter). With two torch threads the batch is cut into two parts (of 1 and 2
+    samples with a batch of 3), each run by its own worker thread. Every result must be the
+    same."""
+    if request.param in ("one sample", "two samples"):
+        size = 1 if request.param == "one sample" else 2
         monkeypatch.setattr(
             _memory_channel, "_chunk_size", lambda entries, batch, device: min(size, batch)
         )
         monkeypatch.setattr(_memory_channel, "_KRAUS_COLUMNS", 24)
-    return request.param
+    elif request.param == "whole batch":
+        monkeypatch.setattr(_memory_channel, "_chunk_size", lambda entries, batch, device: batch)
+    else:  # parts of any size (the channel's own rule wants 2**n_data samples in each)
+        monkeypatch.setattr(_memory_channel, "_min_part", lambda psi: 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2 if request.param == "two threads" else 1)
+    yield request.param
+    torch.set_num_threads(threads)
 
 
 def random_density_matrix(dim: int, seed: int) -> np.ndarray:
@@ -292,6 +302,69 @@ def test_the_callers_kraus_operators_are_left_as_they_were(chunks):
     (probabilities.sum() + new_rho.real.square().sum()).backward()
 
     torch.testing.assert_close(kraus.detach(), before, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("batch", "threads", "parts", "each"),
+    [
+        (32, 2, [16, 16], 1),
+        (32, 16, [16, 16], 8),
+        (33, 3, [16, 17], 1),
+        (48, 3, [16, 16, 16], 1),
+        (8, 4, [8], 4),
+    ],
+)
+def test_a_batch_is_cut_into_parts_of_at_least_2_to_the_data_qubits(
+    batch, threads, parts, each, monkeypatch
+):
+    """W2's shape (4 data qubits, 16 samples per part at least) on 2 and 16 threads."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    psi = torch.zeros(5, batch, 16)
+
+    slices, per_part = _memory_channel._parts(psi, torch.zeros(batch, 4, 4, dtype=torch.complex64))
+
+    assert [len(range(batch)[part]) for part in slices] == parts
+    assert per_part == each
+
+
+def _run_with_two_threads(program, weights, inputs, queue) -> None:
+    torch.set_num_threads(2)
+    out, final = program.bind(weights).run(inputs, program.ground_state(3, dtype=torch.complex128))
+    queue.put((out.numpy(), final.numpy()))  # plain arrays: the child exits before they are read
+
+
+def test_a_forked_child_runs_the_parts_on_workers_of_its_own(monkeypatch):
+    """After a fork the parent's worker threads do not exist in the child: it must make its
+    own, not wait for threads that are not there."""
+    monkeypatch.setattr(_memory_channel, "_min_part", lambda psi: 1)
+    cell = step_cell()
+    program = compiled(cell)
+    weights = torch.rand(len(cell.weights), dtype=F64)
+    inputs = torch.rand(3, 3, 2, dtype=F64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = program.bind(weights).run(
+            inputs, program.ground_state(3, dtype=torch.complex128)
+        )
+    finally:
+        torch.set_num_threads(threads)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(
+        target=_run_with_two_threads, args=(program, weights, inputs, queue), daemon=True
+    )
+    child.start()
+    try:
+        out, final = queue.get(timeout=60)  # a child waiting for absent workers never answers
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+
+    assert child.exitcode == 0
+    torch.testing.assert_close(torch.as_tensor(out), expected[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.as_tensor(final), expected[1], rtol=0, atol=1e-12)
 
 
 def test_a_second_backward_pass_gives_the_same_gradients(chunks):
