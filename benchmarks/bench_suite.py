@@ -293,6 +293,10 @@ def main(argv=None):
         )
     if args.rows is None or "w2" in args.rows:
         w2_result = run_w2(args)
+        # the GEMM rate measured again after W2's steps, the faster of the two kept: a rate
+        # caught while another job held a core understates the bound (seen: 0.54 instead of 1.0)
+        rate64 = max(rate64, gemm_rate(torch.complex128))
+        rate32 = max(rate32, gemm_rate(torch.complex64))
         bound32 = rate32 / w2_result["multiply_adds"]
         bound64 = rate64 / w2_result["multiply_adds"]
         print(
