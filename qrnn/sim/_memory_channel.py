@@ -36,6 +36,8 @@ __all__ = ["channel_sequence", "is_ground_state", "memory_channel"]
 _CHUNK_ENTRIES = 2**16
 # Columns per block of the Kraus operators' product psi @ table (real entries).
 _KRAUS_COLUMNS = 2**14
+# Complex entries of Kraus operators a part of the batch must hold at least (``_min_part``).
+_PART_ENTRIES = 2**18
 
 
 def _chunk_size(entries: int, batch: int, device: torch.device) -> int:
@@ -49,13 +51,16 @@ def _chunk_size(entries: int, batch: int, device: torch.device) -> int:
     return max(1, _CHUNK_ENTRIES // entries)
 
 
-def _min_part(psi: torch.Tensor) -> int:
-    """The fewest samples worth a part of their own: a part builds its Kraus operators from
+def _min_part(psi: torch.Tensor, rho: torch.Tensor) -> int:
+    """The fewest samples worth a part of their own. A part builds its Kraus operators from
     the whole table (as many entries as ``D`` samples' Kraus operators) and sums its own copy
-    of the table's gradient, so parts of ``D`` samples or more keep that below the samples'
-    own work (16 parts of 2 samples ran W2 2.6-2.9x slower than 2 parts of 16 with 8 torch
-    threads each, on a 16-core machine)."""
-    return psi.shape[-1]
+    of the table's gradient, so it holds ``D`` samples or more (16 parts of 2 samples ran W2
+    2.6-2.9x slower than 2 parts of 16 on a 16-core machine); and ``_PART_ENTRIES`` complex
+    entries of Kraus operators or more, since smaller parts lost to batched products on two
+    threads (13-38% with 65-131k entries a part, gains of 10-51% from 262k, measured on five
+    and four register sizes)."""
+    h, d = rho.shape[-1], psi.shape[-1]
+    return max(d, -(-_PART_ENTRIES // (h * d * h)))
 
 
 def _parts(psi, rho: torch.Tensor) -> tuple[list[slice], int]:
@@ -66,7 +71,7 @@ def _parts(psi, rho: torch.Tensor) -> tuple[list[slice], int]:
     batch, threads = rho.shape[0], torch.get_num_threads()
     count = 1
     if psi is not None and rho.device.type == "cpu" and threads > 1:
-        count = min(threads, batch // _min_part(psi))
+        count = min(threads, batch // _min_part(psi, rho))
     if count <= 1:
         return [slice(None)], threads
     bounds = [batch * k // count for k in range(count + 1)]

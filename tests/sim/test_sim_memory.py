@@ -40,7 +40,7 @@ def chunks(request, monkeypatch):
     elif request.param == "whole batch":
         monkeypatch.setattr(_memory_channel, "_chunk_size", lambda entries, batch, device: batch)
     else:  # parts of any size (the channel's own rule wants 2**n_data samples in each)
-        monkeypatch.setattr(_memory_channel, "_min_part", lambda psi: 1)
+        monkeypatch.setattr(_memory_channel, "_min_part", lambda psi, rho: 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(2 if request.param == "two threads" else 1)
     yield request.param
@@ -305,23 +305,27 @@ def test_the_callers_kraus_operators_are_left_as_they_were(chunks):
 
 
 @pytest.mark.parametrize(
-    ("batch", "threads", "parts", "each"),
+    ("registers", "batch", "threads", "parts", "each"),
     [
-        (32, 2, [16, 16], 1),
-        (32, 16, [16, 16], 8),
-        (33, 3, [16, 17], 1),
-        (48, 3, [16, 16, 16], 1),
-        (8, 4, [8], 4),
+        ((4, 6), 32, 2, [16, 16], 1),  # W2
+        ((4, 6), 32, 16, [16, 16], 8),  # parts of 2**4 samples at least
+        ((4, 6), 33, 3, [16, 17], 1),
+        ((4, 6), 48, 3, [16, 16, 16], 1),
+        ((4, 6), 8, 4, [8], 4),
+        ((3, 5), 64, 2, [32, 32], 1),  # 2**18 Kraus entries a part at least
+        ((3, 5), 32, 2, [32], 2),
+        ((2, 4), 128, 2, [128], 2),
     ],
 )
-def test_a_batch_is_cut_into_parts_of_at_least_2_to_the_data_qubits(
-    batch, threads, parts, each, monkeypatch
+def test_a_batch_is_cut_into_parts_only_where_they_pay(
+    registers, batch, threads, parts, each, monkeypatch
 ):
-    """W2's shape (4 data qubits, 16 samples per part at least) on 2 and 16 threads."""
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-    psi = torch.zeros(5, batch, 16)
+    n_data, n_hidden = registers
+    psi = torch.zeros(5, batch, 2**n_data)
+    rho = torch.zeros(batch, 2**n_hidden, 2**n_hidden, dtype=torch.complex64)
 
-    slices, per_part = _memory_channel._parts(psi, torch.zeros(batch, 4, 4, dtype=torch.complex64))
+    slices, per_part = _memory_channel._parts(psi, rho)
 
     assert [len(range(batch)[part]) for part in slices] == parts
     assert per_part == each
@@ -336,7 +340,7 @@ def _run_with_two_threads(program, weights, inputs, queue) -> None:
 def test_a_forked_child_runs_the_parts_on_workers_of_its_own(monkeypatch):
     """After a fork the parent's worker threads do not exist in the child: it must make its
     own, not wait for threads that are not there."""
-    monkeypatch.setattr(_memory_channel, "_min_part", lambda psi: 1)
+    monkeypatch.setattr(_memory_channel, "_min_part", lambda psi, rho: 1)
     cell = step_cell()
     program = compiled(cell)
     weights = torch.rand(len(cell.weights), dtype=F64)
