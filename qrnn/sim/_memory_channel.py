@@ -94,10 +94,12 @@ class _Pool:
 
     def map(self, function, items: list, threads: int) -> list:
         """``[function(item) for item in items]``, in parallel where there are several (each
-        worker with ``threads`` torch threads); gradients off in the workers (they run inside
-        an autograd function)."""
+        worker with ``threads`` torch threads); in the workers gradients are off (they run
+        inside an autograd function) and inference mode is the caller's (it is per thread,
+        and tensors made in it can only be written in it)."""
         if len(items) == 1:
             return [function(items[0])]
+        inference = torch.is_inference_mode_enabled()
         with self._lock:
             if self._shape != (len(items), threads):
                 if self._executor is not None:
@@ -109,7 +111,7 @@ class _Pool:
             executor = self._executor
 
         def run(item):
-            with torch.no_grad():
+            with torch.inference_mode(inference), torch.no_grad():
                 return function(item)
 
         return list(executor.map(run, items))

@@ -371,6 +371,22 @@ def test_a_forked_child_runs_the_parts_on_workers_of_its_own(monkeypatch):
     torch.testing.assert_close(torch.as_tensor(final), expected[1], rtol=0, atol=1e-12)
 
 
+def test_inference_mode_gives_what_no_grad_gives(chunks):
+    """Tensors made in inference mode can only be written in it, on every worker thread."""
+    cell = step_cell()
+    step = compiled(cell).bind(torch.rand(len(cell.weights), dtype=F64))
+    inputs = torch.rand(3, 3, 2, dtype=F64)
+    ground = compiled(cell).ground_state(3, dtype=torch.complex128)
+    with torch.no_grad():
+        expected = step.run(inputs, ground)
+
+    with torch.inference_mode():
+        out, final = step.run(inputs, ground)
+
+    torch.testing.assert_close(out, expected[0], rtol=0, atol=0)
+    torch.testing.assert_close(final, expected[1], rtol=0, atol=0)
+
+
 def test_a_second_backward_pass_gives_the_same_gradients(chunks):
     cell = step_cell()
     program = compiled(cell)
