@@ -296,11 +296,13 @@ class _Channel(torch.autograd.Function):
             )
 
         results = _POOL.map(run, ctx.parts, ctx.threads)
-        grad_source = results[0][0]
-        for other, _ in results[1:]:
-            grad_source += other
-        grad_rhos = [grad for _, grad in results]
-        if not need_rho or grad_rhos[0] is None:  # the parts run the same steps: all None
+        # the parts need the same gradients and run the same steps: all None or none
+        grad_sources, grad_rhos = zip(*results, strict=True)
+        grad_source = grad_sources[0]
+        if grad_source is not None:
+            for other in grad_sources[1:]:
+                grad_source += other
+        if not need_rho or grad_rhos[0] is None:
             grad_rho = None
         else:
             grad_rho = torch.cat(grad_rhos) if len(grad_rhos) > 1 else grad_rhos[0]

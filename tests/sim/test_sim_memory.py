@@ -214,6 +214,23 @@ def test_gradients_match_finite_differences(chunks):
     assert torch.autograd.gradcheck(run, (weights, inputs, free))
 
 
+def test_gradients_without_the_weights_match_finite_differences(chunks):
+    """Frozen weights: the inputs and the initial state still get theirs."""
+    cell = step_cell(n_data=1, n_hidden=2)
+    program = compiled(cell, ["IIZ", "ZIZ"])
+    generator = torch.Generator().manual_seed(23)
+    step = program.bind(torch.rand(len(cell.weights), dtype=F64, generator=generator) * 6)
+    inputs = torch.rand(3, 2, 1, dtype=F64, generator=generator).requires_grad_()
+    free = torch.as_tensor(np.stack([random_density_matrix(4, s) for s in (24, 25)]))
+    free = free.clone().requires_grad_()
+
+    def run(inputs, free):
+        out, final = step.run(inputs, (free + free.mH) / 2)
+        return out, torch.view_as_real(final)
+
+    assert torch.autograd.gradcheck(run, (inputs, free))
+
+
 def test_gradients_from_the_ground_state_match_finite_differences(chunks):
     cell = step_cell(n_data=2, n_hidden=1)
     program = compiled(cell)
