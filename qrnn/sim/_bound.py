@@ -271,8 +271,7 @@ class BoundProgram:
         state = run_chain(chain, state, matrices)
         if not matrices:
             state = state * phase
-        axes = [plan.schedule.order.index(w) for w in range(n - 1, -1, -1)]
-        return state.view(*([2] * n), -1).permute(*axes, n)
+        return _standard_axes(state, plan.schedule.order, plan.n_wires)
 
     def density_matrix(self, inputs=None) -> torch.Tensor:
         """(batch, 2**n, 2**n) complex final density matrices."""
@@ -290,10 +289,13 @@ class BoundProgram:
         return torch.polar(torch.ones_like(phase), phase)
 
 
+def _standard_axes(state, order, n_wires):
+    """Internal (2**n_wires, batch) in axis ``order`` -> a ``(2,) * n_wires + (batch,)`` view,
+    wire axes in Qiskit order (most significant first)."""
+    axes = [order.index(w) for w in range(n_wires - 1, -1, -1)]
+    return state.view(*([2] * n_wires), state.shape[1]).permute(*axes, n_wires)
+
+
 def _to_standard_order(state, order, n_wires):
     """Internal (2**n_wires, batch) in axis ``order`` -> (batch, 2**n_wires), Qiskit order."""
-    batch = state.shape[1]
-    standard = tuple(range(n_wires - 1, -1, -1))
-    axes = [order.index(w) for w in standard]
-    tensor = state.view(*([2] * n_wires), batch).permute(n_wires, *axes)
-    return tensor.reshape(batch, -1)
+    return _standard_axes(state, order, n_wires).movedim(-1, 0).reshape(state.shape[1], -1)

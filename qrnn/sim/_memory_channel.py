@@ -56,9 +56,9 @@ def _min_part(psi: torch.Tensor, rho: torch.Tensor) -> int:
     the whole table (as many entries as ``D`` samples' Kraus operators) and sums its own copy
     of the table's gradient, so it holds ``D`` samples or more (16 parts of 2 samples ran W2
     2.6-2.9x slower than 2 parts of 16 on a 16-core machine); and ``_PART_ENTRIES`` complex
-    entries of Kraus operators or more, since smaller parts lost to batched products on two
-    threads (13-38% with 65-131k entries a part, gains of 10-51% from 262k, measured on five
-    and four register sizes)."""
+    entries of Kraus operators or more, since smaller parts lost 13-38% to batched products on
+    two threads (65-131k entries a part; parts from 262k gained, measured on ten register
+    sizes)."""
     h, d = rho.shape[-1], psi.shape[-1]
     return max(d, -(-_PART_ENTRIES // (h * d * h)))
 
